@@ -1,0 +1,1 @@
+"""Temporal activities: the order workflow's I/O (ledger, carriers, notifications)."""

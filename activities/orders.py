@@ -1,0 +1,31 @@
+"""The order workflow's writes to the orders read model."""
+
+from pydantic import BaseModel
+from sqlalchemy import Engine
+from temporalio import activity
+
+from db import orders
+from db.engine import unit_of_work
+from domain.order import OrderView, TimelineEntry
+
+
+class RecordOrderInput(BaseModel):
+    view: OrderView
+    timeline: list[TimelineEntry]
+    revision: int
+
+
+class RecordOrderResult(BaseModel):
+    written: bool
+
+
+class OrderActivities:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    @activity.defn
+    def record_order(self, input: RecordOrderInput) -> RecordOrderResult:
+        """Store the order's latest view for listings; stale revisions are ignored."""
+        with unit_of_work(self.engine) as session:
+            written = orders.record_order(session, input.view, input.timeline, input.revision)
+        return RecordOrderResult(written=written)

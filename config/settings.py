@@ -1,0 +1,83 @@
+"""One settings class for every process of the OMS (API, worker, CLI)."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROLES = ("checkout", "support", "warehouse", "admin")
+
+DEFAULT_DATA_DIR = Path(".data")
+
+
+class UnsafeSettings(ValueError):
+    """Production settings that would leave the OMS open or broken."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OMS_", extra="ignore")
+
+    env: str = "dev"  # "prod" turns on the safety checks below
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str = ""  # empty: SQLite in data_dir
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "oms-orders"
+    # "checkout:KEY,support:KEY,..." — several keys per role are allowed.
+    api_keys: str = ""
+    signing_secret: str = ""
+    signature_tolerance_seconds: int = 300
+    # Where customer, node and carrier notifications are POSTed; empty: log sink only.
+    webhook_url: str = ""
+    default_timezone: str = "Europe/Paris"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    @field_validator("api_keys")
+    @classmethod
+    def _keys_parse(cls, value: str) -> str:
+        parse_api_keys(value)
+        return value
+
+    @model_validator(mode="after")
+    def _safe_in_production(self) -> "Settings":
+        if self.env != "prod":
+            return self
+        keys = parse_api_keys(self.api_keys)
+        missing = [role for role in ROLES if role not in keys.values()]
+        if missing:
+            raise UnsafeSettings(f"OMS_API_KEYS has no key for roles: {', '.join(missing)}")
+        if any(len(key) < 24 for key in keys):
+            raise UnsafeSettings("OMS_API_KEYS: every key must have at least 24 characters")
+        if len(self.signing_secret) < 32:
+            raise UnsafeSettings("OMS_SIGNING_SECRET must have at least 32 characters")
+        if not self.database_url.startswith("postgresql"):
+            raise UnsafeSettings("OMS_DATABASE_URL must point to PostgreSQL in production")
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'oms.db'}"
+
+    @property
+    def key_roles(self) -> dict[str, str]:
+        return parse_api_keys(self.api_keys)
+
+
+def parse_api_keys(value: str) -> dict[str, str]:
+    """Map each key to its role from "role:key,role:key"."""
+    keys: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        role, sep, key = item.partition(":")
+        if not sep or role not in ROLES or not key:
+            raise ValueError(f"OMS_API_KEYS entry must be role:key with a role of {ROLES}")
+        keys[key] = role
+    return keys
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

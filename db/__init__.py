@@ -1,0 +1,1 @@
+"""Persistence: sqlmodel tables, the engine, the inventory ledger and read models."""

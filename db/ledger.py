@@ -1,0 +1,289 @@
+"""The inventory ledger: the single source of truth for stock.
+
+Every change goes through here, in the caller's transaction, and leaves a movement with a
+unique source id, so that an event or activity retried by the field or by Temporal applies
+once. A reservation never makes ATP negative: it is one conditional UPDATE, which
+PostgreSQL re-checks after any concurrent writer commits (and SQLite serialises).
+"""
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from pydantic import BaseModel
+from sqlalchemy import func, update
+from sqlmodel import Session, select
+
+from db.events import claim_event, record_event_result
+from db.tables import MovementRow, ReservationRow, StockRow
+from domain.errors import InsufficientStock, InventoryConflict, UnknownReference
+from domain.inventory import InventoryEvent, InventoryEventResult, StockPosition
+
+
+class ReservationRequest(BaseModel):
+    reservation_id: str  # {order_id}:{line_id}:{node_id}:{sourcing round}
+    order_id: str
+    line_id: str
+    sku: str
+    node_id: str
+    qty: int
+    protection_qty: int = 0  # store shelves an online order may not take
+
+
+class HeldUnits(BaseModel):
+    reservation_id: str
+    line_id: str
+    sku: str
+    node_id: str
+    qty: int
+
+
+def reserve(session: Session, requests: list[ReservationRequest], now: datetime) -> None:
+    """Hold stock for every request, or for none (InsufficientStock names what is short)."""
+    # A fixed lock order keeps two multi-line orders from deadlocking on PostgreSQL.
+    for req in sorted(requests, key=lambda r: (r.sku, r.node_id, r.reservation_id)):
+        if session.get(ReservationRow, req.reservation_id) is not None:
+            continue  # this activity already ran: the hold stands
+        held_back = StockRow.safety_stock + req.protection_qty
+        result = session.exec(
+            update(StockRow)
+            .where(
+                StockRow.sku == req.sku,
+                StockRow.node_id == req.node_id,
+                StockRow.on_hand - StockRow.reserved - held_back >= req.qty,
+            )
+            .values(reserved=StockRow.reserved + req.qty, updated_at=now)
+        )
+        if result.rowcount != 1:
+            raise InsufficientStock(
+                f"{req.node_id} cannot hold {req.qty} x {req.sku} for line {req.line_id}"
+            )
+        session.add(
+            ReservationRow(
+                id=req.reservation_id,
+                order_id=req.order_id,
+                line_id=req.line_id,
+                sku=req.sku,
+                node_id=req.node_id,
+                qty=req.qty,
+                status="held",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        _log(session, req.sku, req.node_id, "reservation", 0, req.qty,
+             f"reserve:{req.reservation_id}", req.order_id, now)  # fmt: skip
+    session.flush()
+
+
+def release(
+    session: Session, order_id: str, now: datetime, node_id: str | None = None
+) -> list[HeldUnits]:
+    """Give back every unit still held for an order (at one node, or everywhere)."""
+    released = []
+    for row in _held(session, order_id, node_id):
+        _change_stock(session, row.sku, row.node_id, 0, -row.qty, now)
+        row.status, row.updated_at = "released", now
+        _log(session, row.sku, row.node_id, "release", 0, -row.qty,
+             f"release:{row.id}", order_id, now)  # fmt: skip
+        released.append(_units(row))
+    session.flush()
+    return released
+
+
+def commit(session: Session, order_id: str, node_id: str, now: datetime) -> list[HeldUnits]:
+    """The node shipped: held units leave its stock (on hand and reserved both drop)."""
+    committed = []
+    for row in _held(session, order_id, node_id):
+        _change_stock(session, row.sku, row.node_id, -row.qty, -row.qty, now)
+        row.status, row.updated_at = "committed", now
+        _log(session, row.sku, row.node_id, "shipment", -row.qty, -row.qty,
+             f"commit:{row.id}", order_id, now)  # fmt: skip
+        committed.append(_units(row))
+    session.flush()
+    return committed
+
+
+def write_off_short_pick(
+    session: Session, order_id: str, node_id: str, line_id: str, missing: int,
+    source_id: str, now: datetime,
+) -> int:  # fmt: skip
+    """Units the picker could not find: they leave the stock and the order's hold.
+
+    Returns how many units were written off (0 when this pick was already recorded).
+    """
+    if session.exec(select(MovementRow.id).where(MovementRow.source_id == source_id)).first():
+        return 0
+    rows = [r for r in _held(session, order_id, node_id) if r.line_id == line_id]
+    written = 0
+    for row in rows:
+        take = min(row.qty, missing - written)
+        if take <= 0:
+            break
+        _change_stock(session, row.sku, node_id, -take, -take, now)
+        row.qty -= take
+        row.status = "held" if row.qty else "released"
+        row.updated_at = now
+        _log(session, row.sku, node_id, "short_pick", -take, -take,
+             f"{source_id}:{row.id}" if written else source_id, order_id, now)  # fmt: skip
+        written += take
+    session.flush()
+    return written
+
+
+def apply_inventory_event(
+    session: Session, event: InventoryEvent, fingerprint: str, now: datetime
+) -> InventoryEventResult:
+    """Apply a sale, receipt, adjustment or count once; a replay returns the first result."""
+    previous = claim_event(session, event.event_id, "inventory", fingerprint)
+    if previous is not None:
+        return InventoryEventResult.model_validate({**previous, "applied": False})
+    stock = session.exec(
+        select(StockRow)
+        .where(StockRow.sku == event.sku, StockRow.node_id == event.node_id)
+        .with_for_update()
+    ).first()
+    if stock is None:
+        raise UnknownReference(f"no stock record for sku {event.sku} at node {event.node_id}")
+    delta = event.on_hand_delta(stock.on_hand)
+    new_on_hand = stock.on_hand + delta
+    if new_on_hand < stock.reserved:
+        # Those units are promised to orders: the field must report a short pick or a
+        # stock discrepancy, which reroutes the orders, rather than silently oversell.
+        raise InventoryConflict(
+            f"{event.type} would leave {new_on_hand} on hand at {event.node_id} for "
+            f"{event.sku}, below the {stock.reserved} units reserved for orders"
+        )
+    if delta:
+        stock.on_hand, stock.updated_at = new_on_hand, now
+        _log(session, event.sku, event.node_id, event.type, delta, 0,
+             event.event_id, None, now)  # fmt: skip
+    result = InventoryEventResult(event_id=event.event_id, applied=True, position=_position(stock))
+    record_event_result(session, event.event_id, result.model_dump(mode="json"))
+    session.flush()
+    return result
+
+
+def set_stock(
+    session: Session, sku: str, node_id: str, on_hand: int, safety_stock: int,
+    source_id: str, now: datetime,
+) -> None:  # fmt: skip
+    """Set a stock level from a network load, logging the difference as a movement."""
+    stock = session.get(StockRow, (sku, node_id), with_for_update=True)
+    if stock is None:
+        stock = StockRow(sku=sku, node_id=node_id, on_hand=0, reserved=0, updated_at=now)
+        session.add(stock)
+    if on_hand < stock.reserved:
+        raise InventoryConflict(
+            f"{sku} at {node_id}: on hand {on_hand} is below the {stock.reserved} units reserved"
+        )
+    delta = on_hand - stock.on_hand
+    stock.on_hand, stock.safety_stock, stock.updated_at = on_hand, safety_stock, now
+    if delta:
+        _log(session, sku, node_id, "network_load", delta, 0, source_id, None, now)
+
+
+def positions(session: Session, sku: str) -> list[StockPosition]:
+    rows = session.exec(select(StockRow).where(StockRow.sku == sku).order_by(StockRow.node_id))
+    return [_position(row) for row in rows]
+
+
+def atp_by_node(session: Session, skus: Iterable[str]) -> dict[str, dict[str, StockPosition]]:
+    """Positions of some SKUs at every node: {node_id: {sku: position}}."""
+    out: dict[str, dict[str, StockPosition]] = {}
+    rows = session.exec(select(StockRow).where(StockRow.sku.in_(sorted(set(skus)))))
+    for row in rows:
+        out.setdefault(row.node_id, {})[row.sku] = _position(row)
+    return out
+
+
+def reservations(session: Session, order_id: str) -> list[ReservationRow]:
+    return list(
+        session.exec(
+            select(ReservationRow)
+            .where(ReservationRow.order_id == order_id)
+            .order_by(ReservationRow.id)
+        )
+    )
+
+
+def balance_problems(session: Session) -> list[str]:
+    """Stock rows whose figures differ from the sum of their movements (should be none)."""
+    sums = {
+        (sku, node): (on_hand, reserved)
+        for sku, node, on_hand, reserved in session.exec(
+            select(
+                MovementRow.sku,
+                MovementRow.node_id,
+                func.sum(MovementRow.on_hand_delta),
+                func.sum(MovementRow.reserved_delta),
+            ).group_by(MovementRow.sku, MovementRow.node_id)
+        )
+    }
+    problems = []
+    for row in session.exec(select(StockRow)):
+        on_hand, reserved = sums.get((row.sku, row.node_id), (0, 0))
+        if (row.on_hand, row.reserved) != (on_hand, reserved):
+            problems.append(
+                f"{row.sku}@{row.node_id}: stock {row.on_hand}/{row.reserved}, "
+                f"movements {on_hand}/{reserved}"
+            )
+        if row.on_hand - row.reserved < 0 or row.reserved < 0:
+            problems.append(f"{row.sku}@{row.node_id}: negative availability")
+    return problems
+
+
+def _held(session: Session, order_id: str, node_id: str | None) -> list[ReservationRow]:
+    query = select(ReservationRow).where(
+        ReservationRow.order_id == order_id, ReservationRow.status == "held"
+    )
+    if node_id is not None:
+        query = query.where(ReservationRow.node_id == node_id)
+    return list(session.exec(query.order_by(ReservationRow.sku, ReservationRow.id)))
+
+
+def _change_stock(
+    session: Session, sku: str, node_id: str, on_hand: int, reserved: int, now: datetime
+) -> None:
+    session.exec(
+        update(StockRow)
+        .where(StockRow.sku == sku, StockRow.node_id == node_id)
+        .values(
+            on_hand=StockRow.on_hand + on_hand,
+            reserved=StockRow.reserved + reserved,
+            updated_at=now,
+        )
+    )
+
+
+def _log(
+    session: Session, sku: str, node_id: str, kind: str, on_hand: int, reserved: int,
+    source_id: str, order_id: str | None, now: datetime,
+) -> None:  # fmt: skip
+    session.add(
+        MovementRow(
+            at=now,
+            sku=sku,
+            node_id=node_id,
+            kind=kind,
+            on_hand_delta=on_hand,
+            reserved_delta=reserved,
+            source_id=source_id,
+            order_id=order_id,
+        )  # fmt: skip
+    )
+
+
+def _units(row: ReservationRow) -> HeldUnits:
+    return HeldUnits(
+        reservation_id=row.id, line_id=row.line_id, sku=row.sku, node_id=row.node_id, qty=row.qty
+    )
+
+
+def _position(row: StockRow) -> StockPosition:
+    return StockPosition(
+        sku=row.sku,
+        node_id=row.node_id,
+        on_hand=row.on_hand,
+        reserved=row.reserved,
+        safety_stock=row.safety_stock,
+    )

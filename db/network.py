@@ -1,0 +1,100 @@
+"""Loading and reading the retailer's network."""
+
+import uuid
+from datetime import UTC, datetime
+
+from pydantic import BaseModel
+from sqlmodel import Session, select
+
+from db import ledger
+from db.tables import CalendarRow, CarrierRow, NodeRow, SkuRow, SupplyRow
+from domain.errors import InvalidNetwork
+from domain.network import Calendar, Carrier, NetworkDocument, Node, Supply
+
+
+class LoadSummary(BaseModel):
+    nodes: int
+    carriers: int
+    skus: int
+    stock: int
+    supply: int
+
+
+class Network(BaseModel):
+    """What sourcing needs of the network, read in one go."""
+
+    nodes: dict[str, Node]
+    carriers: list[Carrier]
+    calendar: Calendar
+
+
+def load_network(session: Session, doc: NetworkDocument) -> LoadSummary:
+    """Merge a network document into the database, in the caller's transaction.
+
+    Nodes, carriers, SKUs and supply are upserted; stock levels are set, with the
+    difference logged as a movement; the calendar is replaced. Nothing is deleted.
+    """
+    doc.check_references()
+    now = datetime.now(UTC)
+    known_nodes = set(session.exec(select(NodeRow.id)))
+    known_skus = set(session.exec(select(SkuRow.sku)))
+    for node in doc.nodes:
+        session.merge(NodeRow(id=node.id, type=node.type, spec=node.model_dump(mode="json")))
+    for carrier in doc.carriers:
+        session.merge(CarrierRow(id=carrier.id, spec=carrier.model_dump(mode="json")))
+    for sku in doc.skus:
+        session.merge(SkuRow(sku=sku.sku, name=sku.name, weight_kg=sku.weight_kg))
+    session.flush()
+    node_ids = known_nodes | {n.id for n in doc.nodes}
+    sku_ids = known_skus | {s.sku for s in doc.skus}
+    load_id = uuid.uuid4().hex[:12]
+    for row in doc.stock:
+        _check_known(row.sku, row.node_id, sku_ids, node_ids)
+        ledger.set_stock(
+            session, row.sku, row.node_id, row.on_hand, row.safety_stock,
+            f"load:{load_id}:{row.sku}:{row.node_id}", now,
+        )  # fmt: skip
+    for supply in doc.supply:
+        _check_known(supply.sku, supply.node_id, sku_ids, node_ids)
+        session.merge(SupplyRow(**supply.model_dump()))
+    session.merge(CalendarRow(id=1, spec=doc.calendar.model_dump(mode="json", by_alias=True)))
+    session.flush()
+    return LoadSummary(
+        nodes=len(doc.nodes),
+        carriers=len(doc.carriers),
+        skus=len(doc.skus),
+        stock=len(doc.stock),
+        supply=len(doc.supply),
+    )
+
+
+def _check_known(sku: str, node_id: str, skus: set[str], nodes: set[str]) -> None:
+    if sku not in skus:
+        raise InvalidNetwork(f"unknown sku {sku}")
+    if node_id not in nodes:
+        raise InvalidNetwork(f"unknown node {node_id}")
+
+
+def read_network(session: Session) -> Network:
+    nodes = {row.id: Node.model_validate(row.spec) for row in session.exec(select(NodeRow))}
+    carriers = [Carrier.model_validate(row.spec) for row in session.exec(select(CarrierRow))]
+    calendar_row = session.get(CalendarRow, 1)
+    calendar = Calendar.model_validate(calendar_row.spec) if calendar_row else Calendar()
+    return Network(nodes=nodes, carriers=carriers, calendar=calendar)
+
+
+def is_empty(session: Session) -> bool:
+    return session.exec(select(NodeRow.id).limit(1)).first() is None
+
+
+def known_skus(session: Session, skus: list[str]) -> set[str]:
+    return set(session.exec(select(SkuRow.sku).where(SkuRow.sku.in_(skus))))
+
+
+def node_exists(session: Session, node_id: str) -> bool:
+    return session.get(NodeRow, node_id) is not None
+
+
+def supply_for(session: Session, sku: str) -> list[Supply]:
+    rows = session.exec(select(SupplyRow).where(SupplyRow.sku == sku).order_by(SupplyRow.eta))
+    return [Supply.model_validate(row.model_dump()) for row in rows]

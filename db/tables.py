@@ -1,0 +1,184 @@
+"""Every table of the OMS. Schema changes go through Alembic (db/migrations)."""
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def _json(**kw: Any) -> Any:
+    return Field(default=None, sa_column=Column(JSON, **kw))
+
+
+# --- Network --------------------------------------------------------------------------
+
+
+class NodeRow(SQLModel, table=True):
+    __tablename__ = "nodes"
+    id: str = Field(primary_key=True, max_length=64)
+    type: str = Field(max_length=16)
+    spec: dict = _json(nullable=False)  # domain.network.Node, as loaded
+
+
+class CarrierRow(SQLModel, table=True):
+    __tablename__ = "carriers"
+    id: str = Field(primary_key=True, max_length=64)
+    spec: dict = _json(nullable=False)  # domain.network.Carrier
+
+
+class SkuRow(SQLModel, table=True):
+    __tablename__ = "skus"
+    sku: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    weight_kg: float = 0.0
+
+
+class CalendarRow(SQLModel, table=True):
+    __tablename__ = "calendar"
+    id: int = Field(default=1, primary_key=True)
+    spec: dict = _json(nullable=False)  # domain.network.Calendar
+
+
+# --- Inventory ledger -----------------------------------------------------------------
+
+
+class StockRow(SQLModel, table=True):
+    """Stock of one SKU at one node. `reserved` counts units held for orders."""
+
+    __tablename__ = "stock"
+    __table_args__ = (
+        CheckConstraint("on_hand >= 0", name="stock_on_hand_not_negative"),
+        CheckConstraint("reserved >= 0", name="stock_reserved_not_negative"),
+        CheckConstraint("reserved <= on_hand", name="stock_reserved_within_on_hand"),
+    )
+    sku: str = Field(primary_key=True, max_length=64)
+    node_id: str = Field(primary_key=True, max_length=64, index=True)
+    on_hand: int = 0
+    reserved: int = 0
+    safety_stock: int = 0
+    updated_at: datetime
+
+
+class ReservationRow(SQLModel, table=True):
+    """Units of one order line held at one node: held, then committed or released."""
+
+    __tablename__ = "reservations"
+    id: str = Field(primary_key=True, max_length=200)  # {order_id}:{line_id}:{node_id}
+    order_id: str = Field(index=True, max_length=64)
+    line_id: str = Field(max_length=64)
+    sku: str = Field(max_length=64)
+    node_id: str = Field(max_length=64)
+    qty: int
+    status: str = Field(max_length=16)  # held | committed | released
+    created_at: datetime
+    updated_at: datetime
+
+
+class MovementRow(SQLModel, table=True):
+    """Append-only log: every change of on-hand or reserved units, with its cause.
+
+    `source_id` is unique, so an event applied twice is refused by the database itself.
+    """
+
+    __tablename__ = "movements"
+    __table_args__ = (
+        UniqueConstraint("source_id", name="movements_source_once"),
+        Index("movements_sku_node", "sku", "node_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime
+    sku: str = Field(max_length=64)
+    node_id: str = Field(max_length=64)
+    kind: str = Field(max_length=32)
+    on_hand_delta: int = 0
+    reserved_delta: int = 0
+    source_id: str = Field(max_length=250)
+    order_id: str | None = Field(default=None, max_length=64)
+
+
+class SupplyRow(SQLModel, table=True):
+    """Future supply: purchase orders, expected customer returns, transfers."""
+
+    __tablename__ = "supply"
+    id: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(max_length=32)
+    sku: str = Field(max_length=64, index=True)
+    node_id: str = Field(max_length=64)
+    qty: int
+    eta: date
+
+
+class ProcessedEventRow(SQLModel, table=True):
+    """Field events already applied, so a retried call applies once."""
+
+    __tablename__ = "processed_events"
+    event_id: str = Field(primary_key=True, max_length=128)
+    source: str = Field(max_length=32)
+    fingerprint: str = Field(max_length=64)
+    result: dict = _json(nullable=False)
+    at: datetime
+
+
+# --- Orders read model ----------------------------------------------------------------
+
+
+class OrderRow(SQLModel, table=True):
+    """Listing view of an order, written by the order workflow's own activities."""
+
+    __tablename__ = "orders"
+    order_id: str = Field(primary_key=True, max_length=64)
+    customer_id: str = Field(index=True, max_length=64)
+    status: str = Field(index=True, max_length=16)
+    promised_by: date | None = None
+    placed_at: datetime
+    updated_at: datetime
+    revision: int = 0  # the workflow's change counter: older writes never win
+    on_time: bool | None = None
+    in_full: bool | None = None
+    view: dict = _json(nullable=False)  # domain.order.OrderView
+    timeline: list = _json(nullable=False)  # list of domain.order.TimelineEntry
+
+
+class ShipmentRow(SQLModel, table=True):
+    """Where a carrier's shipment id leads: its order."""
+
+    __tablename__ = "shipments"
+    shipment_id: str = Field(primary_key=True, max_length=128)
+    order_id: str = Field(index=True, max_length=64)
+    node_id: str = Field(max_length=64)
+    carrier_id: str | None = Field(default=None, max_length=64)
+
+
+# --- Outbox and the simulated carrier -------------------------------------------------
+
+
+class OutboxRow(SQLModel, table=True):
+    """A notification to deliver at least once; `key` is its idempotency key."""
+
+    __tablename__ = "outbox"
+    key: str = Field(primary_key=True, max_length=250)
+    order_id: str = Field(index=True, max_length=64)
+    recipient: str = Field(max_length=16)  # customer | node | carrier
+    recipient_id: str = Field(max_length=200)
+    topic: str = Field(max_length=64)
+    payload: dict = _json(nullable=False)
+    status: str = Field(default="pending", max_length=16)  # pending | sent
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime
+    sent_at: datetime | None = None
+
+
+class CarrierBookingRow(SQLModel, table=True):
+    """The simulated carrier's own book: one booking per shipment id."""
+
+    __tablename__ = "carrier_bookings"
+    shipment_id: str = Field(primary_key=True, max_length=128)
+    carrier_id: str = Field(max_length=64)
+    service_id: str = Field(max_length=64)
+    booking_ref: str = Field(max_length=64)
+    tracking: str = Field(max_length=64)
+    label_url: str = Field(max_length=250)
+    status: str = Field(max_length=16)  # booked | cancelled
+    booked_at: datetime

@@ -1,0 +1,1 @@
+"""The business core of the OMS: pure Python, no I/O."""

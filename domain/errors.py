@@ -1,0 +1,25 @@
+"""Business failures with business names; only the API maps them to HTTP."""
+
+
+class DomainError(Exception):
+    """A request the business rules refuse."""
+
+
+class UnknownReference(DomainError):
+    """The request names a SKU, node, store or order the OMS does not know."""
+
+
+class InvalidNetwork(DomainError):
+    """A network document that contradicts itself."""
+
+
+class InsufficientStock(DomainError):
+    """Not enough available-to-promise stock for what is asked."""
+
+
+class InventoryConflict(DomainError):
+    """An inventory event that would leave the ledger wrong (e.g. sell reserved units)."""
+
+
+class DuplicateEventConflict(DomainError):
+    """An event id seen before, sent again with a different body."""

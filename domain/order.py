@@ -1,0 +1,160 @@
+"""An order as checkout places it, and the state the order workflow keeps of it."""
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from domain.ids import Id
+
+
+class OrderStatus(StrEnum):
+    """The statuses field systems and support tools rely on (DESIGN.md)."""
+
+    PLACED = "placed"
+    RELEASED = "released"
+    PICKED = "picked"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+    EXCEPTION = "exception"
+    FAILED = "failed"
+
+
+CLOSED_STATUSES = {OrderStatus.DELIVERED, OrderStatus.CANCELLED, OrderStatus.FAILED}
+
+
+class ShipmentStatus(StrEnum):
+    BOOKED = "booked"
+    RELEASED = "released"
+    PICKED = "picked"
+    SHIPPED = "shipped"
+    IN_TRANSIT = "in_transit"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+    EXCEPTION = "exception"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Customer(Strict):
+    id: Id
+    email: Annotated[str, Field(pattern=r"^[^@\s]{1,64}@[^@\s]{1,190}$")]
+
+
+class Address(Strict):
+    postal_code: Annotated[str, Field(min_length=1, max_length=16)]
+    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+    lat: Annotated[float, Field(ge=-90, le=90)]
+    lon: Annotated[float, Field(ge=-180, le=180)]
+
+
+class Delivery(Strict):
+    method: Literal["home", "click_and_collect"]
+    address: Address | None = None
+    store_id: Id | None = None
+    promised_by: date | None = None
+    option_id: Annotated[str, Field(max_length=200)] | None = None
+
+    @model_validator(mode="after")
+    def _method_needs(self) -> "Delivery":
+        if self.method == "home" and self.address is None:
+            raise ValueError("home delivery needs an address")
+        if self.method == "click_and_collect" and self.store_id is None:
+            raise ValueError("click and collect needs a store_id")
+        return self
+
+
+class OrderLine(Strict):
+    line_id: Id
+    sku: Id
+    qty: Annotated[int, Field(gt=0, le=10_000)]
+
+
+class PlaceOrder(Strict):
+    """The body checkout sends to place an order."""
+
+    order_id: Id
+    customer: Customer
+    channel: Annotated[str, Field(pattern=r"^[a-z_]{1,32}$")] = "web"
+    lines: Annotated[list[OrderLine], Field(min_length=1, max_length=200)]
+    delivery: Delivery
+
+    @model_validator(mode="after")
+    def _unique_lines(self) -> "PlaceOrder":
+        ids = [line.line_id for line in self.lines]
+        if len(ids) != len(set(ids)):
+            raise ValueError("line_id must be unique within an order")
+        return self
+
+    @property
+    def units(self) -> int:
+        return sum(line.qty for line in self.lines)
+
+
+class ShipmentLine(BaseModel):
+    line_id: str
+    sku: str
+    qty: int
+    picked_qty: int = 0
+    short_qty: int = 0
+
+
+class Shipment(BaseModel):
+    shipment_id: str
+    node_id: str
+    carrier_id: str | None = None
+    service_id: str | None = None
+    tracking: str | None = None
+    booking_ref: str | None = None
+    label_url: str | None = None
+    status: ShipmentStatus = ShipmentStatus.BOOKED
+    lines: list[ShipmentLine]
+    expected_delivery: date | None = None
+    shipped_at: datetime | None = None
+    delivered_at: datetime | None = None
+
+    @property
+    def units(self) -> int:
+        return sum(line.qty for line in self.lines)
+
+
+class Otif(BaseModel):
+    on_time: bool
+    in_full: bool
+    delivered_units: int
+    ordered_units: int
+    delivered_on: date | None = None
+
+    @property
+    def otif(self) -> bool:
+        return self.on_time and self.in_full
+
+
+class TimelineEntry(BaseModel):
+    """One step of an order's life, in words a support agent understands."""
+
+    at: datetime
+    type: str
+    summary: str
+    details: dict[str, Any] = {}
+
+
+class OrderView(BaseModel):
+    """What `GET /v1/orders/{id}` returns and the read model stores."""
+
+    order_id: str
+    status: OrderStatus
+    customer: Customer
+    channel: str
+    delivery: Delivery
+    promised_by: date | None
+    lines: list[OrderLine]
+    shipments: list[Shipment] = []
+    otif: Otif | None = None
+    reason: str | None = None
+    placed_at: datetime
+    updated_at: datetime

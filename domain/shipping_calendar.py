@@ -1,0 +1,56 @@
+"""When a node can ship and when a carrier delivers: cut-offs, open days, holidays."""
+
+from collections.abc import Collection
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from domain.ids import WEEKDAYS
+from domain.network import CarrierService, Node
+
+MAX_LOOKAHEAD_DAYS = 60  # a node closed longer than this cannot ship at all
+
+
+def weekday(day: date) -> str:
+    return WEEKDAYS[day.weekday()]
+
+
+def ship_date(node: Node, now: datetime, holidays: Collection[date]) -> date | None:
+    """First day the node can pick and hand over an order placed at `now`.
+
+    After the node's cut-off (in its own time zone), the order waits for the next open day.
+    """
+    local = now.astimezone(ZoneInfo(node.timezone))
+    day = local.date()
+    if local.time() >= node.cutoff:
+        day += timedelta(days=1)
+    for _ in range(MAX_LOOKAHEAD_DAYS):
+        if weekday(day) in node.open_days and day not in holidays:
+            return day
+        day += timedelta(days=1)
+    return None
+
+
+def delivery_date(
+    ship_on: date, service: CarrierService, km: float, holidays: Collection[date]
+) -> date | None:
+    """Day the carrier delivers a parcel handed over on `ship_on`, or None if out of reach.
+
+    The parcel leaves on the carrier's next pickup day; transit counts delivery days
+    (Monday to Saturday, holidays excluded).
+    """
+    transit = service.transit_days(km)
+    if transit is None:
+        return None
+    day = ship_on
+    for _ in range(MAX_LOOKAHEAD_DAYS):
+        if weekday(day) in service.pickup_days and day not in holidays:
+            break
+        day += timedelta(days=1)
+    else:
+        return None
+    remaining = transit
+    while remaining > 0:
+        day += timedelta(days=1)
+        if weekday(day) != "sun" and day not in holidays:
+            remaining -= 1
+    return day

@@ -1,0 +1,108 @@
+"""Small networks the tests build orders on, in the DESIGN.md network format."""
+
+from typing import Any
+
+WEEK = ["mon", "tue", "wed", "thu", "fri", "sat"]
+
+
+def node(node_id: str, type_: str, lat: float, lon: float, **extra: Any) -> dict:
+    return {
+        "id": node_id,
+        "type": type_,
+        "name": node_id.title(),
+        "lat": lat,
+        "lon": lon,
+        "timezone": "Europe/Paris",
+        "pick_capacity_per_day": 1000,
+        "cutoff": "15:00",
+        "open_days": WEEK,
+        "carriers": ["DPD", "COLISSIMO"],
+        **extra,
+    }
+
+
+def small_network(stock: dict[tuple[str, str], int] | None = None) -> dict:
+    """Paris and Lyon DCs, a Marseille ship-from-store, a Lille click-and-collect store."""
+    stock = stock or {
+        ("SKU-1", "DC-PARIS"): 50,
+        ("SKU-1", "DC-LYON"): 30,
+        ("SKU-2", "DC-LYON"): 10,
+        ("SKU-3", "STORE-LILLE"): 8,
+    }
+    return {
+        "nodes": [
+            node("DC-PARIS", "warehouse", 48.90, 2.40),
+            node("DC-LYON", "warehouse", 45.72, 4.92),
+            node(
+                "STORE-MARSEILLE",
+                "store",
+                43.30,
+                5.37,
+                ship_from_store=True,
+                protection_qty=2,
+                pick_capacity_per_day=50,
+            ),
+            node(
+                "STORE-LILLE",
+                "store",
+                50.63,
+                3.06,
+                click_and_collect=True,
+                protection_qty=1,
+                pick_capacity_per_day=50,
+            ),
+        ],  # fmt: skip
+        "carriers": [
+            {
+                "id": "DPD",
+                "services": [
+                    {
+                        "id": "DPD-STD",
+                        "kind": "standard",
+                        "bands": [{"max_km": 300, "days": 1}, {"max_km": 1200, "days": 2}],
+                        "cost": 6.5,
+                    }
+                ],
+            },
+            {
+                "id": "COLISSIMO",
+                "services": [
+                    {
+                        "id": "COL-STD",
+                        "kind": "standard",
+                        "bands": [{"max_km": 1200, "days": 3}],
+                        "cost": 4.9,
+                    }
+                ],
+            },
+        ],  # fmt: skip
+        "skus": [
+            {"sku": "SKU-1", "name": "Gift box", "weight_kg": 0.4},
+            {"sku": "SKU-2", "name": "Scarf", "weight_kg": 0.2},
+            {"sku": "SKU-3", "name": "Candle", "weight_kg": 0.3},
+        ],
+        "stock": [
+            {"sku": sku, "node_id": node_id, "on_hand": qty, "safety_stock": 0}
+            for (sku, node_id), qty in stock.items()
+        ],
+        "supply": [],
+        "calendar": {"holidays": ["2026-12-25"], "peaks": []},
+    }
+
+
+def order_body(order_id: str, lines: list[tuple[str, int]], **delivery: Any) -> dict:
+    """A checkout body: home delivery to Lyon unless told otherwise."""
+    return {
+        "order_id": order_id,
+        "customer": {"id": f"C-{order_id}", "email": "anna@example.com"},
+        "channel": "web",
+        "lines": [
+            {"line_id": str(n), "sku": sku, "qty": qty} for n, (sku, qty) in enumerate(lines, 1)
+        ],
+        "delivery": {
+            "method": "home",
+            "address": {"postal_code": "69001", "country": "FR", "lat": 45.76, "lon": 4.83},
+            "promised_by": "2026-12-24",
+            **delivery,
+        },
+    }

@@ -1,0 +1,140 @@
+"""The order workflow on the real Temporal dev server, with the real ledger (SQLite)."""
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from sqlmodel import select
+from temporalio.client import Client, WorkflowUpdateFailedError
+
+from db import ledger
+from db.engine import unit_of_work
+from db.tables import CarrierBookingRow, OrderRow, OutboxRow
+from domain.field_events import CarrierEvent, CarrierEventSignal, NodeEvent, NodeEventSignal
+from domain.order import OrderStatus, PlaceOrder
+from tests.networks import order_body
+from worker.main import build_worker
+from workflows.order import CancelInput, OrderInput, OrderState, OrderWorkflow
+
+
+async def start(client: Client, task_queue: str, body: dict):
+    order = PlaceOrder.model_validate(body)
+    return await client.start_workflow(
+        OrderWorkflow.run,
+        OrderInput(order=order, placed_at=datetime.now(UTC), fingerprint="test"),
+        id=f"order-{order.order_id}",
+        task_queue=task_queue,
+    )
+
+
+async def wait_for(handle, predicate, tries: int = 200) -> OrderState:
+    import asyncio
+
+    for _ in range(tries):
+        state = await handle.query(OrderWorkflow.state)
+        if predicate(state):
+            return state
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"condition never met; last status {state.view.status}")
+
+
+def node_event(node_id: str, kind: str, order_id: str, shipment_id: str, lines=()):
+    return NodeEventSignal(
+        node_id=node_id,
+        event=NodeEvent(
+            event_id=uuid.uuid4().hex, type=kind, order_id=order_id, shipment_id=shipment_id,
+            lines=[{"line_id": lid, "qty": q} for lid, q in lines],
+        ),
+        received_at=datetime.now(UTC),
+    )  # fmt: skip
+
+
+def carrier_event(carrier_id: str, kind: str, shipment_id: str, at: datetime):
+    return CarrierEventSignal(
+        carrier_id=carrier_id,
+        event=CarrierEvent(event_id=uuid.uuid4().hex, type=kind, shipment_id=shipment_id, at=at),
+        received_at=datetime.now(UTC),
+    )
+
+
+async def test_order_goes_from_placed_to_delivered_on_time_and_in_full(
+    client: Client, task_queue: str, engine
+):
+    oid = f"A-{uuid.uuid4().hex[:6]}"
+    async with build_worker(client, task_queue, engine):
+        handle = await start(client, task_queue, order_body(oid, [("SKU-1", 2)]))
+        state = await wait_for(handle, lambda s: s.view.status == OrderStatus.RELEASED)
+        [shipment] = state.view.shipments
+        # Lyon customer, stock in Lyon and Paris: the nearest DC serves.
+        assert shipment.node_id == "DC-LYON"
+        # Promised for the 24th: the cheapest service that still makes it.
+        assert shipment.tracking and shipment.carrier_id == "COLISSIMO"
+        with unit_of_work(engine) as session:
+            lyon = {p.node_id: p for p in ledger.positions(session, "SKU-1")}["DC-LYON"]
+            assert (lyon.on_hand, lyon.reserved) == (30, 2)
+
+        sid = shipment.shipment_id
+        await handle.signal(OrderWorkflow.node_event, node_event("DC-LYON", "picked", oid, sid))
+        await handle.signal(OrderWorkflow.node_event, node_event("DC-LYON", "shipped", oid, sid))
+        await wait_for(handle, lambda s: s.view.status == OrderStatus.SHIPPED)
+        delivered_at = datetime(2026, 12, 20, 10, 0, tzinfo=UTC)
+        await handle.signal(
+            OrderWorkflow.carrier_event, carrier_event("COLISSIMO", "delivered", sid, delivered_at)
+        )
+        final = await handle.result()
+        state = await handle.query(OrderWorkflow.state)
+
+    assert final.status == OrderStatus.DELIVERED
+    assert final.otif and final.otif.on_time and final.otif.in_full
+    with unit_of_work(engine) as session:
+        lyon = {p.node_id: p for p in ledger.positions(session, "SKU-1")}["DC-LYON"]
+        assert (lyon.on_hand, lyon.reserved) == (28, 0)
+        assert ledger.balance_problems(session) == []
+        row = session.get(OrderRow, oid)
+        assert row is not None and row.status == "delivered" and row.on_time and row.in_full
+        topics = [r.topic for r in session.exec(select(OutboxRow).where(OutboxRow.order_id == oid))]
+        assert {"order_received", "release_for_picking", "order_confirmed", "shipment_shipped",
+                "order_delivered"} <= set(topics)  # fmt: skip
+        assert all(
+            r.status == "sent"
+            for r in session.exec(select(OutboxRow).where(OutboxRow.order_id == oid))
+        )
+    types = [e.type for e in state.timeline]
+    for step in ["placed", "sourced", "reserved", "booked", "released", "picked", "shipped",
+                 "delivered", "order_delivered", "notified"]:  # fmt: skip
+        assert step in types
+
+
+async def test_cancel_before_shipping_gives_stock_back_and_cancels_booking(
+    client: Client, task_queue: str, engine
+):
+    oid = f"A-{uuid.uuid4().hex[:6]}"
+    async with build_worker(client, task_queue, engine):
+        handle = await start(client, task_queue, order_body(oid, [("SKU-1", 3)]))
+        state = await wait_for(handle, lambda s: s.view.status == OrderStatus.RELEASED)
+        result = await handle.execute_update(
+            OrderWorkflow.cancel, CancelInput(reason="changed mind")
+        )
+        assert result.cancelled
+        final = await handle.result()
+    assert final.status == OrderStatus.CANCELLED
+    sid = state.view.shipments[0].shipment_id
+    with unit_of_work(engine) as session:
+        assert all(p.reserved == 0 for p in ledger.positions(session, "SKU-1"))
+        assert session.get(CarrierBookingRow, sid).status == "cancelled"
+        assert ledger.balance_problems(session) == []
+
+
+async def test_cancel_after_shipping_is_refused(client: Client, task_queue: str, engine):
+    oid = f"A-{uuid.uuid4().hex[:6]}"
+    async with build_worker(client, task_queue, engine):
+        handle = await start(client, task_queue, order_body(oid, [("SKU-1", 1)]))
+        state = await wait_for(handle, lambda s: s.view.status == OrderStatus.RELEASED)
+        sid = state.view.shipments[0].shipment_id
+        await handle.signal(OrderWorkflow.node_event, node_event("DC-LYON", "shipped", oid, sid))
+        await wait_for(handle, lambda s: s.view.status == OrderStatus.SHIPPED)
+        with pytest.raises(WorkflowUpdateFailedError):
+            await handle.execute_update(OrderWorkflow.cancel, CancelInput())
+        state = await handle.query(OrderWorkflow.state)
+        assert state.view.status == OrderStatus.SHIPPED
+        await handle.terminate("test over")

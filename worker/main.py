@@ -1,0 +1,93 @@
+"""Build and run the OMS worker. Tests build theirs with the same functions."""
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import Engine
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+
+from activities.carriers import CarrierActivities, CarrierGateway, SimulatedCarrier
+from activities.inventory import InventoryActivities
+from activities.notifications import LogSink, NotificationActivities, NotificationSink, WebhookSink
+from activities.orders import OrderActivities
+from config import Settings, get_settings
+from db.engine import make_engine
+from db.migrate import upgrade
+from workflows.order import OrderWorkflow
+
+WORKFLOWS = [OrderWorkflow]
+
+log = logging.getLogger("oms.worker")
+
+
+def build_activities(
+    engine: Engine,
+    carrier: CarrierGateway | None = None,
+    sinks: list[NotificationSink] | None = None,
+) -> list:
+    """Every activity of the OMS, bound to its dependencies."""
+    inventory = InventoryActivities(engine)
+    carriers = CarrierActivities(carrier or SimulatedCarrier(engine))
+    notifications = NotificationActivities(engine, sinks if sinks is not None else [LogSink()])
+    orders = OrderActivities(engine)
+    return [
+        inventory.source_order,
+        inventory.reserve_stock,
+        inventory.release_stock,
+        inventory.commit_stock,
+        inventory.write_off_short_pick,
+        carriers.book_carrier,
+        carriers.cancel_booking,
+        notifications.notify,
+        orders.record_order,
+    ]
+
+
+def default_sinks(settings: Settings) -> list[NotificationSink]:
+    sinks: list[NotificationSink] = [LogSink()]
+    if settings.webhook_url:
+        sinks.append(WebhookSink(settings.webhook_url, settings.signing_secret))
+    return sinks
+
+
+def build_worker(
+    client: Client,
+    task_queue: str,
+    engine: Engine,
+    sinks: list[NotificationSink] | None = None,
+    max_activity_threads: int = 32,
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=build_activities(engine, sinks=sinks),
+        activity_executor=ThreadPoolExecutor(max_activity_threads),
+        max_concurrent_activities=max_activity_threads,
+    )
+
+
+async def connect(settings: Settings) -> Client:
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+    )
+
+
+async def run_worker(settings: Settings | None = None) -> None:
+    settings = settings or get_settings()
+    upgrade(settings.sqlalchemy_url)
+    engine = make_engine(settings.sqlalchemy_url)
+    client = await connect(settings)
+    worker = build_worker(client, settings.task_queue, engine, default_sinks(settings))
+    log.info("worker on task queue %s at %s", settings.task_queue, settings.temporal_address)
+    await worker.run()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    asyncio.run(run_worker())

@@ -1,0 +1,1 @@
+"""Temporal workflows (deterministic): the order lifecycle."""

@@ -1,0 +1,716 @@
+"""The order workflow: one durable workflow per order, id `order-{order_id}`.
+
+placed -> sourced -> reserved -> carrier booked -> released to node -> picked -> shipped
+-> delivered, or cancelled, or failed. The workflow decides; activities do the I/O.
+Field events arrive as signals and are applied one at a time, in arrival order, by the
+main loop; cancellation is an update, so the caller learns at once if it was refused.
+"""
+
+import asyncio
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel
+
+    from activities.carriers import BookingRequest, CancelBookingInput, CarrierActivities
+    from activities.inventory import (
+        CommitStockInput,
+        InventoryActivities,
+        ReleaseStockInput,
+        ReserveStockInput,
+        SourceOrderInput,
+        WriteOffShortPickInput,
+    )
+    from activities.notifications import Notification, NotificationActivities, Recipient
+    from activities.orders import OrderActivities, RecordOrderInput
+    from domain.field_events import CarrierEventSignal, NodeEventSignal
+    from domain.order import (
+        CLOSED_STATUSES,
+        OrderStatus,
+        OrderView,
+        PlaceOrder,
+        Shipment,
+        ShipmentLine,
+        ShipmentStatus,
+        TimelineEntry,
+    )
+    from domain.otif import judge_otif, local_day, promise_deadline
+    from domain.sourcing import SourcingPlan
+    from workflows import search_attributes as sa
+
+# Collection at a store's own counter: the store reports it like a carrier would.
+IN_STORE_COLLECTION = "COLLECT"
+
+# The ledger waits out a database outage; business refusals are final.
+LEDGER = dict(
+    start_to_close_timeout=timedelta(seconds=30),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(milliseconds=500),
+        maximum_interval=timedelta(seconds=30),
+        non_retryable_error_types=["InsufficientStock", "Unsourceable", "UnknownStore"],
+    ),
+)
+# Carrier APIs fail in bursts during peaks: back off up to a few minutes.
+CARRIER = dict(
+    start_to_close_timeout=timedelta(seconds=30),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5)
+    ),
+)
+# At-least-once delivery: keep trying for two days, never blocking the order's progress.
+NOTIFY = dict(
+    start_to_close_timeout=timedelta(seconds=30),
+    schedule_to_close_timeout=timedelta(days=2),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=10)
+    ),
+)
+READ_MODEL = dict(
+    start_to_close_timeout=timedelta(seconds=30),
+    retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
+)
+
+SHIPPED_OR_LATER = {
+    ShipmentStatus.SHIPPED,
+    ShipmentStatus.IN_TRANSIT,
+    ShipmentStatus.DELIVERED,
+    ShipmentStatus.EXCEPTION,
+}
+
+
+class OrderInput(BaseModel):
+    order: PlaceOrder
+    placed_at: datetime
+    fingerprint: str  # hash of the checkout body: the same id with another body is refused
+    timezone: str = "Europe/Paris"  # the promised date is a day in this zone
+    sourcing_rounds: int = 3  # rounds of source-then-reserve when stock moves under us
+
+
+class OrderState(BaseModel):
+    view: OrderView
+    timeline: list[TimelineEntry]
+    revision: int
+    fingerprint: str
+
+
+class CancelInput(BaseModel):
+    reason: str = "customer request"
+    requested_by: str = "customer"
+
+
+class CancelResult(BaseModel):
+    cancelled: bool
+    status: OrderStatus
+    detail: str
+
+
+@workflow.defn
+class OrderWorkflow:
+    @workflow.init
+    def __init__(self, input: OrderInput) -> None:
+        order = input.order
+        self._input = input
+        self._view = OrderView(
+            order_id=order.order_id,
+            status=OrderStatus.PLACED,
+            customer=order.customer,
+            channel=order.channel,
+            delivery=order.delivery,
+            promised_by=order.delivery.promised_by,
+            lines=order.lines,
+            placed_at=input.placed_at,
+            updated_at=input.placed_at,
+        )
+        self._timeline: list[TimelineEntry] = []
+        self._revision = 0
+        self._inbox: list[NodeEventSignal | CarrierEventSignal] = []
+        self._seen_events: set[str] = set()
+        self._cancel: CancelInput | None = None
+        self._cancel_result: CancelResult | None = None
+        self._background: list[asyncio.Future[Any]] = []
+        self._notices = 0
+        self._late_noted = False
+
+    # --- Interface ---------------------------------------------------------------------
+
+    @workflow.query
+    def state(self) -> OrderState:
+        return OrderState(
+            view=self._view,
+            timeline=self._timeline,
+            revision=self._revision,
+            fingerprint=self._input.fingerprint,
+        )
+
+    @workflow.signal
+    def node_event(self, signal: NodeEventSignal) -> None:
+        if signal.event.event_id not in self._seen_events:
+            self._seen_events.add(signal.event.event_id)
+            self._inbox.append(signal)
+
+    @workflow.signal
+    def carrier_event(self, signal: CarrierEventSignal) -> None:
+        if signal.event.event_id not in self._seen_events:
+            self._seen_events.add(signal.event.event_id)
+            self._inbox.append(signal)
+
+    @workflow.update
+    async def cancel(self, input: CancelInput) -> CancelResult:
+        if self._cancel is None:
+            self._cancel = input
+        await workflow.wait_condition(lambda: self._cancel_result is not None)
+        assert self._cancel_result is not None
+        return self._cancel_result
+
+    @cancel.validator
+    def _may_cancel(self, input: CancelInput) -> None:
+        if self._view.status == OrderStatus.CANCELLED:
+            return  # asking again returns the first answer
+        if self._view.status in CLOSED_STATUSES or self._any_shipped():
+            raise ApplicationError(
+                f"order {self._view.order_id} is {self._view.status.value}: too late to cancel",
+                type="TooLateToCancel",
+            )
+
+    # --- Main flow ---------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: OrderInput) -> OrderView:
+        order = input.order
+        self._note(
+            "placed",
+            f"Order placed on {order.channel}: {order.units} units in {len(order.lines)} "
+            f"line(s), {self._delivery_words()}",
+        )
+        self._notify("customer", order.customer.id, "order_received", {"lines": len(order.lines)})
+        self._save()
+
+        plan = await self._source_and_reserve()
+        if plan is not None and self._cancel is None:
+            await self._book_and_release(plan)
+        while self._view.status not in CLOSED_STATUSES:
+            if not self._inbox and self._cancel is not None:
+                await self._cancel_order()
+                continue
+            try:
+                await workflow.wait_condition(
+                    lambda: bool(self._inbox) or self._cancel is not None,
+                    timeout=self._time_until_promise_missed(),
+                )
+            except TimeoutError:
+                self._promise_missed()
+                continue
+            if self._inbox:
+                await self._apply(self._inbox.pop(0))
+        if self._cancel is not None and self._cancel_result is None:
+            self._cancel_result = CancelResult(
+                cancelled=False,
+                status=self._view.status,
+                detail=f"order is {self._view.status.value}: nothing left to cancel",
+            )
+        await self._finish_background()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._view
+
+    async def _source_and_reserve(self) -> SourcingPlan | None:
+        """Plan on fresh stock figures, then hold them; if another order took the stock
+        in between, plan again. Gives up after a few rounds with a reason."""
+        order = self._input.order
+        for round_no in range(1, self._input.sourcing_rounds + 1):
+            try:
+                sourced = await workflow.execute_activity_method(
+                    InventoryActivities.source_order,
+                    SourceOrderInput(
+                        order_id=order.order_id,
+                        lines=order.lines,
+                        delivery=order.delivery,
+                        now=workflow.now(),
+                    ),
+                    **LEDGER,
+                )
+            except ActivityError as err:
+                await self._fail(_reason(err))
+                return None
+            plan = sourced.plan
+            self._note(
+                "sourced",
+                "Sourced from "
+                + ", ".join(
+                    f"{s.node_id} ({s.units} units, {s.distance_km:.0f} km)" for s in plan.shipments
+                ),
+                explanation=plan.explanation,
+            )
+            try:
+                await workflow.execute_activity_method(
+                    InventoryActivities.reserve_stock,
+                    ReserveStockInput(order_id=order.order_id, round=round_no, plan=plan),
+                    **LEDGER,
+                )
+            except ActivityError as err:
+                if _failure_type(err) != "InsufficientStock":
+                    await self._fail(_reason(err))
+                    return None
+                self._note("reservation_missed", f"{_reason(err)}; sourcing again")
+                continue
+            self._note("reserved", f"Reserved {order.units} units")
+            return plan
+        await self._fail(
+            f"stock kept selling out while reserving ({self._input.sourcing_rounds} attempts)"
+        )
+        return None
+
+    async def _book_and_release(self, plan: SourcingPlan) -> None:
+        order = self._input.order
+        for number, planned in enumerate(plan.shipments, start=1):
+            shipment = Shipment(
+                shipment_id=f"{order.order_id}-S{number}",
+                node_id=planned.node_id,
+                carrier_id=planned.carrier_id or IN_STORE_COLLECTION,
+                service_id=planned.service_id,
+                lines=[
+                    ShipmentLine(line_id=x.line_id, sku=x.sku, qty=x.qty) for x in planned.lines
+                ],
+                expected_delivery=planned.deliver_by,
+            )
+            if planned.carrier_id and planned.service_id:
+                booking = await workflow.execute_activity_method(
+                    CarrierActivities.book_carrier,
+                    BookingRequest(
+                        shipment_id=shipment.shipment_id,
+                        carrier_id=planned.carrier_id,
+                        service_id=planned.service_id,
+                        node_id=planned.node_id,
+                        postal_code=_postal_code(order),
+                        units=planned.units,
+                    ),
+                    **CARRIER,
+                )
+                shipment.tracking = booking.tracking
+                shipment.booking_ref = booking.booking_ref
+                shipment.label_url = booking.label_url
+                self._note(
+                    "booked",
+                    f"Booked {planned.carrier_id} {planned.service_id} for {shipment.shipment_id} "
+                    f"from {planned.node_id}, tracking {booking.tracking}, "
+                    f"expected {planned.deliver_by.isoformat()}",
+                )
+            else:
+                self._note(
+                    "collect_at_store",
+                    f"{shipment.shipment_id} is picked at {planned.node_id} for collection there",
+                )
+            self._view.shipments.append(shipment)
+
+        if self._view.promised_by is None:
+            self._view.promised_by = plan.deliver_by
+            self._note("promised", f"Promised by {plan.deliver_by.isoformat()}")
+        elif plan.deliver_by > self._view.promised_by:
+            self._note(
+                "at_risk",
+                f"Best plan delivers {plan.deliver_by.isoformat()}, after the promised "
+                f"{self._view.promised_by.isoformat()}",
+            )
+        for shipment in self._view.shipments:
+            shipment.status = ShipmentStatus.RELEASED
+            self._notify(
+                "node",
+                shipment.node_id,
+                "release_for_picking",
+                {
+                    "shipment_id": shipment.shipment_id,
+                    "carrier_id": shipment.carrier_id,
+                    "tracking": shipment.tracking,
+                    "label_url": shipment.label_url,
+                    "lines": [
+                        x.model_dump(include={"line_id", "sku", "qty"}) for x in shipment.lines
+                    ],
+                },
+            )
+            self._note("released", f"Released {shipment.shipment_id} to {shipment.node_id}")
+        self._view.status = OrderStatus.RELEASED
+        self._notify(
+            "customer",
+            order.customer.id,
+            "order_confirmed",
+            {"promised_by": self._view.promised_by.isoformat()},
+        )
+        self._save()
+
+    # --- Field events ------------------------------------------------------------------
+
+    async def _apply(self, signal: NodeEventSignal | CarrierEventSignal) -> None:
+        shipment = self._shipment(signal.event.shipment_id)
+        if isinstance(signal, NodeEventSignal):
+            if shipment is None or shipment.node_id != signal.node_id:
+                self._note(
+                    "event_ignored",
+                    f"{signal.event.type} from {signal.node_id} ignored: "
+                    f"no shipment {signal.event.shipment_id} there",
+                )
+                return
+            await self._apply_node_event(signal, shipment)
+        else:
+            if shipment is None or shipment.carrier_id != signal.carrier_id:
+                self._note(
+                    "event_ignored",
+                    f"{signal.event.type} from {signal.carrier_id} ignored: "
+                    f"no shipment {signal.event.shipment_id} with it",
+                )
+                return
+            await self._apply_carrier_event(signal, shipment)
+        self._view.status = self._derived_status()
+        if self._view.status == OrderStatus.DELIVERED:
+            self._close_delivered()
+        self._save()
+
+    async def _apply_node_event(self, signal: NodeEventSignal, shipment: Shipment) -> None:
+        event = signal.event
+        if shipment.status in SHIPPED_OR_LATER or shipment.status == ShipmentStatus.CANCELLED:
+            self._note(
+                "event_ignored",
+                f"{event.type} for {shipment.shipment_id} ignored: "
+                f"it is already {shipment.status.value}",
+            )
+            return
+        qty = {line.line_id: line.qty for line in event.lines}
+        if event.type == "picked":
+            for line in shipment.lines:
+                line.picked_qty = min(line.qty, qty.get(line.line_id, line.qty))
+            shipment.status = ShipmentStatus.PICKED
+            picked = sum(line.picked_qty for line in shipment.lines)
+            self._note(
+                "picked", f"{shipment.node_id} picked {picked} units of {shipment.shipment_id}"
+            )
+        elif event.type == "short_picked":
+            await self._short_pick(event.event_id, shipment, qty)
+        else:  # shipped
+            committed = await workflow.execute_activity_method(
+                InventoryActivities.commit_stock,
+                CommitStockInput(order_id=self._view.order_id, node_id=shipment.node_id),
+                **LEDGER,
+            )
+            shipment.status = ShipmentStatus.SHIPPED
+            shipment.shipped_at = signal.received_at
+            shipment.tracking = event.tracking or shipment.tracking
+            self._note(
+                "shipped",
+                f"{shipment.node_id} shipped {shipment.shipment_id} ({committed.units} units left "
+                f"stock), tracking {shipment.tracking}",
+            )
+            self._notify(
+                "customer",
+                self._view.customer.id,
+                "shipment_shipped",
+                {"shipment_id": shipment.shipment_id, "tracking": shipment.tracking},
+            )
+
+    async def _short_pick(self, event_id: str, shipment: Shipment, missing: dict[str, int]) -> None:
+        """Units not found at picking leave the ledger, so no one else is promised them."""
+        for line in shipment.lines:
+            if line.line_id not in missing or line.qty == 0:
+                continue
+            written = await workflow.execute_activity_method(
+                InventoryActivities.write_off_short_pick,
+                WriteOffShortPickInput(
+                    order_id=self._view.order_id,
+                    node_id=shipment.node_id,
+                    line_id=line.line_id,
+                    missing=min(line.qty, missing[line.line_id]),
+                    event_id=event_id,
+                ),
+                **LEDGER,
+            )
+            short = min(line.qty, missing[line.line_id])
+            line.qty -= short
+            line.short_qty += short
+            self._note(
+                "short_picked",
+                f"{shipment.node_id} could not find {short} x {line.sku} (line {line.line_id}); "
+                f"{written.units} units written off its stock",
+            )
+        if shipment.units == 0:
+            shipment.status = ShipmentStatus.CANCELLED
+            await self._cancel_booking(shipment)
+        if not any(s.units for s in self._active_shipments()):
+            self._view.reason = "nothing left to ship after short picks"
+            self._view.status = OrderStatus.EXCEPTION
+            self._note("exception", "Nothing left to ship after short picks")
+            self._notify(
+                "customer", self._view.customer.id, "order_delayed", {"reason": self._view.reason}
+            )
+
+    async def _apply_carrier_event(self, signal: CarrierEventSignal, shipment: Shipment) -> None:
+        event = signal.event
+        if shipment.status in (ShipmentStatus.DELIVERED, ShipmentStatus.CANCELLED):
+            self._note(
+                "event_ignored",
+                f"{event.type} for {shipment.shipment_id} ignored: "
+                f"it is already {shipment.status.value}",
+            )
+            return
+        if shipment.status not in SHIPPED_OR_LATER:
+            # The carrier has the parcel, so the node shipped it even if it never said so.
+            await workflow.execute_activity_method(
+                InventoryActivities.commit_stock,
+                CommitStockInput(order_id=self._view.order_id, node_id=shipment.node_id),
+                **LEDGER,
+            )
+            shipment.shipped_at = shipment.shipped_at or event.at
+        when = event.at.isoformat(timespec="minutes")
+        if event.type == "in_transit":
+            shipment.status = ShipmentStatus.IN_TRANSIT
+            self._note("in_transit", f"{signal.carrier_id} has {shipment.shipment_id} in transit")
+        elif event.type == "delivered":
+            shipment.status = ShipmentStatus.DELIVERED
+            shipment.delivered_at = event.at
+            self._note(
+                "delivered", f"{signal.carrier_id} delivered {shipment.shipment_id} at {when}"
+            )
+        else:
+            shipment.status = ShipmentStatus.EXCEPTION
+            self._view.reason = event.reason or "carrier exception"
+            self._note(
+                "carrier_exception",
+                f"{signal.carrier_id} reports a problem with {shipment.shipment_id}: "
+                f"{self._view.reason}",
+            )
+            self._notify(
+                "customer",
+                self._view.customer.id,
+                "delivery_issue",
+                {"shipment_id": shipment.shipment_id, "reason": self._view.reason},
+            )
+
+    def _close_delivered(self) -> None:
+        deliveries = [
+            (local_day(s.delivered_at, self._input.timezone), s.units)
+            for s in self._active_shipments()
+            if s.delivered_at is not None
+        ]
+        otif = judge_otif(self._view.promised_by, self._input.order.units, deliveries)
+        self._view.otif = otif
+        self._view.reason = None
+        words = "on time" if otif.on_time else "late"
+        words += (
+            ", in full" if otif.in_full else f", {otif.delivered_units}/{otif.ordered_units} units"
+        )
+        self._note("order_delivered", f"Order delivered {words}", otif=otif.model_dump(mode="json"))
+        self._notify(
+            "customer", self._view.customer.id, "order_delivered", {"on_time": otif.on_time}
+        )
+
+    # --- Cancellation and failure ------------------------------------------------------
+
+    async def _cancel_order(self) -> None:
+        assert self._cancel is not None
+        self._note(
+            "cancel_requested",
+            f"Cancellation asked by {self._cancel.requested_by}: {self._cancel.reason}",
+        )
+        if self._any_shipped():
+            self._cancel_result = CancelResult(
+                cancelled=False, status=self._view.status, detail="already shipped"
+            )
+            self._note("cancel_refused", "Cancellation refused: a shipment already left")
+            return
+        released = await workflow.execute_activity_method(
+            InventoryActivities.release_stock,
+            ReleaseStockInput(order_id=self._view.order_id),
+            **LEDGER,
+        )
+        if released.units:
+            self._note("stock_released", f"Gave {released.units} units back to stock")
+        for shipment in self._view.shipments:
+            await self._cancel_booking(shipment)
+            if shipment.status != ShipmentStatus.BOOKED:
+                self._notify(
+                    "node",
+                    shipment.node_id,
+                    "cancel_picking",
+                    {"shipment_id": shipment.shipment_id},
+                )
+            shipment.status = ShipmentStatus.CANCELLED
+        self._view.status = OrderStatus.CANCELLED
+        self._view.reason = self._cancel.reason
+        self._note("cancelled", "Order cancelled")
+        self._notify(
+            "customer", self._view.customer.id, "order_cancelled", {"reason": self._cancel.reason}
+        )
+        self._cancel_result = CancelResult(
+            cancelled=True, status=OrderStatus.CANCELLED, detail="cancelled"
+        )
+        self._save()
+
+    async def _cancel_booking(self, shipment: Shipment) -> None:
+        if shipment.booking_ref is None or shipment.carrier_id is None:
+            return
+        await workflow.execute_activity_method(
+            CarrierActivities.cancel_booking,
+            CancelBookingInput(shipment_id=shipment.shipment_id, carrier_id=shipment.carrier_id),
+            **CARRIER,
+        )
+        self._note(
+            "booking_cancelled",
+            f"Cancelled {shipment.carrier_id} booking "
+            f"{shipment.booking_ref} of {shipment.shipment_id}",
+        )
+        self._notify(
+            "carrier",
+            shipment.carrier_id,
+            "booking_cancelled",
+            {"shipment_id": shipment.shipment_id, "booking_ref": shipment.booking_ref},
+        )
+        shipment.booking_ref = None
+
+    async def _fail(self, reason: str) -> None:
+        """The order cannot be served: give back anything held and tell the customer."""
+        await workflow.execute_activity_method(
+            InventoryActivities.release_stock,
+            ReleaseStockInput(order_id=self._view.order_id),
+            **LEDGER,
+        )
+        self._view.status = OrderStatus.FAILED
+        self._view.reason = reason
+        self._note("failed", f"Order failed: {reason}")
+        self._notify("customer", self._view.customer.id, "order_failed", {"reason": reason})
+        self._save()
+
+    # --- Promise watch -----------------------------------------------------------------
+
+    def _time_until_promise_missed(self) -> timedelta | None:
+        if self._late_noted or self._view.promised_by is None:
+            return None
+        deadline = promise_deadline(self._view.promised_by, self._input.timezone)
+        return max(deadline - workflow.now(), timedelta(seconds=1))
+
+    def _promise_missed(self) -> None:
+        self._late_noted = True
+        assert self._view.promised_by is not None
+        self._note(
+            "promise_missed", f"Not delivered by the promised {self._view.promised_by.isoformat()}"
+        )
+        self._notify(
+            "customer",
+            self._view.customer.id,
+            "order_late",
+            {"promised_by": self._view.promised_by.isoformat()},
+        )
+        self._save()
+
+    # --- Bookkeeping -------------------------------------------------------------------
+
+    def _note(self, type: str, summary: str, **details: Any) -> None:
+        now = workflow.now()
+        self._view.updated_at = now
+        self._timeline.append(TimelineEntry(at=now, type=type, summary=summary, details=details))
+
+    def _notify(
+        self, recipient: Recipient, recipient_id: str, topic: str, payload: dict[str, Any]
+    ) -> None:
+        self._notices += 1
+        key = f"{self._view.order_id}:n{self._notices}:{topic}"
+        self._note(
+            "notified",
+            f"Told {recipient} {recipient_id}: {topic.replace('_', ' ')}",
+            key=key,
+        )
+        self._background.append(
+            workflow.start_activity_method(
+                NotificationActivities.notify,
+                Notification(
+                    key=key,
+                    order_id=self._view.order_id,
+                    recipient=recipient,
+                    recipient_id=recipient_id,
+                    topic=topic,
+                    payload={"order_id": self._view.order_id, **payload},
+                ),
+                **NOTIFY,
+            )
+        )
+
+    def _save(self) -> None:
+        """Publish the order's state: search attributes now, read model in the background."""
+        self._revision += 1
+        updates = [
+            sa.ORDER_STATUS.value_set(self._view.status.value),
+            sa.CUSTOMER_ID.value_set(self._view.customer.id),
+            sa.ORDER_NODES.value_set(sorted({s.node_id for s in self._view.shipments})),
+        ]
+        if self._view.promised_by is not None:
+            updates.append(sa.PROMISED_BY.value_set(_midnight(self._view.promised_by)))
+        workflow.upsert_search_attributes(updates)
+        self._background.append(
+            workflow.start_activity_method(
+                OrderActivities.record_order,
+                RecordOrderInput(view=self._view, timeline=self._timeline, revision=self._revision),
+                **READ_MODEL,
+            )
+        )
+
+    async def _finish_background(self) -> None:
+        results = await asyncio.gather(*self._background, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                workflow.logger.warning("background activity gave up: %s", result)
+
+    def _shipment(self, shipment_id: str) -> Shipment | None:
+        return next((s for s in self._view.shipments if s.shipment_id == shipment_id), None)
+
+    def _active_shipments(self) -> list[Shipment]:
+        return [s for s in self._view.shipments if s.status != ShipmentStatus.CANCELLED]
+
+    def _any_shipped(self) -> bool:
+        return any(s.status in SHIPPED_OR_LATER for s in self._view.shipments)
+
+    def _derived_status(self) -> OrderStatus:
+        """The order's status follows from its shipments' (exception wins until cleared)."""
+        if self._view.status in CLOSED_STATUSES:
+            return self._view.status
+        active = [s.status for s in self._active_shipments()]
+        if not active:
+            return OrderStatus.EXCEPTION
+        if ShipmentStatus.EXCEPTION in active:
+            return OrderStatus.EXCEPTION
+        if all(s == ShipmentStatus.DELIVERED for s in active):
+            return OrderStatus.DELIVERED
+        if all(s in SHIPPED_OR_LATER for s in active):
+            return OrderStatus.SHIPPED
+        if all(s in SHIPPED_OR_LATER or s == ShipmentStatus.PICKED for s in active):
+            return OrderStatus.PICKED
+        return OrderStatus.RELEASED
+
+    def _delivery_words(self) -> str:
+        delivery = self._input.order.delivery
+        if delivery.method == "click_and_collect":
+            words = f"click and collect at {delivery.store_id}"
+        else:
+            assert delivery.address is not None
+            words = f"home delivery to {delivery.address.postal_code} {delivery.address.country}"
+        if delivery.promised_by:
+            words += f", promised by {delivery.promised_by.isoformat()}"
+        return words
+
+
+def _failure_type(err: ActivityError) -> str | None:
+    cause = err.cause
+    return cause.type if isinstance(cause, ApplicationError) else None
+
+
+def _reason(err: ActivityError) -> str:
+    cause = err.cause
+    return cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+
+
+def _postal_code(order: PlaceOrder) -> str | None:
+    address = order.delivery.address
+    return address.postal_code if address else None
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), UTC)
