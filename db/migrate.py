@@ -1,5 +1,6 @@
 """Bring a database to the latest schema with Alembic."""
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -17,4 +18,5 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str) -> None:
     """Apply every migration not yet applied (safe to call at each start)."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     command.upgrade(alembic_config(url), "head")

@@ -6,7 +6,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import Engine
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from activities.carriers import CarrierActivities, CarrierGateway, SimulatedCarrier
@@ -14,6 +13,7 @@ from activities.inventory import InventoryActivities
 from activities.notifications import LogSink, NotificationActivities, NotificationSink, WebhookSink
 from activities.orders import OrderActivities
 from config import Settings, get_settings
+from config.temporal import connect_temporal
 from db.engine import make_engine
 from db.migrate import upgrade
 from workflows.order import OrderWorkflow
@@ -70,19 +70,11 @@ def build_worker(
     )
 
 
-async def connect(settings: Settings) -> Client:
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
-    )
-
-
 async def run_worker(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     upgrade(settings.sqlalchemy_url)
     engine = make_engine(settings.sqlalchemy_url)
-    client = await connect(settings)
+    client = await connect_temporal(settings)
     worker = build_worker(client, settings.task_queue, engine, default_sinks(settings))
     log.info("worker on task queue %s at %s", settings.task_queue, settings.temporal_address)
     await worker.run()

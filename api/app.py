@@ -1,0 +1,59 @@
+"""The FastAPI application: settings, database and Temporal wired once, routes thin."""
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+from temporalio.client import Client
+
+from api import errors
+from api.routes import admin, field, health, inventory, orders
+from api.temporal import TemporalGateway
+from config import Settings, get_settings
+from db.engine import make_engine
+
+MAX_BODY_BYTES = 64 * 1024 * 1024  # a big network document; anything larger is refused
+
+log = logging.getLogger("oms.api")
+
+
+def create_app(
+    settings: Settings | None = None,
+    engine: Engine | None = None,
+    temporal_client: Client | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+    own_engine = engine is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        if own_engine:
+            app.state.engine.dispose()
+
+    app = FastAPI(
+        title="OMS",
+        version="1",
+        summary="Order management that keeps the customer promise, on time and in full",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine or make_engine(settings.sqlalchemy_url)
+    app.state.temporal = TemporalGateway(settings, temporal_client)
+
+    @app.middleware("http")
+    async def _limit_body(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            return JSONResponse(
+                {"detail": f"body larger than {MAX_BODY_BYTES} bytes"},
+                status_code=status.HTTP_413_CONTENT_TOO_LARGE,
+            )
+        return await call_next(request)
+
+    errors.install(app)
+    for module in (health, orders, field, inventory, admin):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,131 @@
+"""Talking to order workflows: start one per order, read its state, signal, update."""
+
+import hashlib
+import json
+from datetime import UTC, date, datetime, timedelta
+
+from fastapi import HTTPException, status
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from config import Settings
+from domain.order import PlaceOrder
+from workflows import search_attributes as sa
+from workflows.order import CancelInput, CancelResult, OrderInput, OrderState, OrderWorkflow
+
+QUERY_TIMEOUT = timedelta(seconds=10)
+
+
+def workflow_id(order_id: str) -> str:
+    return f"order-{order_id}"
+
+
+def fingerprint(order: PlaceOrder) -> str:
+    canonical = json.dumps(order.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def place(client: Client, settings: Settings, order: PlaceOrder) -> None:
+    """Start the order's workflow; a retry of the same body finds the one already started.
+
+    A different body under the same order id is refused (409).
+    """
+    print_ = fingerprint(order)
+    wf_id = workflow_id(order.order_id)
+    attributes: list[SearchAttributePair] = [
+        SearchAttributePair(sa.ORDER_STATUS, "placed"),
+        SearchAttributePair(sa.CUSTOMER_ID, order.customer.id),
+    ]
+    if order.delivery.promised_by:
+        attributes.append(
+            SearchAttributePair(sa.PROMISED_BY, _midnight(order.delivery.promised_by))
+        )
+    try:
+        handle = await client.start_workflow(
+            OrderWorkflow.run,
+            OrderInput(
+                order=order,
+                placed_at=datetime.now(UTC),
+                fingerprint=print_,
+                timezone=settings.default_timezone,
+            ),
+            id=wf_id,
+            task_queue=settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes(attributes),
+            memo={"fingerprint": print_},
+        )
+    except WorkflowAlreadyStartedError:
+        handle = client.get_workflow_handle(wf_id)  # closed already: the order exists
+    description = await handle.describe()
+    if await description.memo_value("fingerprint", default=None) != print_:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"order {order.order_id} already exists with a different body",
+        )
+
+
+async def state(client: Client, order_id: str) -> OrderState | None:
+    """The order's live state from its workflow, or None if there is no such order."""
+    handle: WorkflowHandle = client.get_workflow_handle(workflow_id(order_id))
+    try:
+        return await handle.query(OrderWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, f"order engine did not answer: {exc.message}"
+        ) from exc
+    except WorkflowQueryFailedError as exc:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, f"order state unavailable: {exc}"
+        ) from exc
+
+
+async def cancel(client: Client, order_id: str, request: CancelInput) -> CancelResult:
+    handle = client.get_workflow_handle(workflow_id(order_id))
+    try:
+        return await handle.execute_update(
+            OrderWorkflow.cancel, request, rpc_timeout=timedelta(seconds=30)
+        )
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        detail = cause.message if isinstance(cause, ApplicationError) else str(cause)
+        raise HTTPException(status.HTTP_409_CONFLICT, detail) from exc
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no order {order_id}") from exc
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, f"order engine did not answer: {exc.message}"
+        ) from exc
+
+
+async def signal(client: Client, order_id: str, signal_def, payload) -> None:
+    handle = client.get_workflow_handle(workflow_id(order_id))
+    try:
+        await handle.signal(signal_def, payload)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT, f"order {order_id} is closed or unknown"
+            ) from exc
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, f"order engine did not answer: {exc.message}"
+        ) from exc
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), UTC)

@@ -1,0 +1,94 @@
+"""Events from nodes (warehouses, stores) and carriers about an order's shipments.
+
+Each event is checked against the order before it is passed on, so a wrong node, shipment
+or line is refused here with a clear 4xx and the order never sees it. The workflow applies
+each event id once, so a retried call changes nothing.
+"""
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, HTTPException, status
+from pydantic import BaseModel
+
+from api import order_gateway
+from api.deps import Field, SessionDep, TemporalDep
+from db import orders as read_model
+from db.network import read_node
+from domain.field_events import CarrierEvent, CarrierEventSignal, NodeEvent, NodeEventSignal
+from domain.ids import Id
+from workflows.order import OrderWorkflow
+
+router = APIRouter(tags=["field events"], dependencies=Field)
+
+
+class EventAccepted(BaseModel):
+    event_id: str
+    order_id: str
+    shipment_id: str
+    accepted: bool = True
+
+
+@router.post(
+    "/v1/nodes/{node_id}/events", status_code=status.HTTP_202_ACCEPTED, response_model=EventAccepted
+)
+async def node_event(
+    node_id: Id, event: NodeEvent, session: SessionDep, client: TemporalDep
+) -> EventAccepted:
+    """A node picked, short-picked or shipped a shipment (signed by the node's system)."""
+    if read_node(session, node_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown node {node_id}")
+    state = await order_gateway.state(client, event.order_id)
+    if state is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no order {event.order_id}")
+    shipment = next((s for s in state.view.shipments if s.shipment_id == event.shipment_id), None)
+    if shipment is None or shipment.node_id != node_id:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"order {event.order_id} has no shipment {event.shipment_id} at {node_id}",
+        )
+    lines = {line.line_id: line for line in shipment.lines}
+    for line in event.lines:
+        if line.line_id not in lines:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                f"shipment {event.shipment_id} has no line {line.line_id}",
+            )
+        if line.qty > lines[line.line_id].qty:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                f"line {line.line_id}: qty {line.qty} is more than the "
+                f"{lines[line.line_id].qty} units in the shipment",
+            )
+    if event.type == "short_picked" and not event.lines:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "short_picked needs the lines with missing qty"
+        )
+    signal = NodeEventSignal(node_id=node_id, event=event, received_at=datetime.now(UTC))
+    await order_gateway.signal(client, event.order_id, OrderWorkflow.node_event, signal)
+    return EventAccepted(
+        event_id=event.event_id, order_id=event.order_id, shipment_id=event.shipment_id
+    )
+
+
+@router.post(
+    "/v1/carriers/{carrier_id}/events",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=EventAccepted,
+)
+async def carrier_event(
+    carrier_id: Id, event: CarrierEvent, session: SessionDep, client: TemporalDep
+) -> EventAccepted:
+    """A carrier has a shipment in transit, delivered it, or hit a problem (signed)."""
+    shipment = read_model.order_of_shipment(session, event.shipment_id)
+    if shipment is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown shipment {event.shipment_id}")
+    if shipment.carrier_id != carrier_id:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"shipment {event.shipment_id} is not carried by {carrier_id}",
+        )
+    signal = CarrierEventSignal(carrier_id=carrier_id, event=event, received_at=datetime.now(UTC))
+    await order_gateway.signal(client, shipment.order_id, OrderWorkflow.carrier_event, signal)
+    return EventAccepted(
+        event_id=event.event_id, order_id=shipment.order_id, shipment_id=event.shipment_id
+    )

@@ -1,0 +1,21 @@
+"""Liveness for load balancers and the operator."""
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from api.deps import SessionDep
+
+router = APIRouter(tags=["health"])
+
+
+class Health(BaseModel):
+    status: str
+    database: str
+
+
+@router.get("/healthz", response_model=Health)
+def healthz(session: SessionDep) -> Health:
+    """The API answers and its database too."""
+    session.exec(text("SELECT 1"))
+    return Health(status="ok", database="ok")

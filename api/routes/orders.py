@@ -1,0 +1,151 @@
+"""Orders: checkout places them; support and checkout read, follow and cancel them."""
+
+from datetime import UTC, datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import BaseModel, Field
+from sqlmodel import Session
+
+from api import order_gateway
+from api.deps import Checkout, SessionDep, SettingsDep, Support, TemporalDep
+from db import orders as read_model
+from db.network import known_skus, read_node
+from domain.order import OrderStatus, OrderView, PlaceOrder, TimelineEntry
+from workflows.order import CancelInput
+
+router = APIRouter(prefix="/v1/orders", tags=["orders"])
+
+
+class OrderAccepted(BaseModel):
+    order_id: str
+    status: OrderStatus
+    links: dict[str, str]
+
+
+class OrderHistory(BaseModel):
+    order_id: str
+    status: OrderStatus
+    events: list[TimelineEntry]
+
+
+class OrderList(BaseModel):
+    orders: list[OrderView]
+    limit: int
+    offset: int
+
+
+class CancelRequest(BaseModel):
+    reason: Annotated[str, Field(min_length=1, max_length=200)] = "customer request"
+
+
+class CancelAnswer(BaseModel):
+    order_id: str
+    cancelled: bool
+    status: OrderStatus
+    detail: str
+
+
+@router.post(
+    "", status_code=status.HTTP_202_ACCEPTED, response_model=OrderAccepted, dependencies=[Checkout]
+)
+async def place_order(
+    order: PlaceOrder, session: SessionDep, settings: SettingsDep, client: TemporalDep
+) -> OrderAccepted:
+    """Place an order: its workflow starts; the same body sent again returns the same order."""
+    _check_order(session, order, settings.default_timezone)
+    await order_gateway.place(client, settings, order)
+    row = read_model.get_order(session, order.order_id)
+    return OrderAccepted(
+        order_id=order.order_id,
+        status=OrderStatus(row.status) if row else OrderStatus.PLACED,
+        links=_links(order.order_id),
+    )
+
+
+@router.get("", response_model=OrderList, dependencies=[Support])
+def list_orders(
+    session: SessionDep,
+    status: OrderStatus | None = None,
+    customer_id: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> OrderList:
+    """List orders from the read model, newest first."""
+    found = read_model.list_orders(
+        session, status.value if status else None, customer_id, limit, offset
+    )
+    return OrderList(orders=found, limit=limit, offset=offset)
+
+
+@router.get("/{order_id}", response_model=OrderView, dependencies=[Support])
+async def get_order(order_id: str, session: SessionDep, client: TemporalDep) -> OrderView:
+    """The order as its workflow sees it now (the read model if the workflow is gone)."""
+    live = await order_gateway.state(client, order_id)
+    if live is not None:
+        return live.view
+    row = read_model.get_order(session, order_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no order {order_id}")
+    return OrderView.model_validate(row.view)
+
+
+@router.get("/{order_id}/history", response_model=OrderHistory, dependencies=[Support])
+async def order_history(order_id: str, session: SessionDep, client: TemporalDep) -> OrderHistory:
+    """Everything that happened to the order, oldest first, in a support agent's words."""
+    live = await order_gateway.state(client, order_id)
+    if live is not None:
+        return OrderHistory(order_id=order_id, status=live.view.status, events=live.timeline)
+    row = read_model.get_order(session, order_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no order {order_id}")
+    return OrderHistory(
+        order_id=order_id,
+        status=OrderStatus(row.status),
+        events=[TimelineEntry.model_validate(e) for e in row.timeline],
+    )
+
+
+@router.post("/{order_id}/cancel", response_model=CancelAnswer, dependencies=[Support])
+async def cancel_order(
+    order_id: str, client: TemporalDep, request: CancelRequest | None = None
+) -> CancelAnswer:
+    """Cancel an order not yet shipped: stock, bookings and nodes are released (409 if late)."""
+    reason = request.reason if request else "customer request"
+    result = await order_gateway.cancel(client, order_id, CancelInput(reason=reason))
+    return CancelAnswer(order_id=order_id, **result.model_dump())
+
+
+def _check_order(session: Session, order: PlaceOrder, timezone: str) -> None:
+    """Refuse, before anything starts, an order that names what the OMS does not know."""
+    skus = [line.sku for line in order.lines]
+    unknown = sorted(set(skus) - known_skus(session, skus))
+    if unknown:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"unknown sku: {', '.join(unknown)}"
+        )
+    delivery = order.delivery
+    if delivery.method == "click_and_collect":
+        store = read_node(session, delivery.store_id or "")
+        if store is None or not store.click_and_collect:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                f"{delivery.store_id} is not a click-and-collect store",
+            )
+    if delivery.option_id is not None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"unknown delivery option {delivery.option_id}; send promised_by instead",
+        )
+    today = datetime.now(UTC).astimezone(ZoneInfo(timezone)).date()
+    if delivery.promised_by is not None and delivery.promised_by < today:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"promised_by {delivery.promised_by} is in the past",
+        )
+
+
+def _links(order_id: str) -> dict[str, str]:
+    base = f"/v1/orders/{order_id}"
+    return {"self": base, "history": f"{base}/history", "cancel": f"{base}/cancel"}
