@@ -1,0 +1,142 @@
+"""Node and carrier events by HTTP: signed, checked against the order, applied once."""
+
+import time
+import uuid
+from datetime import UTC, datetime
+
+from db import ledger
+from db.engine import unit_of_work
+from tests.api.conftest import Api, eventually
+from tests.networks import order_body
+
+
+async def released_order(api: Api, lines=(("SKU-1", 2),)) -> tuple[str, dict]:
+    oid = f"A-{uuid.uuid4().hex[:8]}"
+    assert (await api.post("/v1/orders", order_body(oid, list(lines)))).status_code == 202
+    order = await api.wait_status(oid, "released")
+    return oid, order["shipments"][0]
+
+
+def node_event(kind: str, oid: str, shipment_id: str, lines=(), **extra) -> dict:
+    return {
+        "event_id": uuid.uuid4().hex,
+        "type": kind,
+        "order_id": oid,
+        "shipment_id": shipment_id,
+        "lines": [{"line_id": lid, "qty": qty} for lid, qty in lines],
+        **extra,
+    }
+
+
+def carrier_event(kind: str, shipment_id: str, at: str) -> dict:
+    return {"event_id": uuid.uuid4().hex, "type": kind, "shipment_id": shipment_id, "at": at}
+
+
+def lyon(api: Api, sku: str = "SKU-1") -> tuple[int, int]:
+    with unit_of_work(api.engine) as session:
+        pos = {p.node_id: p for p in ledger.positions(session, sku)}["DC-LYON"]
+        return pos.on_hand, pos.reserved
+
+
+async def test_order_is_delivered_on_time_through_field_events(api: Api):
+    oid, shipment = await released_order(api)
+    sid, carrier = shipment["shipment_id"], shipment["carrier_id"]
+    picked = await api.field("/v1/nodes/DC-LYON/events", node_event("picked", oid, sid))
+    assert picked.status_code == 202, picked.text
+    await api.wait_status(oid, "picked")
+    shipped = node_event("shipped", oid, sid, tracking="TRK-1")
+    assert (await api.field("/v1/nodes/DC-LYON/events", shipped)).status_code == 202
+    await api.wait_status(oid, "shipped")
+    assert lyon(api) == (28, 0)
+    transit = carrier_event("in_transit", sid, "2026-12-21T08:00:00+01:00")
+    assert (await api.field(f"/v1/carriers/{carrier}/events", transit)).status_code == 202
+    delivered = carrier_event("delivered", sid, "2026-12-24T18:30:00+01:00")
+    assert (await api.field(f"/v1/carriers/{carrier}/events", delivered)).status_code == 202
+    order = await api.wait_status(oid, "delivered")
+    assert order["otif"]["on_time"] and order["otif"]["in_full"]
+    assert order["shipments"][0]["tracking"] == "TRK-1"
+
+
+async def test_delivery_after_the_promised_day_is_late(api: Api):
+    oid, shipment = await released_order(api)
+    sid, carrier = shipment["shipment_id"], shipment["carrier_id"]
+    await api.field("/v1/nodes/DC-LYON/events", node_event("shipped", oid, sid))
+    # 00:30 in Paris on the 25th is still the 24th in UTC: OTIF counts the local day.
+    late = carrier_event("delivered", sid, "2026-12-24T23:30:00+00:00")
+    await api.field(f"/v1/carriers/{carrier}/events", late)
+    order = await api.wait_status(oid, "delivered")
+    assert order["otif"] == {
+        "on_time": False, "in_full": True, "delivered_units": 2, "ordered_units": 2,
+        "delivered_on": "2026-12-25",
+    }  # fmt: skip
+
+
+async def test_short_pick_writes_off_the_missing_units(api: Api):
+    oid, shipment = await released_order(api, [("SKU-1", 3)])
+    sid = shipment["shipment_id"]
+    short = node_event("short_picked", oid, sid, [("1", 1)])
+    assert (await api.field("/v1/nodes/DC-LYON/events", short)).status_code == 202
+    await eventually(
+        lambda: lyon(api) == (29, 2)
+    )  # one unit gone from the shelf and from the order's hold
+    history = (await api.get(f"/v1/orders/{oid}/history")).json()
+    assert any("could not find 1 x SKU-1" in e["summary"] for e in history["events"])
+
+
+async def test_a_replayed_event_applies_once(api: Api):
+    oid, shipment = await released_order(api)
+    sid = shipment["shipment_id"]
+    event = node_event("short_picked", oid, sid, [("1", 1)])
+    first = await api.field("/v1/nodes/DC-LYON/events", event)
+    second = await api.field("/v1/nodes/DC-LYON/events", event)
+    assert (first.status_code, second.status_code) == (202, 202)
+    await api.field("/v1/nodes/DC-LYON/events", node_event("picked", oid, sid))
+    await api.wait_status(oid, "picked")
+    assert lyon(api) == (29, 1)  # written off once, not twice
+
+
+async def test_unsigned_or_badly_signed_events_are_refused_and_change_nothing(api: Api):
+    oid, shipment = await released_order(api)
+    event = node_event("shipped", oid, shipment["shipment_id"])
+    path = "/v1/nodes/DC-LYON/events"
+    unsigned = await api.post(path, event, role="warehouse")
+    wrong = await api.field(path, event, secret="not-the-secret")
+    stale = await api.field(path, event, at=time.time() - 600)
+    assert [r.status_code for r in (unsigned, wrong, stale)] == [401, 401, 401]
+    assert "outside the accepted time window" in stale.json()["detail"]
+    order = (await api.get(f"/v1/orders/{oid}")).json()
+    assert order["status"] == "released"
+    assert lyon(api) == (30, 2)
+
+
+async def test_events_that_do_not_match_the_order_are_refused(api: Api):
+    oid, shipment = await released_order(api)
+    sid = shipment["shipment_id"]
+    unknown_node = await api.field("/v1/nodes/NOWHERE/events", node_event("picked", oid, sid))
+    assert unknown_node.status_code == 404 and "NOWHERE" in unknown_node.json()["detail"]
+    wrong_node = await api.field("/v1/nodes/DC-PARIS/events", node_event("picked", oid, sid))
+    assert wrong_node.status_code == 422
+    too_many = node_event("short_picked", oid, sid, [("1", 5)])
+    assert (await api.field("/v1/nodes/DC-LYON/events", too_many)).status_code == 422
+    no_line = node_event("picked", oid, sid, [("9", 1)])
+    assert (await api.field("/v1/nodes/DC-LYON/events", no_line)).status_code == 422
+    unknown_order = node_event("picked", "NOPE-1", sid)
+    assert (await api.field("/v1/nodes/DC-LYON/events", unknown_order)).status_code == 404
+    at = datetime.now(UTC).isoformat()
+    no_shipment = carrier_event("delivered", "NOPE-S1", at)
+    assert (await api.field("/v1/carriers/DPD/events", no_shipment)).status_code == 404
+    wrong_carrier = carrier_event("delivered", sid, at)
+    other = "DPD" if shipment["carrier_id"] != "DPD" else "COLISSIMO"
+    assert (await api.field(f"/v1/carriers/{other}/events", wrong_carrier)).status_code == 422
+    naive_time = carrier_event("delivered", sid, "2026-12-20T10:00:00")
+    carrier_path = f"/v1/carriers/{shipment['carrier_id']}/events"
+    assert (await api.field(carrier_path, naive_time)).status_code == 422
+    assert (await api.get(f"/v1/orders/{oid}")).json()["status"] == "released"
+    assert lyon(api) == (30, 2)
+
+
+async def test_only_the_warehouse_role_sends_field_events(api: Api):
+    oid, shipment = await released_order(api)
+    event = node_event("picked", oid, shipment["shipment_id"])
+    response = await api.field("/v1/nodes/DC-LYON/events", event, role="checkout")
+    assert response.status_code == 403
