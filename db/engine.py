@@ -11,15 +11,20 @@ from sqlmodel import Session, create_engine
 def make_engine(url: str) -> Engine:
     """An engine tuned for the ledger's short write transactions."""
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        ensure_sqlite_folder(url)
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8
         )
         _sqlite_write_lock_up_front(engine)
         return engine
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def ensure_sqlite_folder(url: str) -> None:
+    """SQLite creates the file, not its folder (e.g. .data/ on a fresh machine)."""
+    path = url.split("///", 1)[-1] if url.startswith("sqlite") else ""
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
 def _sqlite_write_lock_up_front(engine: Engine) -> None:

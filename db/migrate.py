@@ -6,6 +6,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from db.engine import ensure_sqlite_folder
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -19,4 +21,5 @@ def alembic_config(url: str) -> Config:
 def upgrade(url: str) -> None:
     """Apply every migration not yet applied (safe to call at each start)."""
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    ensure_sqlite_folder(url)
     command.upgrade(alembic_config(url), "head")

@@ -47,6 +47,7 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
         test_server_existing_path=str(BIN / "temporal-test-server"),
         data_converter=pydantic_data_converter,
     )
+    await search_attributes.register(env.client)
     yield env
     await env.shutdown()
 

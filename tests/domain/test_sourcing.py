@@ -55,10 +55,13 @@ def to(at: tuple[float, float], **extra: Any) -> Destination:
     return Destination(lat=at[0], lon=at[1], **extra)
 
 
+HOME_IN_LYON = to(LYON)
+
+
 def plan_for(
     cart: list[OrderLine],
     offers: list[NodeOffer],
-    destination: Destination = to(LYON),
+    destination: Destination = HOME_IN_LYON,
     carriers: list[Carrier] | None = None,
     promised_by: date | None = None,
 ) -> SourcingPlan:

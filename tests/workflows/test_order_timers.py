@@ -1,0 +1,90 @@
+"""What waits, on the time-skipping test server: days pass in milliseconds."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import select
+from temporalio.testing import WorkflowEnvironment
+
+from db.engine import unit_of_work
+from db.tables import OutboxRow
+from domain.order import OrderStatus
+from tests.networks import order_body
+from tests.workflows.test_order_workflow import carrier_event, node_event, start, wait_for
+from worker.main import build_worker
+from workflows.order import CancelInput, OrderWorkflow
+
+
+def topics(engine, order_id: str) -> list[str]:
+    with unit_of_work(engine) as session:
+        rows = session.exec(select(OutboxRow).where(OutboxRow.order_id == order_id))
+        return [row.topic for row in rows]
+
+
+async def test_an_order_not_delivered_by_its_date_is_flagged_and_the_customer_told(
+    ts_env: WorkflowEnvironment, task_queue: str, engine
+):
+    oid = f"A-{uuid.uuid4().hex[:6]}"
+    # The test server's clock runs ahead of the wall clock once a test has skipped time.
+    now = await ts_env.get_current_time()
+    promised = (now + timedelta(days=3)).date()
+    body = order_body(oid, [("SKU-1", 1)], promised_by=promised.isoformat())
+    async with build_worker(ts_env.client, task_queue, engine):
+        handle = await start(ts_env.client, task_queue, body)
+        state = await wait_for(handle, lambda s: s.view.status == OrderStatus.RELEASED)
+        sid = state.view.shipments[0].shipment_id
+        await handle.signal(OrderWorkflow.node_event, node_event("DC-LYON", "shipped", oid, sid))
+        await ts_env.sleep(timedelta(days=5))  # the promised day goes by
+        state = await handle.query(OrderWorkflow.state)
+        assert [e.type for e in state.timeline].count("promise_missed") == 1
+        assert "order_late" in topics(engine, oid)
+
+        delivered_at = datetime.combine(promised + timedelta(days=2), datetime.min.time(), UTC)
+        await handle.signal(
+            OrderWorkflow.carrier_event,
+            carrier_event(state.view.shipments[0].carrier_id, "delivered", sid,
+                          delivered_at + timedelta(hours=12)),
+        )  # fmt: skip
+        final = await handle.result()
+    assert final.status == OrderStatus.DELIVERED
+    assert final.otif is not None and not final.otif.on_time and final.otif.in_full
+
+
+async def test_an_order_delivered_in_time_is_never_flagged(
+    ts_env: WorkflowEnvironment, task_queue: str, engine
+):
+    oid = f"A-{uuid.uuid4().hex[:6]}"
+    # The test server's clock runs ahead of the wall clock once a test has skipped time.
+    now = await ts_env.get_current_time()
+    promised = (now + timedelta(days=3)).date()
+    body = order_body(oid, [("SKU-1", 1)], promised_by=promised.isoformat())
+    async with build_worker(ts_env.client, task_queue, engine):
+        handle = await start(ts_env.client, task_queue, body)
+        state = await wait_for(handle, lambda s: s.view.status == OrderStatus.RELEASED)
+        shipment = state.view.shipments[0]
+        await ts_env.sleep(timedelta(days=1))
+        assert "promise_missed" not in [
+            e.type for e in (await handle.query(OrderWorkflow.state)).timeline
+        ]
+        await handle.signal(
+            OrderWorkflow.carrier_event,
+            carrier_event(shipment.carrier_id, "delivered", shipment.shipment_id,
+                          now + timedelta(days=2)),
+        )  # fmt: skip
+        final = await handle.result()
+    assert final.otif is not None and final.otif.on_time
+    assert "order_late" not in topics(engine, oid)
+
+
+async def test_cancel_before_shipping_on_the_time_skipping_server(
+    ts_env: WorkflowEnvironment, task_queue: str, engine
+):
+    oid = f"A-{uuid.uuid4().hex[:6]}"
+    async with build_worker(ts_env.client, task_queue, engine):
+        handle = await start(ts_env.client, task_queue, order_body(oid, [("SKU-1", 1)]))
+        await wait_for(handle, lambda s: s.view.status == OrderStatus.RELEASED)
+        await ts_env.sleep(timedelta(days=2))  # the node sits on it; the customer gives up
+        result = await handle.execute_update(OrderWorkflow.cancel, CancelInput())
+        assert result.cancelled
+        final = await handle.result()
+    assert final.status == OrderStatus.CANCELLED
