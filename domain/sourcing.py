@@ -94,8 +94,12 @@ def source_order(
             PlannedLine(line_id=line.line_id, sku=line.sku, qty=qty)
         )
 
+    needed: dict[str, int] = {}
+    for line in lines:  # two lines may ask for the same SKU
+        needed[line.sku] = needed.get(line.sku, 0) + line.qty
     whole = next(
-        (o for _, o in reachable if all(o.atp.get(ln.sku, 0) >= ln.qty for ln in lines)), None
+        (o for _, o in reachable if all(o.atp.get(sku, 0) >= q for sku, q in needed.items())),
+        None,
     )
     missing: dict[str, int] = {}
     if whole is not None:

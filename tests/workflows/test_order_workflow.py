@@ -1,5 +1,6 @@
 """The order workflow on the real Temporal dev server, with the real ledger (SQLite)."""
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 
@@ -28,8 +29,6 @@ async def start(client: Client, task_queue: str, body: dict):
 
 
 async def wait_for(handle, predicate, tries: int = 200) -> OrderState:
-    import asyncio
-
     for _ in range(tries):
         state = await handle.query(OrderWorkflow.state)
         if predicate(state):
@@ -137,4 +136,25 @@ async def test_cancel_after_shipping_is_refused(client: Client, task_queue: str,
             await handle.execute_update(OrderWorkflow.cancel, CancelInput())
         state = await handle.query(OrderWorkflow.state)
         assert state.view.status == OrderStatus.SHIPPED
+        await handle.terminate("test over")
+
+
+async def test_support_finds_orders_by_status_customer_and_node(
+    client: Client, task_queue: str, engine
+):
+    oid = f"A-{uuid.uuid4().hex[:6]}"
+    async with build_worker(client, task_queue, engine):
+        handle = await start(client, task_queue, order_body(oid, [("SKU-1", 1)]))
+        await wait_for(handle, lambda s: s.view.status == OrderStatus.RELEASED)
+        query = (
+            f'OrderStatus="released" AND CustomerId="C-{oid}" AND OrderNodes="DC-LYON" '
+            f'AND PromisedBy < "2026-12-25T00:00:00Z"'
+        )
+        found: list[str] = []
+        for _ in range(100):  # visibility is eventually consistent
+            found = [wf.id async for wf in client.list_workflows(query)]
+            if found:
+                break
+            await asyncio.sleep(0.1)
+        assert found == [f"order-{oid}"]
         await handle.terminate("test over")

@@ -1,0 +1,91 @@
+"""Notifications leave through the outbox and a signed webhook, at least once, keyed."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from temporalio.testing import ActivityEnvironment
+
+from activities.notifications import LogSink, Notification, NotificationActivities, WebhookSink
+from api.auth import sign
+from db import outbox
+from db.engine import unit_of_work
+
+SECRET = "webhook-secret-0123456789"
+
+
+class Receiver:
+    """A customer-messaging endpoint that fails its first `failures` calls."""
+
+    def __init__(self, failures: int):
+        self.failures = failures
+        self.calls: list[tuple[dict, dict]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.calls.append((dict(self.headers), json.loads(body)))
+                ok = len(receiver.calls) > receiver.failures
+                expected = "sha256=" + sign(SECRET, self.headers["X-OMS-Timestamp"], body)
+                ok = ok and self.headers["X-OMS-Signature"] == expected
+                self.send_response(200 if ok else 503)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/notify"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+@pytest.fixture
+def receiver():
+    receiver = Receiver(failures=1)
+    yield receiver
+    receiver.close()
+
+
+def notification(key: str = "A-1:n1:order_received") -> Notification:
+    return Notification(key=key, order_id="A-1", recipient="customer", recipient_id="C-1",
+                        topic="order_received", payload={"order_id": "A-1"})  # fmt: skip
+
+
+def test_a_failed_delivery_stays_pending_and_the_retry_delivers_it(engine, receiver):
+    activities = NotificationActivities(engine, [LogSink(), WebhookSink(receiver.url, SECRET)])
+    env = ActivityEnvironment()
+    with pytest.raises(Exception, match="503"):
+        env.run(activities.notify, notification())
+    with unit_of_work(engine) as session:
+        [row] = outbox.for_order(session, "A-1")
+        assert (row.status, row.attempts) == ("pending", 1)
+        assert "503" in (row.last_error or "")
+
+    env.run(activities.notify, notification())  # what Temporal's retry does
+    with unit_of_work(engine) as session:
+        [row] = outbox.for_order(session, "A-1")
+        assert row.status == "sent" and row.sent_at is not None
+    keys = [headers["Idempotency-Key"] for headers, _ in receiver.calls]
+    assert keys == ["A-1:n1:order_received", "A-1:n1:order_received"]
+    assert receiver.calls[-1][1]["topic"] == "order_received"
+
+    # Once sent, a replayed activity does not send again.
+    env.run(activities.notify, notification())
+    assert len(receiver.calls) == 2
+
+
+def test_each_notification_is_one_outbox_row_per_key(engine):
+    activities = NotificationActivities(engine, [LogSink()])
+    env = ActivityEnvironment()
+    env.run(activities.notify, notification("A-1:n1:order_received"))
+    env.run(activities.notify, notification("A-1:n1:order_received"))
+    env.run(activities.notify, notification("A-1:n2:order_confirmed"))
+    with unit_of_work(engine) as session:
+        rows = outbox.for_order(session, "A-1")
+    assert sorted(row.key for row in rows) == ["A-1:n1:order_received", "A-1:n2:order_confirmed"]
+    assert all(row.status == "sent" for row in rows)
