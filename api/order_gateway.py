@@ -21,7 +21,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from config import Settings
-from domain.order import PlaceOrder
+from domain.order import OrderStatus, PlaceOrder
 from workflows import search_attributes as sa
 from workflows.order import CancelInput, CancelResult, OrderInput, OrderState, OrderWorkflow
 
@@ -106,10 +106,18 @@ async def cancel(client: Client, order_id: str, request: CancelInput) -> CancelR
         detail = cause.message if isinstance(cause, ApplicationError) else str(cause)
         raise HTTPException(status.HTTP_409_CONFLICT, detail) from exc
     except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE, f"order engine did not answer: {exc.message}"
+            ) from exc
+        closed = await state(client, order_id)  # a finished order no longer takes updates
+        if closed is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no order {order_id}") from exc
+        if closed.view.status == OrderStatus.CANCELLED:
+            return CancelResult(cancelled=True, status=closed.view.status, detail="cancelled")
         raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, f"order engine did not answer: {exc.message}"
+            status.HTTP_409_CONFLICT,
+            f"order {order_id} is {closed.view.status.value}: too late to cancel",
         ) from exc
 
 

@@ -3,10 +3,13 @@
 import logging
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
+# Alembic logs its plugin setup at import time: keep the operator's console for what matters.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
-from db.engine import ensure_sqlite_folder
+from alembic import command  # noqa: E402
+from alembic.config import Config  # noqa: E402
+
+from db.engine import ensure_sqlite_folder  # noqa: E402
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -20,6 +23,5 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str) -> None:
     """Apply every migration not yet applied (safe to call at each start)."""
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     ensure_sqlite_folder(url)
     command.upgrade(alembic_config(url), "head")

@@ -55,6 +55,9 @@ async def test_order_is_delivered_on_time_through_field_events(api: Api):
     order = await api.wait_status(oid, "delivered")
     assert order["otif"]["on_time"] and order["otif"]["in_full"]
     assert order["shipments"][0]["tracking"] == "TRK-1"
+    too_late = await api.post(f"/v1/orders/{oid}/cancel", {"reason": "gift no longer needed"})
+    assert too_late.status_code == 409
+    assert too_late.json()["detail"] == f"order {oid} is delivered: too late to cancel"
 
 
 async def test_delivery_after_the_promised_day_is_late(api: Api):
