@@ -42,7 +42,7 @@ class InventoryEvent(BaseModel):
     type: Literal["sale", "receipt", "adjustment", "count"]
     sku: Id
     node_id: Id
-    qty: Annotated[int, Field(ge=-1_000_000, le=1_000_000)]
+    qty: Annotated[int, Field(ge=-100_000_000, le=100_000_000)]  # as network stock rows
 
     @model_validator(mode="after")
     def _qty_fits_type(self) -> "InventoryEvent":

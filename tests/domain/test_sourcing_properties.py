@@ -31,7 +31,7 @@ def carriers(draw) -> list[Carrier]:
         services = []
         for s in range(draw(st.integers(1, 2))):
             reach = sorted(
-                draw(st.lists(st.integers(20, 1000), min_size=1, max_size=3, unique=True))
+                draw(st.lists(st.integers(100, 1200), min_size=1, max_size=3, unique=True))
             )
             days = sorted(
                 draw(st.lists(st.integers(0, 4), min_size=len(reach), max_size=len(reach)))
@@ -62,7 +62,9 @@ def offers(draw, carrier_ids: list[str]) -> list[NodeOffer]:
             pick_capacity_per_day=1000,
             cutoff=time(draw(st.integers(8, 20))),
             open_days=draw(weekdays),
-            carriers=draw(st.lists(st.sampled_from(carrier_ids), max_size=3, unique=True)),
+            carriers=draw(
+                st.lists(st.sampled_from(carrier_ids), min_size=1, max_size=3, unique=True)
+            ),
         )
         atp = draw(st.dictionaries(st.sampled_from(SKUS), st.integers(0, 20)))
         result.append(NodeOffer(node=node, atp=atp))
