@@ -123,10 +123,9 @@ def run_api(settings: Settings) -> None:
     import uvicorn
 
     from api.app import create_app
-    from db.migrate import upgrade
+    from db.migrate import upgrade_at_start
 
-    if os.environ.get("OMS_SKIP_MIGRATIONS") != "1":
-        upgrade(settings.sqlalchemy_url)
+    upgrade_at_start(settings.sqlalchemy_url)
     uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
 
 

@@ -3,9 +3,11 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, event
-from sqlmodel import Session, create_engine
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, SQLModel, create_engine
 
 
 def make_engine(url: str) -> Engine:
@@ -50,3 +52,15 @@ def unit_of_work(engine: Engine) -> Iterator[Session]:
     with Session(engine, expire_on_commit=False) as session:
         with session.begin():
             yield session
+
+
+def insert_if_absent(session: Session, table: type[SQLModel], values: dict[str, Any]) -> bool:
+    """Insert a row unless its primary key exists; True if this call inserted it.
+
+    A concurrent insert of the same key waits for the other transaction and then does
+    nothing, instead of failing: the database decides who was first.
+    """
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    key = list(table.__table__.primary_key.columns)  # type: ignore[attr-defined]
+    statement = dialect.insert(table).values(**values).on_conflict_do_nothing().returning(*key)
+    return session.exec(statement).first() is not None

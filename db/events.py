@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session
 
+from db.engine import insert_if_absent
 from db.tables import ProcessedEventRow
 from domain.errors import DuplicateEventConflict
 
@@ -13,24 +14,20 @@ def claim_event(session: Session, event_id: str, source: str, fingerprint: str) 
 
     The same id with another body is a conflict: the sender reused an id by mistake.
     """
-    seen = session.get(ProcessedEventRow, event_id)
-    if seen is not None:
-        if seen.fingerprint != fingerprint or seen.source != source:
-            raise DuplicateEventConflict(
-                f"event {event_id} was already received with a different body"
-            )
-        return seen.result
-    session.add(
-        ProcessedEventRow(
-            event_id=event_id,
-            source=source,
-            fingerprint=fingerprint,
-            result={},
-            at=datetime.now(UTC),
-        )  # fmt: skip
-    )
-    session.flush()  # two concurrent senders collide here, on the primary key
-    return None
+    claimed = insert_if_absent(
+        session,
+        ProcessedEventRow,
+        dict(event_id=event_id, source=source, fingerprint=fingerprint, result={},
+             at=datetime.now(UTC)),
+    )  # fmt: skip
+    if claimed:
+        return None
+    # Seen before (a concurrent sender's transaction has committed by now): replay it.
+    seen = session.get(ProcessedEventRow, event_id, populate_existing=True)
+    assert seen is not None
+    if seen.fingerprint != fingerprint or seen.source != source:
+        raise DuplicateEventConflict(f"event {event_id} was already received with a different body")
+    return seen.result
 
 
 def record_event_result(session: Session, event_id: str, result: dict) -> None:

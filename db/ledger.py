@@ -9,10 +9,11 @@ PostgreSQL re-checks after any concurrent writer commits (and SQLite serialises)
 from collections.abc import Iterable
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, NonNegativeInt, PositiveInt
 from sqlalchemy import func, update
 from sqlmodel import Session, select
 
+from db.engine import insert_if_absent
 from db.events import claim_event, record_event_result
 from db.tables import MovementRow, ReservationRow, StockRow
 from domain.errors import InsufficientStock, InventoryConflict, UnknownReference
@@ -25,8 +26,8 @@ class ReservationRequest(BaseModel):
     line_id: str
     sku: str
     node_id: str
-    qty: int
-    protection_qty: int = 0  # store shelves an online order may not take
+    qty: PositiveInt
+    protection_qty: NonNegativeInt = 0  # store shelves an online order may not take
 
 
 class HeldUnits(BaseModel):
@@ -41,7 +42,18 @@ def reserve(session: Session, requests: list[ReservationRequest], now: datetime)
     """Hold stock for every request, or for none (InsufficientStock names what is short)."""
     # A fixed lock order keeps two multi-line orders from deadlocking on PostgreSQL.
     for req in sorted(requests, key=lambda r: (r.sku, r.node_id, r.reservation_id)):
-        if session.get(ReservationRow, req.reservation_id) is not None:
+        # The hold's row first: a retried activity racing the first attempt waits for it
+        # here and then finds the hold made, instead of seeing the stock already taken.
+        fresh = insert_if_absent(
+            session,
+            ReservationRow,
+            dict(
+                id=req.reservation_id, order_id=req.order_id, line_id=req.line_id,
+                sku=req.sku, node_id=req.node_id, qty=req.qty, status="held",
+                created_at=now, updated_at=now,
+            ),
+        )  # fmt: skip
+        if not fresh:
             continue  # this activity already ran: the hold stands
         held_back = StockRow.safety_stock + req.protection_qty
         result = session.exec(
@@ -53,23 +65,10 @@ def reserve(session: Session, requests: list[ReservationRequest], now: datetime)
             )
             .values(reserved=StockRow.reserved + req.qty, updated_at=now)
         )
-        if result.rowcount != 1:
+        if result.rowcount != 1:  # the caller's rollback removes the rows added above
             raise InsufficientStock(
                 f"{req.node_id} cannot hold {req.qty} x {req.sku} for line {req.line_id}"
             )
-        session.add(
-            ReservationRow(
-                id=req.reservation_id,
-                order_id=req.order_id,
-                line_id=req.line_id,
-                sku=req.sku,
-                node_id=req.node_id,
-                qty=req.qty,
-                status="held",
-                created_at=now,
-                updated_at=now,
-            )
-        )
         _log(session, req.sku, req.node_id, "reservation", 0, req.qty,
              f"reserve:{req.reservation_id}", req.order_id, now)  # fmt: skip
     session.flush()
@@ -115,7 +114,7 @@ def write_off_short_pick(
         return 0
     rows = [r for r in _held(session, order_id, node_id) if r.line_id == line_id]
     written = 0
-    for row in rows:
+    for number, row in enumerate(rows):
         take = min(row.qty, missing - written)
         if take <= 0:
             break
@@ -124,7 +123,7 @@ def write_off_short_pick(
         row.status = "held" if row.qty else "released"
         row.updated_at = now
         _log(session, row.sku, node_id, "short_pick", -take, -take,
-             f"{source_id}:{row.id}" if written else source_id, order_id, now)  # fmt: skip
+             f"{source_id}:{number}" if number else source_id, order_id, now)  # fmt: skip
         written += take
     session.flush()
     return written

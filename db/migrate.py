@@ -1,6 +1,7 @@
 """Bring a database to the latest schema with Alembic."""
 
 import logging
+import os
 from pathlib import Path
 
 # Alembic logs its plugin setup at import time: keep the operator's console for what matters.
@@ -19,6 +20,12 @@ def alembic_config(url: str) -> Config:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
+
+
+def upgrade_at_start(url: str) -> None:
+    """Migrate when a process starts, unless its launcher already did (OMS_SKIP_MIGRATIONS=1)."""
+    if os.environ.get("OMS_SKIP_MIGRATIONS") != "1":
+        upgrade(url)
 
 
 def upgrade(url: str) -> None:

@@ -15,7 +15,7 @@ from activities.orders import OrderActivities
 from config import Settings, get_settings
 from config.temporal import connect_temporal
 from db.engine import make_engine
-from db.migrate import upgrade
+from db.migrate import upgrade_at_start
 from workflows.order import OrderWorkflow
 
 WORKFLOWS = [OrderWorkflow]
@@ -72,7 +72,7 @@ def build_worker(
 
 async def run_worker(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
-    upgrade(settings.sqlalchemy_url)
+    upgrade_at_start(settings.sqlalchemy_url)
     engine = make_engine(settings.sqlalchemy_url)
     client = await connect_temporal(settings)
     worker = build_worker(client, settings.task_queue, engine, default_sinks(settings))

@@ -328,6 +328,17 @@ def test_the_same_reservation_twice_in_one_call_holds_once(db: Engine, order_id:
     assert_balanced(db)
 
 
+def test_a_reservation_of_negative_units_is_refused(db: Engine) -> None:
+    # The ledger is the last line of defence: a negative hold would silently hand another
+    # order's units back to ATP (reserved 10 -> 6 while A-1 still holds 10).
+    reserve(db, req("A-1", "SKU-1", "DC-PARIS", 10))
+    with pytest.raises(ValueError):  # pydantic's ValidationError is a ValueError
+        reserve(db, req("B-1", "SKU-1", "DC-PARIS", -4))
+    assert figures(db, "SKU-1", "DC-PARIS") == (50, 10)
+    assert holds(db, "B-1") == []
+    assert_balanced(db)
+
+
 # --- release ------------------------------------------------------------------------
 
 
@@ -504,6 +515,23 @@ def test_a_short_pick_spanning_two_holds_of_a_line_applies_once(db: Engine, orde
     assert figures(db, "SKU-1", "DC-PARIS") == (47, 1)
     assert [(h.qty, h.status) for h in holds(db, order_id)] == [(0, "released"), (1, "held")]
     assert sorted(m.on_hand_delta for m in movements(db, "short_pick")) == [-2, -1]
+    assert_balanced(db)
+
+
+def test_a_short_pick_spanning_two_holds_fits_the_longest_valid_ids(db: Engine) -> None:
+    # Order, line, node and event ids may each have 64 characters (domain.ids.Id). The
+    # second hold's movement gets the source id "{source_id}:{reservation id}", which
+    # must still fit movements.source_id (250 characters) on PostgreSQL.
+    order_id, line_id, event_id = "O" * 64, "L" * 64, "E" * 64
+    reserve(db, req(order_id, "SKU-1", "DC-PARIS", 2, line_id=line_id, round_=1))
+    reserve(db, req(order_id, "SKU-1", "DC-PARIS", 2, line_id=line_id, round_=2))
+    source = f"shortpick:{event_id}:{line_id}"  # as activities.inventory builds it
+    with unit_of_work(db) as session:
+        written = ledger.write_off_short_pick(
+            session, order_id, "DC-PARIS", line_id, 3, source, now()
+        )
+    assert written == 3
+    assert figures(db, "SKU-1", "DC-PARIS") == (47, 1)
     assert_balanced(db)
 
 
