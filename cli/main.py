@@ -116,7 +116,9 @@ def temporal_command(settings: Settings, ui_port: int = 8233) -> list[str]:
 
 
 def run_temporal(settings: Settings, ui_port: int = 8233) -> int:
-    return subprocess.call(temporal_command(settings, ui_port))
+    command = temporal_command(settings, ui_port)
+    sys.stdout.flush()
+    os.execv(command[0], command)  # the server itself takes this process and its signals
 
 
 def run_api(settings: Settings) -> None:
@@ -184,7 +186,9 @@ def run_all() -> int:
             except subprocess.TimeoutExpired:
                 child.kill()
 
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # Ctrl-C (even where a launcher ignored SIGINT) and SIGTERM both stop everything.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         children.append(subprocess.Popen(temporal_command(settings), env=env))
         host, _, port = settings.temporal_address.rpartition(":")
