@@ -1,27 +1,35 @@
 """Sourcing: which nodes and carrier services fulfil which lines of an order.
 
-First rule (the configurable rule engine replaces it later): the nearest node that can
-serve every line in full; otherwise each line from the nearest node that has it in full;
-otherwise the line is split across the nearest nodes that have some.
+The rule engine: each node is first checked against the hard constraints of the policy
+(excluded, stores allowed, stock after safety stock and store protection, picking
+capacity, a carrier that reaches the customer). Candidate plans are then built (one node
+for everything, or splits within the policy's limit) and ranked by a weighted score over
+cost, lead time, distance, splits and the share of units taken from stores. A plan that
+keeps the promised date always beats one that does not. Every plan explains itself.
 """
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from pydantic import BaseModel
 
 from domain.errors import InsufficientStock
 from domain.geo import distance_km
-from domain.network import Carrier, CarrierService, Node
+from domain.network import Carrier, Node
 from domain.order import OrderLine
-from domain.shipping_calendar import delivery_date, ship_date
+from domain.policy import DEFAULT_POLICY, SourcingPolicy
+from domain.routing import Route, best_route, carrier_routes, collect_route, ship_day
 
 
-class NodeOffer(BaseModel):
-    """A node and what it can give an online order, per SKU (ATP after protection)."""
+@dataclass(slots=True)
+class NodeOffer:
+    """A node and what it can give an online order: ATP per SKU (after safety stock and
+    store protection) and the shipments already booked on its picking days."""
 
     node: Node
     atp: dict[str, int]
+    capacity_used: dict[date, int] = field(default_factory=dict)
 
 
 class PlannedLine(BaseModel):
@@ -38,15 +46,29 @@ class PlannedShipment(BaseModel):
     distance_km: float
     ship_on: date
     deliver_by: date
+    cost: float = 0.0  # shipping + picking
 
     @property
     def units(self) -> int:
         return sum(line.qty for line in self.lines)
 
 
+class PlanScore(BaseModel):
+    total: float
+    cost: float
+    lead_time_days: int
+    distance_km: float
+    splits: int
+    store_share: float
+
+
 class SourcingPlan(BaseModel):
     shipments: list[PlannedShipment]
     deliver_by: date  # the latest shipment's date: when the order is complete
+    meets_promise: bool = True
+    policy: str = DEFAULT_POLICY.name
+    policy_version: int = 0
+    score: PlanScore | None = None
     explanation: list[str]
 
 
@@ -64,124 +86,259 @@ class Unsourceable(InsufficientStock):
         self.missing = missing
 
 
+@dataclass(slots=True)
+class _Candidate:
+    node: Node
+    route: Route
+    atp: dict[str, int]
+    rank: float  # the score of this node serving alone, to order the greedy splits
+
+
 def source_order(
     lines: list[OrderLine],
     destination: Destination,
     offers: list[NodeOffer],
-    carriers: list[Carrier],
+    carriers: Collection[Carrier] | Mapping[str, Carrier],
     holidays: Collection[date],
     now: datetime,
     promised_by: date | None = None,
+    policy: SourcingPolicy = DEFAULT_POLICY,
+    kinds: Collection[str] = ("standard", "express"),
+    explain: bool = True,
 ) -> SourcingPlan:
-    """Plan an order with the nearest-node rule; raise Unsourceable if stock is short."""
-    services = {c.id: c.services for c in carriers}
-    reachable: list[tuple[float, NodeOffer]] = []
-    explanation: list[str] = []
-    for offer in offers:
-        km = distance_km(offer.node.lat, offer.node.lon, destination.lat, destination.lon)
-        if _route(offer.node, km, services, holidays, now, promised_by, destination) is None:
-            explanation.append(f"{offer.node.id}: no carrier service reaches {km:.0f} km")
-            continue
-        reachable.append((km, offer))
-    reachable.sort(key=lambda pair: (pair[0], pair[1].node.id))
-
-    remaining = {offer.node.id: dict(offer.atp) for _, offer in reachable}
-    allocation: dict[str, list[PlannedLine]] = {}
-
-    def take(node_id: str, line: OrderLine, qty: int) -> None:
-        remaining[node_id][line.sku] = remaining[node_id].get(line.sku, 0) - qty
-        allocation.setdefault(node_id, []).append(
-            PlannedLine(line_id=line.line_id, sku=line.sku, qty=qty)
-        )
-
+    """The best plan under the policy; raise Unsourceable if the stock is not there."""
+    by_id = carriers if isinstance(carriers, Mapping) else {c.id: c for c in carriers}
     needed: dict[str, int] = {}
     for line in lines:  # two lines may ask for the same SKU
         needed[line.sku] = needed.get(line.sku, 0) + line.qty
-    whole = next(
-        (o for _, o in reachable if all(o.atp.get(sku, 0) >= q for sku, q in needed.items())),
-        None,
+    notes: list[str] = []
+    candidates = _candidates(
+        offers, needed, destination, by_id, holidays, now, promised_by, policy, kinds,
+        notes if explain else None,
+    )  # fmt: skip
+
+    plans: dict[tuple, list[tuple[_Candidate, list[PlannedLine]]]] = {}
+    for candidate in candidates:
+        if all(candidate.atp.get(sku, 0) >= qty for sku, qty in needed.items()):
+            whole = [PlannedLine(line_id=x.line_id, sku=x.sku, qty=x.qty) for x in lines]
+            plans[(candidate.node.id,)] = [(candidate, whole)]
+    orderings = [
+        sorted(candidates, key=lambda c: (c.rank, c.node.id)),
+        sorted(candidates, key=lambda c: (c.route.deliver_on, c.rank, c.node.id)),
+    ]
+    for ordering in orderings:
+        split = _greedy(lines, ordering, policy.split_lines)
+        if split is not None and len(split) <= policy.max_splits + 1:
+            plans.setdefault(tuple(sorted(c.node.id for c, _ in split)), split)
+    if not plans:
+        raise _why_not(lines, candidates, policy)
+
+    today = now.date()
+    scored = sorted(
+        (_score(parts, policy, today, promised_by) for parts in plans.values()),
+        key=lambda s: (not s[0].meets_promise, s[1].total, s[0].deliver_by),
     )
-    missing: dict[str, int] = {}
-    if whole is not None:
-        explanation.append(f"{whole.node.id}: nearest node with every line in full")
-        for line in lines:
-            take(whole.node.id, line, line.qty)
-    else:
-        explanation.append("no single node has every line in full: splitting")
-        for line in lines:
-            full = next(
-                (o for _, o in reachable if remaining[o.node.id].get(line.sku, 0) >= line.qty),
-                None,
-            )
-            if full is not None:
-                take(full.node.id, line, line.qty)
-                explanation.append(f"line {line.line_id}: {full.node.id}, nearest in full")
-                continue
+    chosen, score = scored[0]
+    if explain:
+        for plan, plan_score in scored[:10]:
+            notes.append(f"plan {_nodes(plan)}: {_describe(plan_score, plan)}")
+        keeps = f"keeps {promised_by.isoformat()}" if promised_by else "has no date to keep"
+        if promised_by and not chosen.meets_promise:
+            keeps = f"is the fastest; nothing keeps {promised_by.isoformat()}"
+        notes.append(f"chosen {_nodes(chosen)}: lowest score under policy "
+                     f"{policy.name} v{policy.version}, {keeps}")  # fmt: skip
+    return chosen.model_copy(update={"explanation": notes, "score": score})
+
+
+def _candidates(
+    offers: list[NodeOffer],
+    needed: dict[str, int],
+    destination: Destination,
+    carriers: Mapping[str, Carrier],
+    holidays: Collection[date],
+    now: datetime,
+    promised_by: date | None,
+    policy: SourcingPolicy,
+    kinds: Collection[str],
+    notes: list[str] | None,
+) -> list[_Candidate]:
+    """Nodes that pass every hard constraint, each with its best route."""
+    excluded = set(policy.excluded_nodes)
+    out = []
+    for offer in offers:
+        node = offer.node
+        pickup = destination.pickup_node_id == node.id
+        reason = None
+        has = {sku: offer.atp.get(sku, 0) for sku in needed if offer.atp.get(sku, 0) > 0}
+        if node.id in excluded:
+            reason = "excluded by the policy"
+        elif not pickup and node.type == "store" and not node.ship_from_store:
+            reason = "does not ship online orders"
+        elif not pickup and node.type == "store" and not policy.use_stores:
+            reason = "stores are off in the policy"
+        elif not has:
+            reason = "has none of the cart after safety stock and protection"
+        if reason is None:
+            ship_on = ship_day(node, now, holidays, offer.capacity_used)
+            if ship_on is None:
+                reason = "no picking capacity left in the coming weeks"
+            else:
+                km = distance_km(node.lat, node.lon, destination.lat, destination.lon)
+                if pickup:
+                    route: Route | None = collect_route(node, ship_on)
+                else:
+                    routes = carrier_routes(node, km, carriers, ship_on, holidays, kinds)
+                    route = best_route(routes, promised_by)
+                if route is None:
+                    reason = f"no carrier service reaches {km:.0f} km"
+                else:
+                    rank = _alone(node, route, policy, now.date())
+                    out.append(_Candidate(node, route, has, rank))
+                    if notes is not None:
+                        units = sum(min(q, needed[s]) for s, q in has.items())
+                        notes.append(
+                            f"{node.id}: candidate, {units}/{sum(needed.values())} units, "
+                            f"ships {route.ship_on.isoformat()}, "
+                            f"{_carrier_words(route)} {route.deliver_on.isoformat()}, {km:.0f} km"
+                        )
+        if reason is not None and notes is not None:
+            notes.append(f"{node.id}: rejected, {reason}")
+    return out
+
+
+def _greedy(
+    lines: list[OrderLine], ordering: list[_Candidate], split_lines: bool
+) -> list[tuple[_Candidate, list[PlannedLine]]] | None:
+    """Each line from the first node in `ordering` that has it in full, preferring nodes
+    already in the plan; else (if allowed) split the line across nodes in that order."""
+    remaining = {c.node.id: dict(c.atp) for c in ordering}
+    used: dict[str, list[PlannedLine]] = {}
+    by_id = {c.node.id: c for c in ordering}
+    for line in lines:
+        order = [c for c in ordering if c.node.id in used] + [
+            c for c in ordering if c.node.id not in used
+        ]
+        full = next((c for c in order if remaining[c.node.id].get(line.sku, 0) >= line.qty), None)
+        takes: list[tuple[str, int]] = []
+        if full is not None:
+            takes = [(full.node.id, line.qty)]
+        elif split_lines:
             left = line.qty
-            for _, offer in reachable:
-                here = min(left, remaining[offer.node.id].get(line.sku, 0))
+            for c in order:
+                here = min(left, remaining[c.node.id].get(line.sku, 0))
                 if here > 0:
-                    take(offer.node.id, line, here)
-                    explanation.append(f"line {line.line_id}: {here} from {offer.node.id}")
+                    takes.append((c.node.id, here))
                     left -= here
                 if left == 0:
                     break
             if left:
-                missing[line.line_id] = left
-    if missing:
-        detail = ", ".join(f"line {lid} short of {qty}" for lid, qty in missing.items())
-        raise Unsourceable(missing, f"not enough stock in the network: {detail}")
+                return None
+        else:
+            return None
+        for node_id, qty in takes:
+            remaining[node_id][line.sku] -= qty
+            used.setdefault(node_id, []).append(
+                PlannedLine(line_id=line.line_id, sku=line.sku, qty=qty)
+            )
+    return [(by_id[node_id], planned) for node_id, planned in used.items()]
 
-    by_id = {offer.node.id: (km, offer) for km, offer in reachable}
+
+def _score(
+    parts: list[tuple[_Candidate, list[PlannedLine]]],
+    policy: SourcingPolicy,
+    today: date,
+    promised_by: date | None,
+) -> tuple[SourcingPlan, PlanScore]:
     shipments = []
-    for node_id, planned in allocation.items():
-        km, offer = by_id[node_id]
-        route = _route(offer.node, km, services, holidays, now, promised_by, destination)
-        assert route is not None  # reachable nodes have a route
-        carrier_id, service, ship_on, deliver_by = route
+    for candidate, planned in parts:
+        route = candidate.route
+        picking = policy.picking_cost.get(candidate.node.type, 0.0)
         shipments.append(
             PlannedShipment(
-                node_id=node_id,
+                node_id=candidate.node.id,
                 lines=planned,
-                carrier_id=carrier_id,
-                service_id=service.id if service else None,
-                distance_km=round(km, 1),
-                ship_on=ship_on,
-                deliver_by=deliver_by,
+                carrier_id=route.carrier_id,
+                service_id=route.service_id,
+                distance_km=round(route.km, 1),
+                ship_on=route.ship_on,
+                deliver_by=route.deliver_on,
+                cost=round(route.cost + picking, 2),
             )
         )
-    return SourcingPlan(
+    deliver_by = max(s.deliver_by for s in shipments)
+    units = sum(s.units for s in shipments)
+    from_stores = sum(s.units for s, (c, _) in zip(shipments, parts, strict=True)
+                      if c.node.type == "store")  # fmt: skip
+    w = policy.weights
+    cost = sum(s.cost for s in shipments)
+    lead = max(0, (deliver_by - today).days)
+    km = sum(s.distance_km for s in shipments)
+    share = from_stores / units if units else 0.0
+    total = (
+        w.cost * cost + w.lead_time * lead + w.distance * km
+        + w.splits * (len(shipments) - 1) + w.store_share * share
+    )  # fmt: skip
+    plan = SourcingPlan(
         shipments=shipments,
-        deliver_by=max(s.deliver_by for s in shipments),
-        explanation=explanation,
+        deliver_by=deliver_by,
+        meets_promise=promised_by is None or deliver_by <= promised_by,
+        policy=policy.name,
+        policy_version=policy.version,
+        explanation=[],
+    )
+    score = PlanScore(total=round(total, 3), cost=round(cost, 2), lead_time_days=lead,
+                      distance_km=round(km, 1), splits=len(shipments) - 1,
+                      store_share=round(share, 3))  # fmt: skip
+    return plan, score
+
+
+def _alone(node: Node, route: Route, policy: SourcingPolicy, today: date) -> float:
+    w = policy.weights
+    lead = max(0, (route.deliver_on - today).days)
+    store = 1.0 if node.type == "store" else 0.0
+    picking = policy.picking_cost.get(node.type, 0.0)
+    return (
+        w.cost * (route.cost + picking) + w.lead_time * lead + w.distance * route.km
+        + w.store_share * store
+    )  # fmt: skip
+
+
+def _why_not(
+    lines: list[OrderLine], candidates: list[_Candidate], policy: SourcingPolicy
+) -> Unsourceable:
+    available: dict[str, int] = {}
+    for candidate in candidates:
+        for sku, qty in candidate.atp.items():
+            available[sku] = available.get(sku, 0) + qty
+    missing: dict[str, int] = {}
+    for line in lines:
+        take = min(line.qty, available.get(line.sku, 0))
+        available[line.sku] = available.get(line.sku, 0) - take
+        if take < line.qty:
+            missing[line.line_id] = line.qty - take
+    if missing:
+        detail = ", ".join(f"line {lid} short of {qty}" for lid, qty in missing.items())
+        return Unsourceable(missing, f"not enough stock in the network: {detail}")
+    return Unsourceable(
+        {}, f"the stock is there but only in more than {policy.max_splits + 1} shipments, "
+        f"or split lines, which policy {policy.name} does not allow",
+    )  # fmt: skip
+
+
+def _nodes(plan: SourcingPlan) -> str:
+    return " + ".join(f"{s.node_id} ({s.units})" for s in plan.shipments)
+
+
+def _describe(score: PlanScore, plan: SourcingPlan) -> str:
+    late = "" if plan.meets_promise else ", late"
+    return (
+        f"score {score.total:.2f} = cost {score.cost:.2f} EUR, {score.lead_time_days} days, "
+        f"{score.distance_km:.0f} km, {score.splits} splits, "
+        f"{score.store_share:.0%} from stores{late}"
     )
 
 
-def _route(
-    node: Node,
-    km: float,
-    services: dict[str, list[CarrierService]],
-    holidays: Collection[date],
-    now: datetime,
-    promised_by: date | None,
-    destination: Destination,
-) -> tuple[str | None, CarrierService | None, date, date] | None:
-    """Carrier service and dates for one node: the cheapest that keeps the promise,
-    else the fastest. A click-and-collect store serving its own counter needs no carrier."""
-    ship_on = ship_date(node, now, holidays)
-    if ship_on is None:
-        return None
-    if destination.pickup_node_id == node.id:
-        return None, None, ship_on, ship_on
-    options = []
-    for carrier_id in node.carriers:
-        for service in services.get(carrier_id, []):
-            arrives = delivery_date(ship_on, service, km, holidays)
-            if arrives is not None:
-                options.append((carrier_id, service, ship_on, arrives))
-    if not options:
-        return None
-    keeping = [o for o in options if promised_by is None or o[3] <= promised_by]
-    if keeping and promised_by is not None:
-        return min(keeping, key=lambda o: (o[1].cost, o[3], o[1].id))
-    return min(options, key=lambda o: (o[3], o[1].cost, o[1].id))
+def _carrier_words(route: Route) -> str:
+    if route.carrier_id is None:
+        return "ready at its counter"
+    return f"{route.carrier_id} {route.service_id} delivers"

@@ -247,29 +247,29 @@ def test_node_whose_carrier_is_unknown_is_not_a_candidate():
     assert shipped(plan) == {"DC-PARIS": [("1", 1)]}
 
 
-def test_explanation_names_the_chosen_node_and_why_others_were_ruled_out():
+def test_explanation_names_every_candidate_and_why_others_were_ruled_out():
     local = carrier("COURSIER", service("COURSIER-J", cost=3.0, days=0, max_km=100))
-    marseille = node("STORE-MARSEILLE", MARSEILLE, type="store", carriers=["COURSIER"])
+    marseille = node("STORE-MARSEILLE", MARSEILLE, type="store", carriers=["COURSIER"],
+                     ship_from_store=True)  # fmt: skip
+    toulouse = node("STORE-TOULOUSE", (43.6, 1.44), type="store")  # no ship-from-store
     paris = node("DC-PARIS", PARIS)
     lyon = node("DC-LYON", LYON)
 
-    whole = plan_for(
+    plan = plan_for(
         lines(("SKU-1", 1)),
-        [offer(marseille, SKU_1=9), offer(paris, SKU_1=9), offer(lyon, SKU_1=9)],
+        [offer(marseille, SKU_1=9), offer(toulouse, SKU_1=9), offer(paris, SKU_1=9),
+         offer(lyon, SKU_1=9), offer(node("DC-LILLE", LILLE), SKU_2=9)],
         carriers=[local, NATIONAL],
-    )
-    assert any(
-        "STORE-MARSEILLE" in step and "no carrier service reaches" in step
-        for step in whole.explanation
-    )
-    assert "DC-LYON: nearest node with every line in full" in whole.explanation
+    )  # fmt: skip
 
-    split = plan_for(lines(("SKU-1", 5)), [offer(paris, SKU_1=3), offer(lyon, SKU_1=3)])
-    assert split.explanation == [
-        "no single node has every line in full: splitting",
-        "line 1: 3 from DC-LYON",
-        "line 1: 2 from DC-PARIS",
-    ]
+    why = "\n".join(plan.explanation)
+    assert "STORE-MARSEILLE: rejected, no carrier service reaches 277 km" in why
+    assert "STORE-TOULOUSE: rejected, does not ship online orders" in why
+    assert "DC-LILLE: rejected, has none of the cart" in why
+    assert "DC-LYON: candidate, 1/1 units, ships 2026-11-25" in why
+    assert "DC-PARIS: candidate" in why
+    assert plan.explanation[-1].startswith("chosen DC-LYON (1): lowest score")
+    assert plan.score is not None and plan.score.distance_km < 10
 
 
 def test_order_after_the_cut_off_ships_the_next_open_day():
