@@ -1,19 +1,22 @@
 """Sourcing and stock activities: read the ledger, hold, commit and release units."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from pydantic import BaseModel
 from sqlalchemy import Engine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from db import ledger
+from db import capacity, ledger
 from db.engine import unit_of_work
 from db.network import read_network
+from db.policies import active_policy
+from db.supply_chain import load_supply_chain
 from domain.errors import InsufficientStock
 from domain.network import Node
 from domain.order import Delivery, OrderLine
-from domain.sourcing import Destination, NodeOffer, SourcingPlan, Unsourceable, source_order
+from domain.sourcing import Destination, SourcingPlan, Unsourceable, source_order
+from domain.supply_chain import SupplyChain
 
 
 class SourceOrderInput(BaseModel):
@@ -26,6 +29,24 @@ class SourceOrderInput(BaseModel):
 
 class SourceOrderResult(BaseModel):
     plan: SourcingPlan
+
+
+class BookCapacityInput(BaseModel):
+    shipment_id: str
+    node_id: str
+    not_before: date
+
+
+class BookCapacityResult(BaseModel):
+    day: date
+
+
+class ReleaseCapacityInput(BaseModel):
+    shipment_id: str
+
+
+class ReleaseCapacityResult(BaseModel):
+    day: date | None
 
 
 class ReserveStockInput(BaseModel):
@@ -66,43 +87,65 @@ class InventoryActivities:
 
     @activity.defn
     def source_order(self, input: SourceOrderInput) -> SourceOrderResult:
-        """Plan the order on a fresh read of the ledger (ATP after safety and protection)."""
+        """Plan the order under the policy in force, on fresh ledger and capacity figures."""
         with unit_of_work(self.engine) as session:
-            network = read_network(session)
-            positions = ledger.atp_by_node(session, [line.sku for line in input.lines])
+            chain = load_supply_chain(session, [line.sku for line in input.lines])
+            policy = active_policy(session)
+        delivery = input.delivery
         pickup = None
-        if input.delivery.method == "click_and_collect":
-            store = network.nodes.get(input.delivery.store_id or "")
+        if delivery.method == "click_and_collect":
+            store = chain.by_id.get(delivery.store_id or "")
             if store is None:
                 raise ApplicationError(
-                    f"unknown store {input.delivery.store_id}", type="UnknownStore",
-                    non_retryable=True,
-                )  # fmt: skip
+                    f"unknown store {delivery.store_id}", type="UnknownStore", non_retryable=True
+                )
             destination = Destination(lat=store.lat, lon=store.lon, pickup_node_id=store.id)
             pickup = store.id
         else:
-            address = input.delivery.address
-            assert address is not None  # validated at the edge
-            destination = Destination(lat=address.lat, lon=address.lon)
-        offers = []
-        for node_id, node in network.nodes.items():
-            if node_id in input.exclude_nodes:
-                continue
-            if not (node.ships_online_orders or node_id == pickup):
-                continue
-            protection = _protection(node)
-            atp = {sku: p.online_atp(protection) for sku, p in positions.get(node_id, {}).items()}
-            offers.append(NodeOffer(node=node, atp=atp))
+            assert delivery.address is not None  # validated at the edge
+            destination = Destination(lat=delivery.address.lat, lon=delivery.address.lon)
+        if input.exclude_nodes:
+            policy = policy.model_copy(
+                update={"excluded_nodes": [*policy.excluded_nodes, *input.exclude_nodes]}
+            )
+        kinds = ("express",) if delivery.service == "express" else ("standard", "express")
         try:
             plan = source_order(
-                input.lines, destination, offers, network.carriers,
-                set(network.calendar.holidays), input.now, input.delivery.promised_by,
+                input.lines, destination, chain.offers([x.sku for x in input.lines], pickup),
+                chain.carriers, chain.holidays, input.now, delivery.promised_by, policy, kinds,
             )  # fmt: skip
         except Unsourceable as exc:
+            next_supply = _next_supply(chain, input.lines, exc.missing)
             raise ApplicationError(
-                str(exc), {"missing": exc.missing}, type="Unsourceable", non_retryable=True
+                str(exc),
+                {"missing": exc.missing, "next_supply_on": next_supply},
+                type="Unsourceable",
+                non_retryable=True,
             ) from exc
         return SourceOrderResult(plan=plan)
+
+    @activity.defn
+    def book_capacity(self, input: BookCapacityInput) -> BookCapacityResult:
+        """Take a picking slot for the shipment at its node (idempotent per shipment)."""
+        with unit_of_work(self.engine) as session:
+            network = read_network(session)
+            node = network.nodes[input.node_id]
+            day = capacity.book(
+                session, input.shipment_id, node, input.not_before, set(network.calendar.holidays)
+            )
+        if day is None:
+            raise ApplicationError(
+                f"{input.node_id} has no picking capacity left in the coming weeks",
+                type="NoCapacity",
+                non_retryable=True,
+            )
+        return BookCapacityResult(day=day)
+
+    @activity.defn
+    def release_capacity(self, input: ReleaseCapacityInput) -> ReleaseCapacityResult:
+        with unit_of_work(self.engine) as session:
+            day = capacity.release(session, input.shipment_id)
+        return ReleaseCapacityResult(day=day)
 
     @activity.defn
     def reserve_stock(self, input: ReserveStockInput) -> ReserveStockResult:
@@ -154,6 +197,20 @@ class InventoryActivities:
                 f"shortpick:{input.event_id}:{input.line_id}", datetime.now(UTC),
             )  # fmt: skip
         return StockMovedResult(units=units)
+
+
+def _next_supply(chain: SupplyChain, lines: list[OrderLine], missing: dict[str, int]) -> str | None:
+    """When supply (POs, returns) will cover every missing unit: a pre-order can wait."""
+    days = []
+    for line in lines:
+        short = missing.get(line.line_id)
+        if not short:
+            continue
+        supply = next((s for s in chain.supply.get(line.sku, []) if s.qty >= short), None)
+        if supply is None:
+            return None
+        days.append(supply.eta)
+    return max(days).isoformat() if days else None
 
 
 def _protection(node: Node) -> int:

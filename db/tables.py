@@ -57,7 +57,7 @@ class StockRow(SQLModel, table=True):
     on_hand: int = 0
     reserved: int = 0
     safety_stock: int = 0
-    updated_at: datetime
+    updated_at: datetime = Field(index=True)  # the promise cache refreshes what changed
 
 
 class ReservationRow(SQLModel, table=True):
@@ -182,3 +182,37 @@ class CarrierBookingRow(SQLModel, table=True):
     label_url: str = Field(max_length=250)
     status: str = Field(max_length=16)  # booked | cancelled
     booked_at: datetime
+
+
+# --- Picking capacity and sourcing policies -------------------------------------------
+
+
+class CapacityRow(SQLModel, table=True):
+    """Shipments booked on a node's picking day (node-local date)."""
+
+    __tablename__ = "node_capacity"
+    node_id: str = Field(primary_key=True, max_length=64)
+    day: date = Field(primary_key=True)
+    used: int = 0
+    updated_at: datetime = Field(index=True)
+
+
+class CapacityBookingRow(SQLModel, table=True):
+    """Which picking day a shipment took, so booking it twice takes one slot."""
+
+    __tablename__ = "capacity_bookings"
+    shipment_id: str = Field(primary_key=True, max_length=128)
+    node_id: str = Field(max_length=64)
+    day: date
+    status: str = Field(default="booked", max_length=16)  # booked | released
+    at: datetime
+
+
+class PolicyRow(SQLModel, table=True):
+    """Every sourcing policy ever saved; the newest version is the one in force."""
+
+    __tablename__ = "sourcing_policies"
+    version: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100)
+    document: dict = _json(nullable=False)  # domain.policy.SourcingPolicy
+    created_at: datetime

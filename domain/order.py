@@ -57,7 +57,8 @@ class Delivery(Strict):
     address: Address | None = None
     store_id: Id | None = None
     promised_by: date | None = None
-    option_id: Annotated[str, Field(max_length=200)] | None = None
+    option_id: Annotated[str, Field(max_length=1000)] | None = None
+    service: Literal["standard", "express"] = "standard"  # express: express services only
 
     @model_validator(mode="after")
     def _method_needs(self) -> "Delivery":

@@ -39,6 +39,8 @@ def build_activities(
         inventory.release_stock,
         inventory.commit_stock,
         inventory.write_off_short_pick,
+        inventory.book_capacity,
+        inventory.release_capacity,
         carriers.book_carrier,
         carriers.cancel_booking,
         notifications.notify,

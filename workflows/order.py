@@ -19,8 +19,10 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.carriers import BookingRequest, CancelBookingInput, CarrierActivities
     from activities.inventory import (
+        BookCapacityInput,
         CommitStockInput,
         InventoryActivities,
+        ReleaseCapacityInput,
         ReleaseStockInput,
         ReserveStockInput,
         SourceOrderInput,
@@ -52,7 +54,12 @@ LEDGER = dict(
     retry_policy=RetryPolicy(
         initial_interval=timedelta(milliseconds=500),
         maximum_interval=timedelta(seconds=30),
-        non_retryable_error_types=["InsufficientStock", "Unsourceable", "UnknownStore"],
+        non_retryable_error_types=[
+            "InsufficientStock",
+            "Unsourceable",
+            "UnknownStore",
+            "NoCapacity",
+        ],  # fmt: skip
     ),
 )
 # Carrier APIs fail in bursts during peaks: back off up to a few minutes.
@@ -89,6 +96,7 @@ class OrderInput(BaseModel):
     fingerprint: str  # hash of the checkout body: the same id with another body is refused
     timezone: str = "Europe/Paris"  # the promised date is a day in this zone
     sourcing_rounds: int = 3  # rounds of source-then-reserve when stock moves under us
+    max_supply_waits: int = 3  # a pre-order waits for incoming supply at most this often
 
 
 class OrderState(BaseModel):
@@ -219,9 +227,12 @@ class OrderWorkflow:
 
     async def _source_and_reserve(self) -> SourcingPlan | None:
         """Plan on fresh stock figures, then hold them; if another order took the stock
-        in between, plan again. Gives up after a few rounds with a reason."""
+        in between, plan again. Stock that only incoming supply covers makes the order a
+        pre-order: it waits for the supply's date, then plans again. Gives up with a reason."""
         order = self._input.order
-        for round_no in range(1, self._input.sourcing_rounds + 1):
+        round_no, waits = 0, 0
+        while round_no < self._input.sourcing_rounds:
+            round_no += 1
             try:
                 sourced = await workflow.execute_activity_method(
                     InventoryActivities.source_order,
@@ -234,17 +245,25 @@ class OrderWorkflow:
                     **LEDGER,
                 )
             except ActivityError as err:
+                supply_on = _detail(err, "next_supply_on")
+                if supply_on and waits < self._input.max_supply_waits and self._cancel is None:
+                    waits += 1
+                    round_no -= 1
+                    await self._wait_for_supply(date.fromisoformat(supply_on), _reason(err))
+                    if self._cancel is not None:
+                        return None
+                    continue
                 await self._fail(_reason(err))
                 return None
             plan = sourced.plan
             self._note(
                 "sourced",
-                "Sourced from "
-                + ", ".join(
+                "Sourced from " + ", ".join(
                     f"{s.node_id} ({s.units} units, {s.distance_km:.0f} km)" for s in plan.shipments
-                ),
+                ) + f" under policy {plan.policy} v{plan.policy_version}",
                 explanation=plan.explanation,
-            )
+                score=plan.score.model_dump() if plan.score else None,
+            )  # fmt: skip
             try:
                 await workflow.execute_activity_method(
                     InventoryActivities.reserve_stock,
@@ -263,6 +282,22 @@ class OrderWorkflow:
             f"stock kept selling out while reserving ({self._input.sourcing_rounds} attempts)"
         )
         return None
+
+    async def _wait_for_supply(self, supply_on: date, why: str) -> None:
+        self._note(
+            "preorder_waiting",
+            f"Pre-order: {why}; incoming supply covers it on {supply_on.isoformat()}, "
+            "sourcing again then",
+        )
+        self._save()
+        start = datetime.combine(supply_on, time(6), UTC)
+        try:
+            await workflow.wait_condition(
+                lambda: self._cancel is not None,
+                timeout=max(start - workflow.now(), timedelta(seconds=1)),
+            )
+        except TimeoutError:
+            pass
 
     async def _book_and_release(self, plan: SourcingPlan) -> None:
         order = self._input.order
@@ -315,6 +350,27 @@ class OrderWorkflow:
                 f"Best plan delivers {plan.deliver_by.isoformat()}, after the promised "
                 f"{self._view.promised_by.isoformat()}",
             )
+        by_node = {p.node_id: p for p in plan.shipments}
+        for shipment in self._view.shipments:
+            try:
+                slot = await workflow.execute_activity_method(
+                    InventoryActivities.book_capacity,
+                    BookCapacityInput(
+                        shipment_id=shipment.shipment_id,
+                        node_id=shipment.node_id,
+                        not_before=by_node[shipment.node_id].ship_on,
+                    ),
+                    **LEDGER,
+                )
+            except ActivityError as err:
+                await self._fail(_reason(err))
+                return
+            if slot.day > by_node[shipment.node_id].ship_on:
+                self._note(
+                    "capacity_full",
+                    f"{shipment.node_id} is full on {by_node[shipment.node_id].ship_on}: "
+                    f"{shipment.shipment_id} is picked on {slot.day}",
+                )
         for shipment in self._view.shipments:
             shipment.status = ShipmentStatus.RELEASED
             self._notify(
@@ -527,6 +583,11 @@ class OrderWorkflow:
             self._note("stock_released", f"Gave {released.units} units back to stock")
         for shipment in self._view.shipments:
             await self._cancel_booking(shipment)
+            await workflow.execute_activity_method(
+                InventoryActivities.release_capacity,
+                ReleaseCapacityInput(shipment_id=shipment.shipment_id),
+                **LEDGER,
+            )
             if shipment.status != ShipmentStatus.BOOKED:
                 self._notify(
                     "node",
@@ -574,6 +635,14 @@ class OrderWorkflow:
             ReleaseStockInput(order_id=self._view.order_id),
             **LEDGER,
         )
+        for shipment in self._view.shipments:
+            await self._cancel_booking(shipment)
+            await workflow.execute_activity_method(
+                InventoryActivities.release_capacity,
+                ReleaseCapacityInput(shipment_id=shipment.shipment_id),
+                **LEDGER,
+            )
+            shipment.status = ShipmentStatus.CANCELLED
         self._view.status = OrderStatus.FAILED
         self._view.reason = reason
         self._note("failed", f"Order failed: {reason}")
@@ -705,6 +774,13 @@ def _failure_type(err: ActivityError) -> str | None:
 def _reason(err: ActivityError) -> str:
     cause = err.cause
     return cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+
+
+def _detail(err: ActivityError, key: str) -> Any:
+    cause = err.cause
+    if isinstance(cause, ApplicationError) and cause.details and isinstance(cause.details[0], dict):
+        return cause.details[0].get(key)
+    return None
 
 
 def _postal_code(order: PlaceOrder) -> str | None:

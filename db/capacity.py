@@ -1,0 +1,94 @@
+"""Picking capacity: each shipment released to a node takes a slot on one of its days.
+
+The promise and the sourcing engine read the same counters, so a full day at a node
+pushes both the promised date and the plan to its next open day.
+"""
+
+from collections.abc import Collection, Iterable
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, select
+
+from db.tables import CapacityBookingRow, CapacityRow
+from domain.network import Node
+from domain.shipping_calendar import MAX_LOOKAHEAD_DAYS, weekday
+
+
+def book(
+    session: Session, shipment_id: str, node: Node, not_before: date, holidays: Collection[date]
+) -> date | None:
+    """Take a slot for the shipment on the node's first open day with room; the same
+    shipment booked again keeps its day. None when the node is full for weeks."""
+    existing = session.get(CapacityBookingRow, shipment_id)
+    if existing is not None and existing.status == "booked":
+        return existing.day
+    now = datetime.now(UTC)
+    day = not_before
+    for _ in range(MAX_LOOKAHEAD_DAYS):
+        if (
+            weekday(day) in node.open_days
+            and day not in holidays
+            and _take(session, node, day, now)
+        ):
+            if existing is None:
+                session.add(
+                    CapacityBookingRow(shipment_id=shipment_id, node_id=node.id, day=day, at=now)
+                )
+            else:
+                existing.node_id, existing.day, existing.status, existing.at = (
+                    node.id,
+                    day,
+                    "booked",
+                    now,
+                )
+            session.flush()
+            return day
+        day += timedelta(days=1)
+    return None
+
+
+def release(session: Session, shipment_id: str) -> date | None:
+    """Give the shipment's slot back (order cancelled or taken back from the node)."""
+    booking = session.get(CapacityBookingRow, shipment_id, with_for_update=True)
+    if booking is None or booking.status != "booked":
+        return None
+    row = session.get(CapacityRow, (booking.node_id, booking.day), with_for_update=True)
+    if row is not None and row.used > 0:
+        row.used -= 1
+        row.updated_at = datetime.now(UTC)
+    booking.status = "released"
+    session.flush()
+    return booking.day
+
+
+def usage(
+    session: Session, from_day: date, node_ids: Iterable[str] | None = None
+) -> dict[str, dict[date, int]]:
+    """Slots taken per node and day, from `from_day` on."""
+    query = select(CapacityRow).where(CapacityRow.day >= from_day, CapacityRow.used > 0)
+    if node_ids is not None:
+        query = query.where(CapacityRow.node_id.in_(sorted(set(node_ids))))
+    out: dict[str, dict[date, int]] = {}
+    for row in session.exec(query):
+        out.setdefault(row.node_id, {})[row.day] = row.used
+    return out
+
+
+def _take(session: Session, node: Node, day: date, now: datetime) -> bool:
+    """One conditional upsert: the slot is taken only if the day still has room."""
+    if node.pick_capacity_per_day <= 0:
+        return False
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    table = CapacityRow.__table__  # type: ignore[attr-defined]
+    statement = (
+        dialect.insert(table)
+        .values(node_id=node.id, day=day, used=1, updated_at=now)
+        .on_conflict_do_update(
+            index_elements=["node_id", "day"],
+            set_={"used": table.c.used + 1, "updated_at": now},
+            where=table.c.used < node.pick_capacity_per_day,
+        )
+        .returning(table.c.used)
+    )
+    return session.exec(statement).first() is not None

@@ -1,0 +1,248 @@
+"""The delivery promise: what can we offer this cart, and by when can we really deliver?
+
+It plans each option with the sourcing engine itself, on the same supply chain (ATP,
+picking capacity, cut-offs, carrier transit, holidays), so that a promised date is one the
+order can be sourced for. Lines nobody has on hand can be promised from future supply
+(purchase orders, expected returns) as pre-orders. During a peak, options that make the
+peak's guarantee date are promised by that date ("before the 24th").
+"""
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from domain.geo import distance_km
+from domain.ids import Id
+from domain.order import OrderLine
+from domain.policy import DEFAULT_POLICY, SourcingPolicy
+from domain.routing import best_route, carrier_routes, ship_day
+from domain.sourcing import Destination, SourcingPlan, Unsourceable, source_order
+from domain.supply_chain import SupplyChain
+
+Method = Literal["home_standard", "home_express", "click_and_collect"]
+
+COLLECT_RADIUS_KM = 50.0
+MAX_COLLECT_STORES = 3
+
+
+class CartLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: Id
+    qty: Annotated[int, Field(gt=0, le=10_000)]
+
+
+class PromiseDestination(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    postal_code: Annotated[str, Field(min_length=1, max_length=16)]
+    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+    lat: Annotated[float, Field(ge=-90, le=90)]
+    lon: Annotated[float, Field(ge=-180, le=180)]
+
+
+class PromiseRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lines: Annotated[list[CartLine], Field(min_length=1, max_length=50)]
+    destination: PromiseDestination
+    at: AwareDatetime | None = None  # default: now
+
+
+class OptionLine(BaseModel):
+    sku: str
+    qty: int
+    node_id: str
+    source: Literal["on_hand", "purchase_order", "customer_return", "transfer"]
+    supply_id: str | None = None
+    available_on: date
+
+
+class DeliveryOption(BaseModel):
+    option_id: str = ""  # signed by the API: the order is held to this option's date
+    method: Method
+    store_id: str | None = None
+    promised_by: date
+    estimated_by: date  # the plan's own date; earlier than promised_by in a peak
+    guaranteed: bool = False  # promised by the peak's guarantee date
+    cost: float
+    split: bool
+    preorder: bool = False
+    lines: list[OptionLine]
+
+
+class Unavailable(BaseModel):
+    sku: str
+    reason: str
+
+
+class Promise(BaseModel):
+    options: list[DeliveryOption]
+    unavailable: list[Unavailable] = []
+
+
+def promise(
+    request: PromiseRequest,
+    chain: SupplyChain,
+    now: datetime,
+    policy: SourcingPolicy = DEFAULT_POLICY,
+) -> Promise:
+    """Every delivery option for the cart, fastest first within each method."""
+    lines = _order_lines(request.lines)
+    home = Destination(lat=request.destination.lat, lon=request.destination.lon)
+    offers = chain.offers([line.sku for line in lines])
+    options: list[DeliveryOption] = []
+    unavailable: list[Unavailable] = []
+    for method, kinds in (("home_standard", ("standard",)), ("home_express", ("express",))):
+        try:
+            plan = source_order(lines, home, offers, chain.carriers, chain.holidays, now,
+                                policy=policy, kinds=kinds, explain=False)  # fmt: skip
+        except Unsourceable as short:
+            if method == "home_express" or not short.missing:
+                continue
+            preorder = _preorder(lines, short.missing, home, chain, now, policy)
+            if preorder is None:
+                unavailable = _unavailable(lines, short.missing, chain)
+                continue
+            plan, supply_lines, supply_cost = preorder
+            options.append(
+                _option(chain, now, "home_standard", None, plan, supply_lines, supply_cost)
+            )
+            continue
+        options.append(_option(chain, now, method, None, plan))
+
+    for store in _collect_stores(chain, request.destination.lat, request.destination.lon):
+        at_store = Destination(lat=store.lat, lon=store.lon, pickup_node_id=store.id)
+        store_offers = chain.offers([line.sku for line in lines], always=store.id)
+        try:
+            plan = source_order(lines, at_store, store_offers, chain.carriers, chain.holidays,
+                                now, policy=policy, explain=False)  # fmt: skip
+        except Unsourceable:
+            continue
+        options.append(_option(chain, now, "click_and_collect", store.id, plan))
+    if options:
+        unavailable = []
+    return Promise(options=options, unavailable=unavailable)
+
+
+def _order_lines(cart: list[CartLine]) -> list[OrderLine]:
+    merged: dict[str, int] = {}
+    for line in cart:
+        merged[line.sku] = merged.get(line.sku, 0) + line.qty
+    return [OrderLine(line_id=str(n), sku=sku, qty=qty) for n, (sku, qty) in
+            enumerate(merged.items(), 1)]  # fmt: skip
+
+
+def _collect_stores(chain: SupplyChain, lat: float, lon: float):
+    near = []
+    for node in chain.nodes:
+        if node.type == "store" and node.click_and_collect:
+            km = distance_km(lat, lon, node.lat, node.lon)
+            if km <= COLLECT_RADIUS_KM:
+                near.append((km, node.id, node))
+    return [node for _, _, node in sorted(near)[:MAX_COLLECT_STORES]]
+
+
+def _preorder(
+    lines: list[OrderLine],
+    missing: dict[str, int],
+    home: Destination,
+    chain: SupplyChain,
+    now: datetime,
+    policy: SourcingPolicy,
+) -> tuple[SourcingPlan, list[OptionLine], float] | None:
+    """Serve what is on hand now and the rest from the first supply that covers it."""
+    from_supply: list[OptionLine] = []
+    latest: date | None = None
+    cost = 0.0
+    for line in lines:
+        short = missing.get(line.line_id, 0)
+        if not short:
+            continue
+        supply = next((s for s in chain.supply.get(line.sku, []) if s.qty >= short), None)
+        if supply is None or supply.node_id not in chain.by_id:
+            return None
+        node = chain.by_id[supply.node_id]
+        ship_on = ship_day(node, now, chain.holidays, chain.capacity_used.get(node.id),
+                           not_before=supply.eta)  # fmt: skip
+        if ship_on is None:
+            return None
+        km = distance_km(node.lat, node.lon, home.lat, home.lon)
+        route = best_route(carrier_routes(node, km, chain.carriers, ship_on, chain.holidays,
+                                          ("standard",)), None)  # fmt: skip
+        if route is None:
+            return None
+        from_supply.append(OptionLine(
+            sku=line.sku, qty=short, node_id=node.id, source=supply.kind, supply_id=supply.id,
+            available_on=supply.eta,
+        ))  # fmt: skip
+        latest = max(latest or route.deliver_on, route.deliver_on)
+        cost += route.cost
+    on_hand = [line.model_copy(update={"qty": line.qty - missing.get(line.line_id, 0)})
+               for line in lines if line.qty > missing.get(line.line_id, 0)]  # fmt: skip
+    plan = SourcingPlan(shipments=[], deliver_by=latest or now.date(), explanation=[])
+    if on_hand:
+        offers = chain.offers([line.sku for line in on_hand])
+        plan = source_order(on_hand, home, offers, chain.carriers, chain.holidays, now,
+                            policy=policy, kinds=("standard",), explain=False)  # fmt: skip
+    assert latest is not None
+    plan = plan.model_copy(update={"deliver_by": max(plan.deliver_by, latest)})
+    return plan, from_supply, cost
+
+
+def _option(
+    chain: SupplyChain,
+    now: datetime,
+    method: Method,
+    store_id: str | None,
+    plan: SourcingPlan,
+    from_supply: list[OptionLine] = (),  # type: ignore[assignment]
+    supply_cost: float = 0.0,
+) -> DeliveryOption:
+    lines = [
+        OptionLine(
+            sku=x.sku, qty=x.qty, node_id=s.node_id, source="on_hand", available_on=s.ship_on
+        )
+        for s in plan.shipments
+        for x in s.lines
+    ]
+    lines += list(from_supply)
+    promised_by, guaranteed = plan.deliver_by, False
+    day = now.date()
+    for peak in chain.calendar.peaks:
+        if (
+            peak.guarantee_by
+            and peak.from_ <= day <= peak.to
+            and plan.deliver_by <= peak.guarantee_by
+        ):
+            # In the peak the fastest date is uncertain: commit to the guarantee instead.
+            promised_by, guaranteed = peak.guarantee_by, True
+    nodes = {line.node_id for line in lines}
+    return DeliveryOption(
+        method=method,
+        store_id=store_id,
+        promised_by=promised_by,
+        estimated_by=plan.deliver_by,
+        guaranteed=guaranteed,
+        cost=round(sum(s.cost for s in plan.shipments) + supply_cost, 2),
+        split=len(nodes) > 1,
+        preorder=bool(from_supply),
+        lines=lines,
+    )
+
+
+def _unavailable(
+    lines: list[OrderLine], missing: dict[str, int], chain: SupplyChain
+) -> list[Unavailable]:
+    out = []
+    for line in lines:
+        short = missing.get(line.line_id)
+        if not short:
+            continue
+        if line.sku not in chain.atp and line.sku not in chain.supply:
+            reason = "unknown or never stocked"
+        else:
+            reason = f"{short} of {line.qty} not available to promise, and no supply covers them"
+        out.append(Unavailable(sku=line.sku, reason=reason))
+    return out

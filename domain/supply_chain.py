@@ -1,0 +1,57 @@
+"""The supply chain as the promise and the sourcing engine see it, in memory.
+
+Nodes, carriers, calendar, online ATP per SKU and node (after safety stock and, at
+stores, shelf protection), future supply, and picking capacity already booked. The API
+keeps one refreshed copy so that the promise, which runs on every cart change, does no
+I/O; the sourcing activity builds one for the order's SKUs from the ledger itself.
+"""
+
+from array import array
+from dataclasses import dataclass, field
+from datetime import date
+
+from domain.inventory import available_to_promise
+from domain.network import Calendar, Carrier, Node, Supply
+from domain.sourcing import NodeOffer
+
+
+def online_atp(node: Node, on_hand: int, reserved: int, safety_stock: int) -> int:
+    """What an online order may take at this node (stores keep their protected units)."""
+    protection = node.protection_qty if node.type == "store" else 0
+    return available_to_promise(on_hand, reserved, safety_stock + protection)
+
+
+@dataclass
+class SupplyChain:
+    nodes: list[Node]
+    carriers: dict[str, Carrier]
+    calendar: Calendar
+    # sku -> online ATP per node, in the order of `nodes` (compact: 200 nodes x 10,000
+    # SKUs is 8 MB, not the 200 MB of nested dicts).
+    atp: dict[str, array] = field(default_factory=dict)
+    supply: dict[str, list[Supply]] = field(default_factory=dict)
+    capacity_used: dict[str, dict[date, int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.index = {node.id: n for n, node in enumerate(self.nodes)}
+        self.by_id = {node.id: node for node in self.nodes}
+        self.holidays = frozenset(self.calendar.holidays)
+
+    def set_atp(self, sku: str, node_id: str, qty: int) -> None:
+        position = self.index.get(node_id)
+        if position is None:
+            return
+        row = self.atp.get(sku)
+        if row is None:
+            row = self.atp[sku] = array("i", bytes(4 * len(self.nodes)))
+        row[position] = max(0, qty)
+
+    def offers(self, skus: list[str], always: str | None = None) -> list[NodeOffer]:
+        """Nodes holding any of these SKUs (and `always`, e.g. a collection store)."""
+        rows = [(sku, self.atp[sku]) for sku in dict.fromkeys(skus) if sku in self.atp]
+        out = []
+        for position, node in enumerate(self.nodes):
+            atp = {sku: row[position] for sku, row in rows if row[position] > 0}
+            if atp or node.id == always:
+                out.append(NodeOffer(node, atp, self.capacity_used.get(node.id, {})))
+        return out
