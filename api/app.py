@@ -9,7 +9,8 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 
 from api import errors
-from api.routes import admin, field, health, inventory, orders
+from api.promise_cache import SupplyChainCache
+from api.routes import admin, field, health, inventory, orders, promise
 from api.temporal import TemporalGateway
 from config import Settings, get_settings
 from db.engine import make_engine
@@ -42,6 +43,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.sqlalchemy_url)
     app.state.temporal = TemporalGateway(settings, temporal_client)
+    app.state.supply_chain = SupplyChainCache(app.state.engine)
 
     @app.middleware("http")
     async def _limit_body(request: Request, call_next):
@@ -54,6 +56,6 @@ def create_app(
         return await call_next(request)
 
     errors.install(app)
-    for module in (health, orders, field, inventory, admin):
+    for module in (health, promise, orders, field, inventory, admin):
         app.include_router(module.router)
     return app

@@ -1,17 +1,47 @@
-"""Administration: loading the retailer's network."""
+"""Administration: the retailer's network and its sourcing policy."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
 
-from api.deps import Admin, EngineDep
+from api.deps import Admin, EngineDep, SessionDep
 from db.engine import unit_of_work
 from db.network import LoadSummary, load_network
+from db.policies import active_policy, policy_versions, save_policy
 from domain.network import NetworkDocument
+from domain.policy import SourcingPolicy
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Admin])
 
 
 @router.post("/network", response_model=LoadSummary)
-def load(document: NetworkDocument, engine: EngineDep) -> LoadSummary:
+def load(document: NetworkDocument, engine: EngineDep, request: Request) -> LoadSummary:
     """Merge a network document (nodes, carriers, SKUs, stock, supply, calendar): all or nothing."""
     with unit_of_work(engine) as session:
-        return load_network(session, document)
+        summary = load_network(session, document)
+    request.app.state.supply_chain.invalidate()
+    return summary
+
+
+class PolicyVersions(BaseModel):
+    versions: list[SourcingPolicy]
+
+
+@router.put("/sourcing-policy", response_model=SourcingPolicy)
+def save(policy: SourcingPolicy, engine: EngineDep, request: Request) -> SourcingPolicy:
+    """Save a sourcing policy as a new version, in force for the next orders and promises."""
+    with unit_of_work(engine) as session:
+        saved = save_policy(session, policy)
+    request.app.state.supply_chain.invalidate()
+    return saved
+
+
+@router.get("/sourcing-policy", response_model=SourcingPolicy)
+def current(session: SessionDep) -> SourcingPolicy:
+    """The sourcing policy in force."""
+    return active_policy(session)
+
+
+@router.get("/sourcing-policy/versions", response_model=PolicyVersions)
+def versions(session: SessionDep) -> PolicyVersions:
+    """Every saved version, newest first."""
+    return PolicyVersions(versions=policy_versions(session))

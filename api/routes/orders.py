@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from api import order_gateway
+from api import order_gateway, promise_tokens
 from api.deps import Checkout, SessionDep, SettingsDep, Support, TemporalDep
 from db import orders as read_model
 from db.network import known_skus, read_node
@@ -54,6 +54,7 @@ async def place_order(
     order: PlaceOrder, session: SessionDep, settings: SettingsDep, client: TemporalDep
 ) -> OrderAccepted:
     """Place an order: its workflow starts; the same body sent again returns the same order."""
+    order = _hold_to_option(order, settings.signing_secret)
     _check_order(session, order, settings.default_timezone)
     await order_gateway.place(client, settings, order)
     row = read_model.get_order(session, order.order_id)
@@ -133,17 +134,50 @@ def _check_order(session: Session, order: PlaceOrder, timezone: str) -> None:
                 status.HTTP_422_UNPROCESSABLE_CONTENT,
                 f"{delivery.store_id} is not a click-and-collect store",
             )
-    if delivery.option_id is not None:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"unknown delivery option {delivery.option_id}; send promised_by instead",
-        )
     today = datetime.now(UTC).astimezone(ZoneInfo(timezone)).date()
     if delivery.promised_by is not None and delivery.promised_by < today:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"promised_by {delivery.promised_by} is in the past",
         )
+
+
+def _hold_to_option(order: PlaceOrder, secret: str) -> PlaceOrder:
+    """An order placed with a promise's option is held to that option's date."""
+    delivery = order.delivery
+    if delivery.option_id is None:
+        return order
+    try:
+        claim = promise_tokens.read(secret, delivery.option_id, datetime.now(UTC))
+    except promise_tokens.BadOption as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    except ValueError as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "unknown delivery option"
+        ) from exc
+    method = "click_and_collect" if claim.method == "click_and_collect" else "home"
+    if promise_tokens.cart_of(order.lines) != claim.cart:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "the delivery option was promised for another cart: ask for a new promise",
+        )
+    if method != delivery.method or (
+        method == "click_and_collect" and claim.store_id != delivery.store_id
+    ):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"the delivery option is {claim.method}"
+            + (f" at {claim.store_id}" if claim.store_id else "")
+            + ", not what the order asks",
+        )
+    if delivery.promised_by is not None and delivery.promised_by != claim.promised_by:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"promised_by {delivery.promised_by} differs from the option's {claim.promised_by}",
+        )
+    service = "express" if claim.method == "home_express" else "standard"
+    held = delivery.model_copy(update={"promised_by": claim.promised_by, "service": service})
+    return order.model_copy(update={"delivery": held})
 
 
 def _links(order_id: str) -> dict[str, str]:

@@ -1,0 +1,28 @@
+"""The delivery promise, asked by checkout on every cart change."""
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request
+
+from api import promise_tokens
+from api.deps import Checkout, SettingsDep
+from domain.promise import Promise, PromiseRequest, promise
+
+router = APIRouter(prefix="/v1/promise", tags=["promise"])
+
+
+@router.post("", response_model=Promise, dependencies=[Checkout])
+async def promise_cart(request: PromiseRequest, http: Request, settings: SettingsDep) -> Promise:
+    """Delivery options for a cart with dates the OMS commits to (no I/O on this path)."""
+    chain, policy = await http.app.state.supply_chain.get()
+    now = request.at or datetime.now(UTC)
+    answer = promise(request, chain, now, policy)
+    cart = promise_tokens.cart_of(request.lines)
+    expires = now + promise_tokens.OPTION_LIFETIME
+    for option in answer.options:
+        claim = promise_tokens.OptionClaim(
+            method=option.method, store_id=option.store_id, promised_by=option.promised_by,
+            cart=cart, expires=expires,
+        )  # fmt: skip
+        option.option_id = promise_tokens.issue(settings.signing_secret, claim)
+    return answer
