@@ -12,6 +12,7 @@ from domain.geo import distance_km
 from domain.ids import WEEKDAYS
 from domain.network import Carrier, Node
 from domain.order import OrderLine
+from domain.policy import SourcingPolicy
 from domain.shipping_calendar import delivery_date, ship_date
 from domain.sourcing import Destination, NodeOffer, SourcingPlan, Unsourceable, source_order
 
@@ -94,6 +95,8 @@ class Scenario:
             HOLIDAYS,
             self.now,
             promised_by=self.promised_by,
+            # Splits unbounded: these properties are about stock, not the split limit.
+            policy=SourcingPolicy(max_splits=10),
         )
 
     def reachable(self, offer: NodeOffer) -> bool:
