@@ -128,7 +128,17 @@ def run_api(settings: Settings) -> None:
     from db.migrate import upgrade_at_start
 
     upgrade_at_start(settings.sqlalchemy_url)
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+    if settings.api_workers > 1:
+        uvicorn.run(
+            "api.app:create_app",
+            factory=True,
+            host=settings.api_host,
+            port=settings.api_port,
+            workers=settings.api_workers,
+            log_level="warning",
+        )
+    else:
+        uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
 
 
 def dev_secrets(settings: Settings) -> dict[str, str]:

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     default_timezone: str = "Europe/Paris"
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    api_workers: int = 1  # API processes; each keeps its own promise cache
 
     @field_validator("api_keys")
     @classmethod

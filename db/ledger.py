@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from pydantic import BaseModel, NonNegativeInt, PositiveInt
-from sqlalchemy import func, update
+from sqlalchemy import func, insert, update
 from sqlmodel import Session, select
 
 from db.engine import insert_if_absent
@@ -179,6 +179,29 @@ def set_stock(
     stock.on_hand, stock.safety_stock, stock.updated_at = on_hand, safety_stock, now
     if delta:
         _log(session, sku, node_id, "network_load", delta, 0, source_id, None, now)
+
+
+def add_stock(
+    session: Session, rows: list[tuple[str, str, int, int]], source_prefix: str, now: datetime
+) -> None:
+    """Insert new stock rows (sku, node_id, on_hand, safety_stock), each with its movement."""
+    if not rows:
+        return
+    connection = session.connection()
+    for start in range(0, len(rows), 10_000):
+        chunk = rows[start : start + 10_000]
+        connection.execute(
+            insert(StockRow.__table__),  # type: ignore[attr-defined]
+            [dict(sku=sku, node_id=node, on_hand=qty, reserved=0, safety_stock=safety,
+                  updated_at=now) for sku, node, qty, safety in chunk],
+        )  # fmt: skip
+        moves = [
+            dict(at=now, sku=sku, node_id=node, kind="network_load", on_hand_delta=qty,
+                 reserved_delta=0, source_id=f"{source_prefix}:{sku}:{node}", order_id=None)
+            for sku, node, qty, _ in chunk if qty
+        ]  # fmt: skip
+        if moves:
+            connection.execute(insert(MovementRow.__table__), moves)  # type: ignore[attr-defined]
 
 
 def positions(session: Session, sku: str) -> list[StockPosition]:

@@ -7,7 +7,7 @@ from pydantic import BaseModel
 from sqlmodel import Session, select
 
 from db import ledger
-from db.tables import CalendarRow, CarrierRow, NodeRow, SkuRow, SupplyRow
+from db.tables import CalendarRow, CarrierRow, NodeRow, SkuRow, StockRow, SupplyRow
 from domain.errors import InvalidNetwork
 from domain.network import Calendar, Carrier, NetworkDocument, Node, Supply
 
@@ -48,12 +48,20 @@ def load_network(session: Session, doc: NetworkDocument) -> LoadSummary:
     node_ids = known_nodes | {n.id for n in doc.nodes}
     sku_ids = known_skus | {s.sku for s in doc.skus}
     load_id = uuid.uuid4().hex[:12]
+    existing = set(session.exec(select(StockRow.sku, StockRow.node_id)))
+    fresh = []
     for row in doc.stock:
         _check_known(row.sku, row.node_id, sku_ids, node_ids)
-        ledger.set_stock(
-            session, row.sku, row.node_id, row.on_hand, row.safety_stock,
-            f"load:{load_id}:{row.sku}:{row.node_id}", now,
-        )  # fmt: skip
+        if (row.sku, row.node_id) in existing:
+            ledger.set_stock(
+                session, row.sku, row.node_id, row.on_hand, row.safety_stock,
+                f"load:{load_id}:{row.sku}:{row.node_id}", now,
+            )  # fmt: skip
+        else:
+            fresh.append(row)
+    # A new network has hundreds of thousands of stock rows: insert them in bulk.
+    ledger.add_stock(session, [(r.sku, r.node_id, r.on_hand, r.safety_stock) for r in fresh],
+                     f"load:{load_id}", now)  # fmt: skip
     for supply in doc.supply:
         _check_known(supply.sku, supply.node_id, sku_ids, node_ids)
         session.merge(SupplyRow(**supply.model_dump()))

@@ -14,6 +14,16 @@ class Health(BaseModel):
     database: str
 
 
+class Alive(BaseModel):
+    status: str
+
+
+@router.get("/livez", response_model=Alive)
+async def livez() -> Alive:
+    """The process answers (liveness; no dependency checked)."""
+    return Alive(status="ok")
+
+
 @router.get("/healthz", response_model=Health)
 def healthz(session: SessionDep) -> Health:
     """The API answers and its database too."""
