@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format clean
+.PHONY: install run test lint format clean bench
 
 install: $(STAMP)
 
@@ -31,3 +31,6 @@ format: install
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache
+
+bench: install
+	$(BIN)/python -m bench.promise_bench

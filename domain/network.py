@@ -71,11 +71,16 @@ class CarrierService(Strict):
         "mon", "tue", "wed", "thu", "fri",
     ]  # fmt: skip
 
+    def model_post_init(self, _context) -> None:
+        # Checked on every route of every promise: sort the bands once.
+        self._bands = tuple(sorted((b.max_km, b.days) for b in self.bands))
+        self._pickup_days = frozenset(self.pickup_days)
+
     def transit_days(self, km: float) -> int | None:
         """Days in transit for a distance, or None when no band reaches it."""
-        for band in sorted(self.bands, key=lambda b: b.max_km):
-            if km <= band.max_km:
-                return band.days
+        for max_km, days in self._bands:
+            if km <= max_km:
+                return days
         return None
 
 

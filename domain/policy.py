@@ -31,6 +31,8 @@ class SourcingPolicy(BaseModel):
     max_splits: Annotated[int, Field(ge=0, le=10)] = 2  # shipments beyond the first
     split_lines: bool = True  # may one line come from several nodes
     use_stores: bool = True  # may stores ship online orders (ship-from-store)
+    # Ship-from-store is for customers near the store: farther ones get a warehouse.
+    max_store_distance_km: Annotated[float, Field(gt=0)] = 150.0
     excluded_nodes: Annotated[list[Id], Field(max_length=5000)] = []
     picking_cost: dict[str, Annotated[float, Field(ge=0)]] = {"warehouse": 1.0, "store": 2.5}
     weights: Weights = Weights()

@@ -91,7 +91,9 @@ def promise(
     """Every delivery option for the cart, fastest first within each method."""
     lines = _order_lines(request.lines)
     home = Destination(lat=request.destination.lat, lon=request.destination.lon)
-    offers = chain.offers([line.sku for line in lines])
+    stores = _collect_stores(chain, request.destination.lat, request.destination.lon)
+    # One read of the supply chain serves every option (collection stores always listed).
+    offers = chain.offers([line.sku for line in lines], {s.id for s in stores}, now)
     options: list[DeliveryOption] = []
     unavailable: list[Unavailable] = []
     for method, kinds in (("home_standard", ("standard",)), ("home_express", ("express",))):
@@ -112,11 +114,10 @@ def promise(
             continue
         options.append(_option(chain, now, method, None, plan))
 
-    for store in _collect_stores(chain, request.destination.lat, request.destination.lon):
+    for store in stores:
         at_store = Destination(lat=store.lat, lon=store.lon, pickup_node_id=store.id)
-        store_offers = chain.offers([line.sku for line in lines], always=store.id)
         try:
-            plan = source_order(lines, at_store, store_offers, chain.carriers, chain.holidays,
+            plan = source_order(lines, at_store, offers, chain.carriers, chain.holidays,
                                 now, policy=policy, explain=False)  # fmt: skip
         except Unsourceable:
             continue
@@ -183,7 +184,7 @@ def _preorder(
                for line in lines if line.qty > missing.get(line.line_id, 0)]  # fmt: skip
     plan = SourcingPlan(shipments=[], deliver_by=latest or now.date(), explanation=[])
     if on_hand:
-        offers = chain.offers([line.sku for line in on_hand])
+        offers = chain.offers([line.sku for line in on_hand], now=now)
         plan = source_order(on_hand, home, offers, chain.carriers, chain.holidays, now,
                             policy=policy, kinds=("standard",), explain=False)  # fmt: skip
     assert latest is not None

@@ -2,6 +2,7 @@
 
 from collections.abc import Collection
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from domain.ids import WEEKDAYS
@@ -41,9 +42,18 @@ def delivery_date(
     transit = service.transit_days(km)
     if transit is None:
         return None
+    holidays = holidays if isinstance(holidays, frozenset) else frozenset(holidays)
+    return _carried(ship_on, service._pickup_days, transit, holidays)
+
+
+@lru_cache(maxsize=65_536)
+def _carried(
+    ship_on: date, pickup_days: frozenset[str], transit: int, holidays: frozenset[date]
+) -> date | None:
+    # The promise asks this for every node of every cart: the answers repeat, remember them.
     day = ship_on
     for _ in range(MAX_LOOKAHEAD_DAYS):
-        if weekday(day) in service.pickup_days and day not in holidays:
+        if weekday(day) in pickup_days and day not in holidays:
             break
         day += timedelta(days=1)
     else:

@@ -30,6 +30,7 @@ class NodeOffer:
     node: Node
     atp: dict[str, int]
     capacity_used: dict[date, int] = field(default_factory=dict)
+    ship_on: date | None = None  # when known already (the promise computes it once a minute)
 
 
 class PlannedLine(BaseModel):
@@ -72,10 +73,19 @@ class SourcingPlan(BaseModel):
     explanation: list[str]
 
 
-class Destination(BaseModel):
+@dataclass(slots=True)
+class Destination:
     lat: float
     lon: float
     pickup_node_id: str | None = None  # click and collect: the store that hands over
+    _km: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
+
+    def km_from(self, node: Node) -> float:
+        """Distance from a node, remembered: the promise asks it of every node, per option."""
+        km = self._km.get(node.id)
+        if km is None:
+            km = self._km[node.id] = distance_km(node.lat, node.lon, self.lat, self.lon)
+        return km
 
 
 class Unsourceable(InsufficientStock):
@@ -117,10 +127,10 @@ def source_order(
         notes if explain else None,
     )  # fmt: skip
 
-    plans: dict[tuple, list[tuple[_Candidate, list[PlannedLine]]]] = {}
+    whole = [(x.line_id, x.sku, x.qty) for x in lines]
+    plans: dict[tuple, list[tuple[_Candidate, list[tuple[str, str, int]]]]] = {}
     for candidate in candidates:
         if all(candidate.atp.get(sku, 0) >= qty for sku, qty in needed.items()):
-            whole = [PlannedLine(line_id=x.line_id, sku=x.sku, qty=x.qty) for x in lines]
             plans[(candidate.node.id,)] = [(candidate, whole)]
     orderings = [
         sorted(candidates, key=lambda c: (c.rank, c.node.id)),
@@ -134,20 +144,27 @@ def source_order(
         raise _why_not(lines, candidates, policy)
 
     today = now.date()
-    scored = sorted(
-        (_score(parts, policy, today, promised_by) for parts in plans.values()),
-        key=lambda s: (not s[0].meets_promise, s[1].total, s[0].deliver_by),
+    ranked = sorted(
+        (_measure(parts, policy, today, promised_by) for parts in plans.values()),
+        # Plans that keep the promise by score; when none does, the least late first.
+        key=lambda m: (
+            (0, m.total, m.deliver_by.toordinal(), m.key)
+            if m.meets_promise
+            else (1, m.deliver_by.toordinal(), m.total, m.key)
+        ),
     )
-    chosen, score = scored[0]
+    chosen = _plan(ranked[0], policy)
     if explain:
-        for plan, plan_score in scored[:10]:
-            notes.append(f"plan {_nodes(plan)}: {_describe(plan_score, plan)}")
+        for measured in ranked[:10]:
+            plan = chosen if measured is ranked[0] else _plan(measured, policy)
+            notes.append(f"plan {_nodes(plan)}: {_describe(plan.score, plan)}")
         keeps = f"keeps {promised_by.isoformat()}" if promised_by else "has no date to keep"
         if promised_by and not chosen.meets_promise:
             keeps = f"is the fastest; nothing keeps {promised_by.isoformat()}"
         notes.append(f"chosen {_nodes(chosen)}: lowest score under policy "
                      f"{policy.name} v{policy.version}, {keeps}")  # fmt: skip
-    return chosen.model_copy(update={"explanation": notes, "score": score})
+    chosen.explanation = notes
+    return chosen
 
 
 def _candidates(
@@ -169,21 +186,29 @@ def _candidates(
         node = offer.node
         pickup = destination.pickup_node_id == node.id
         reason = None
-        has = {sku: offer.atp.get(sku, 0) for sku in needed if offer.atp.get(sku, 0) > 0}
+        has: dict[str, int] = {}
         if node.id in excluded:
             reason = "excluded by the policy"
+        elif destination.pickup_node_id and not pickup and node.type == "store":
+            reason = "stores do not restock another store's counter"
         elif not pickup and node.type == "store" and not node.ship_from_store:
             reason = "does not ship online orders"
         elif not pickup and node.type == "store" and not policy.use_stores:
             reason = "stores are off in the policy"
-        elif not has:
-            reason = "has none of the cart after safety stock and protection"
+        elif node.type == "store" and not pickup:
+            km = destination.km_from(node)
+            if km > policy.max_store_distance_km:
+                reason = f"store {km:.0f} km away, beyond {policy.max_store_distance_km:.0f} km"
         if reason is None:
-            ship_on = ship_day(node, now, holidays, offer.capacity_used)
+            has = {sku: q for sku in needed if (q := offer.atp.get(sku, 0)) > 0}
+            if not has:
+                reason = "has none of the cart after safety stock and protection"
+        if reason is None:
+            ship_on = offer.ship_on or ship_day(node, now, holidays, offer.capacity_used)
             if ship_on is None:
                 reason = "no picking capacity left in the coming weeks"
             else:
-                km = distance_km(node.lat, node.lon, destination.lat, destination.lon)
+                km = destination.km_from(node)
                 if pickup:
                     route: Route | None = collect_route(node, ship_on)
                 else:
@@ -208,11 +233,11 @@ def _candidates(
 
 def _greedy(
     lines: list[OrderLine], ordering: list[_Candidate], split_lines: bool
-) -> list[tuple[_Candidate, list[PlannedLine]]] | None:
+) -> list[tuple[_Candidate, list[tuple[str, str, int]]]] | None:
     """Each line from the first node in `ordering` that has it in full, preferring nodes
     already in the plan; else (if allowed) split the line across nodes in that order."""
     remaining = {c.node.id: dict(c.atp) for c in ordering}
-    used: dict[str, list[PlannedLine]] = {}
+    used: dict[str, list[tuple[str, str, int]]] = {}
     by_id = {c.node.id: c for c in ordering}
     for line in lines:
         order = [c for c in ordering if c.node.id in used] + [
@@ -237,26 +262,56 @@ def _greedy(
             return None
         for node_id, qty in takes:
             remaining[node_id][line.sku] -= qty
-            used.setdefault(node_id, []).append(
-                PlannedLine(line_id=line.line_id, sku=line.sku, qty=qty)
-            )
+            used.setdefault(node_id, []).append((line.line_id, line.sku, qty))
     return [(by_id[node_id], planned) for node_id, planned in used.items()]
 
 
-def _score(
-    parts: list[tuple[_Candidate, list[PlannedLine]]],
+@dataclass(slots=True)
+class _Measured:
+    parts: list[tuple[_Candidate, list[tuple[str, str, int]]]]
+    deliver_by: date
+    meets_promise: bool
+    total: float
+    cost: float
+    lead: int
+    km: float
+    share: float
+    key: tuple[str, ...]
+
+
+def _measure(
+    parts: list[tuple[_Candidate, list[tuple[str, str, int]]]],
     policy: SourcingPolicy,
     today: date,
     promised_by: date | None,
-) -> tuple[SourcingPlan, PlanScore]:
+) -> _Measured:
+    """The plan's score, in plain numbers (most plans are only ever compared)."""
+    w = policy.weights
+    deliver_by = max(c.route.deliver_on for c, _ in parts)
+    cost = sum(c.route.cost + policy.picking_cost.get(c.node.type, 0.0) for c, _ in parts)
+    km = sum(round(c.route.km, 1) for c, _ in parts)
+    units = sum(q for _, planned in parts for _, _, q in planned)
+    from_stores = sum(q for c, planned in parts if c.node.type == "store" for _, _, q in planned)
+    share = from_stores / units if units else 0.0
+    lead = max(0, (deliver_by - today).days)
+    total = (
+        w.cost * cost + w.lead_time * lead + w.distance * km
+        + w.splits * (len(parts) - 1) + w.store_share * share
+    )  # fmt: skip
+    meets = promised_by is None or deliver_by <= promised_by
+    key = tuple(c.node.id for c, _ in parts)
+    return _Measured(parts, deliver_by, meets, total, cost, lead, km, share, key)
+
+
+def _plan(measured: _Measured, policy: SourcingPolicy) -> SourcingPlan:
     shipments = []
-    for candidate, planned in parts:
+    for candidate, planned in measured.parts:
         route = candidate.route
         picking = policy.picking_cost.get(candidate.node.type, 0.0)
         shipments.append(
             PlannedShipment(
                 node_id=candidate.node.id,
-                lines=planned,
+                lines=[PlannedLine(line_id=lid, sku=sku, qty=q) for lid, sku, q in planned],
                 carrier_id=route.carrier_id,
                 service_id=route.service_id,
                 distance_km=round(route.km, 1),
@@ -265,31 +320,20 @@ def _score(
                 cost=round(route.cost + picking, 2),
             )
         )
-    deliver_by = max(s.deliver_by for s in shipments)
-    units = sum(s.units for s in shipments)
-    from_stores = sum(s.units for s, (c, _) in zip(shipments, parts, strict=True)
-                      if c.node.type == "store")  # fmt: skip
-    w = policy.weights
-    cost = sum(s.cost for s in shipments)
-    lead = max(0, (deliver_by - today).days)
-    km = sum(s.distance_km for s in shipments)
-    share = from_stores / units if units else 0.0
-    total = (
-        w.cost * cost + w.lead_time * lead + w.distance * km
-        + w.splits * (len(shipments) - 1) + w.store_share * share
+    score = PlanScore(
+        total=round(measured.total, 3), cost=round(measured.cost, 2),
+        lead_time_days=measured.lead, distance_km=round(measured.km, 1),
+        splits=len(shipments) - 1, store_share=round(measured.share, 3),
     )  # fmt: skip
-    plan = SourcingPlan(
+    return SourcingPlan(
         shipments=shipments,
-        deliver_by=deliver_by,
-        meets_promise=promised_by is None or deliver_by <= promised_by,
+        deliver_by=measured.deliver_by,
+        meets_promise=measured.meets_promise,
         policy=policy.name,
         policy_version=policy.version,
+        score=score,
         explanation=[],
     )
-    score = PlanScore(total=round(total, 3), cost=round(cost, 2), lead_time_days=lead,
-                      distance_km=round(km, 1), splits=len(shipments) - 1,
-                      store_share=round(share, 3))  # fmt: skip
-    return plan, score
 
 
 def _alone(node: Node, route: Route, policy: SourcingPolicy, today: date) -> float:
@@ -329,7 +373,8 @@ def _nodes(plan: SourcingPlan) -> str:
     return " + ".join(f"{s.node_id} ({s.units})" for s in plan.shipments)
 
 
-def _describe(score: PlanScore, plan: SourcingPlan) -> str:
+def _describe(score: PlanScore | None, plan: SourcingPlan) -> str:
+    assert score is not None
     late = "" if plan.meets_promise else ", late"
     return (
         f"score {score.total:.2f} = cost {score.cost:.2f} EUR, {score.lead_time_days} days, "

@@ -8,10 +8,11 @@ I/O; the sourcing activity builds one for the order's SKUs from the ledger itsel
 
 from array import array
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from domain.inventory import available_to_promise
 from domain.network import Calendar, Carrier, Node, Supply
+from domain.routing import ship_day
 from domain.sourcing import NodeOffer
 
 
@@ -36,6 +37,8 @@ class SupplyChain:
         self.index = {node.id: n for n, node in enumerate(self.nodes)}
         self.by_id = {node.id: node for node in self.nodes}
         self.holidays = frozenset(self.calendar.holidays)
+        self._ship_days: dict[str, date | None] = {}
+        self._ship_days_key: tuple | None = None
 
     def set_atp(self, sku: str, node_id: str, qty: int) -> None:
         position = self.index.get(node_id)
@@ -46,12 +49,30 @@ class SupplyChain:
             row = self.atp[sku] = array("i", bytes(4 * len(self.nodes)))
         row[position] = max(0, qty)
 
-    def offers(self, skus: list[str], always: str | None = None) -> list[NodeOffer]:
-        """Nodes holding any of these SKUs (and `always`, e.g. a collection store)."""
+    def offers(
+        self, skus: list[str], always: str | set[str] | None = None, now: datetime | None = None
+    ) -> list[NodeOffer]:
+        """Nodes holding any of these SKUs (and those in `always`, e.g. collection stores).
+
+        Given `now`, each offer carries the node's ship day, worked out once a minute."""
         rows = [(sku, self.atp[sku]) for sku in dict.fromkeys(skus) if sku in self.atp]
+        days = self.ship_days(now) if now is not None else {}
+        keep = {always} if isinstance(always, str) else (always or set())
         out = []
         for position, node in enumerate(self.nodes):
             atp = {sku: row[position] for sku, row in rows if row[position] > 0}
-            if atp or node.id == always:
-                out.append(NodeOffer(node, atp, self.capacity_used.get(node.id, {})))
+            if atp or node.id in keep:
+                used = self.capacity_used.get(node.id, {})
+                out.append(NodeOffer(node, atp, used, days.get(node.id)))
         return out
+
+    def ship_days(self, now: datetime) -> dict[str, date | None]:
+        """Every node's next picking day at `now` (cut-off, calendar, capacity)."""
+        key = (now.replace(second=0, microsecond=0), id(self.capacity_used))
+        if self._ship_days_key != key:
+            self._ship_days = {
+                node.id: ship_day(node, now, self.holidays, self.capacity_used.get(node.id))
+                for node in self.nodes
+            }
+            self._ship_days_key = key
+        return self._ship_days

@@ -263,7 +263,7 @@ def test_explanation_names_every_candidate_and_why_others_were_ruled_out():
     )  # fmt: skip
 
     why = "\n".join(plan.explanation)
-    assert "STORE-MARSEILLE: rejected, no carrier service reaches 277 km" in why
+    assert "STORE-MARSEILLE: rejected, store 277 km away, beyond 150 km" in why
     assert "STORE-TOULOUSE: rejected, does not ship online orders" in why
     assert "DC-LILLE: rejected, has none of the cart" in why
     assert "DC-LYON: candidate, 1/1 units, ships 2026-11-25" in why
