@@ -1,6 +1,6 @@
 """The promise's in-memory supply chain: refreshed in the background, never on the way of
-a cart change (at most once a second, stock and capacity changes only; all of it each
-minute)."""
+a cart change (once a second, stock and capacity changes; once a minute, supply and a
+check that the network did not change)."""
 
 import asyncio
 import logging
@@ -12,7 +12,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from db.policies import active_policy
-from db.supply_chain import load_supply_chain, refresh
+from db.supply_chain import load_supply_chain, network_fingerprint, read_supply, refresh
 from domain.policy import SourcingPolicy
 from domain.supply_chain import SupplyChain
 
@@ -29,6 +29,7 @@ class SupplyChainCache:
         self._refreshed_at = 0.0
         self._loaded_at = 0.0
         self._since = None
+        self._network = ""
         self._task: asyncio.Task | None = None
         self._first = asyncio.Lock()
 
@@ -46,6 +47,7 @@ class SupplyChainCache:
         """Reload everything at the next call (e.g. after a network or policy change)."""
         self._loaded_at = 0.0
         self._refreshed_at = 0.0
+        self._network = ""
 
     async def _refresh_in_background(self) -> None:
         try:
@@ -57,13 +59,26 @@ class SupplyChainCache:
             self._task = None
 
     def _reload(self, full: bool) -> None:
+        """Every second: stock and capacity changes. Every minute: supply, and the network
+        itself; only a changed network (nodes, carriers, calendar) reads all stock again."""
         started = datetime.now(UTC)
         with Session(self.engine) as session:
-            if full or self.chain is None or self._since is None:
-                self.chain = load_supply_chain(session)
-                self._loaded_at = time.monotonic()
+            if self.chain is None or self._since is None or self._loaded_at == 0.0:
+                self._load_all(session)
+            elif full:
+                if network_fingerprint(session) != self._network:
+                    self._load_all(session)
+                else:
+                    refresh(self.chain, session, self._since)
+                    self.chain.supply = read_supply(session)
+                    self._loaded_at = time.monotonic()
             else:
                 refresh(self.chain, session, self._since)
             self.policy = active_policy(session)
         self._since = started
         self._refreshed_at = time.monotonic()
+
+    def _load_all(self, session: Session) -> None:
+        self._network = network_fingerprint(session)
+        self.chain = load_supply_chain(session)
+        self._loaded_at = time.monotonic()

@@ -23,31 +23,48 @@ def load_supply_chain(session: Session, skus: list[str] | None = None) -> Supply
         carriers={c.id: c for c in network.carriers},
         calendar=network.calendar,
     )
-    stock = select(StockRow)
-    supply = select(SupplyRow).order_by(SupplyRow.eta, SupplyRow.id)
+    stock = _STOCK
     if skus is not None:
         stock = stock.where(StockRow.sku.in_(sorted(set(skus))))
-        supply = supply.where(SupplyRow.sku.in_(sorted(set(skus))))
     _apply_stock(chain, session.exec(stock))
-    for row in session.exec(supply):
-        chain.supply.setdefault(row.sku, []).append(Supply.model_validate(row.model_dump()))
+    chain.supply = read_supply(session, skus)
     chain.capacity_used = capacity.usage(session, _earliest_today(chain))
     return chain
 
 
+def read_supply(session: Session, skus: list[str] | None = None) -> dict[str, list[Supply]]:
+    query = select(SupplyRow).order_by(SupplyRow.eta, SupplyRow.id)
+    if skus is not None:
+        query = query.where(SupplyRow.sku.in_(sorted(set(skus))))
+    out: dict[str, list[Supply]] = {}
+    for row in session.exec(query):
+        out.setdefault(row.sku, []).append(Supply.model_validate(row.model_dump()))
+    return out
+
+
+def network_fingerprint(session: Session) -> str:
+    """Changes when nodes, carriers or the calendar change (they shape every ATP and date)."""
+    network = read_network(session)
+    return network.model_dump_json()
+
+
 def refresh(chain: SupplyChain, session: Session, since: datetime) -> None:
     """Bring a loaded supply chain up to date with what changed since `since`."""
-    changed = session.exec(select(StockRow).where(StockRow.updated_at >= since - REFRESH_OVERLAP))
-    _apply_stock(chain, changed)
+    _apply_stock(chain, session.exec(_STOCK.where(StockRow.updated_at >= since - REFRESH_OVERLAP)))
     chain.capacity_used = capacity.usage(session, _earliest_today(chain))
 
 
+# Plain columns, not ORM objects: a big network has a million stock rows to read.
+_STOCK = select(StockRow.sku, StockRow.node_id, StockRow.on_hand, StockRow.reserved,
+                StockRow.safety_stock)  # fmt: skip
+
+
 def _apply_stock(chain: SupplyChain, rows) -> None:
-    for row in rows:
-        node = chain.by_id.get(row.node_id)
+    by_id = chain.by_id
+    for sku, node_id, on_hand, reserved, safety_stock in rows:
+        node = by_id.get(node_id)
         if node is not None:
-            atp = online_atp(node, row.on_hand, row.reserved, row.safety_stock)
-            chain.set_atp(row.sku, row.node_id, atp)
+            chain.set_atp(sku, node_id, online_atp(node, on_hand, reserved, safety_stock))
 
 
 def _earliest_today(chain: SupplyChain) -> date:
