@@ -161,8 +161,12 @@ def _preorder(
         short = missing.get(line.line_id, 0)
         if not short:
             continue
-        supply = next((s for s in chain.supply.get(line.sku, []) if s.qty >= short), None)
-        if supply is None or supply.node_id not in chain.by_id:
+        usable = (
+            s for s in chain.supply.get(line.sku, [])
+            if s.qty >= short and _allowed(s.node_id, chain, policy, home)
+        )  # fmt: skip
+        supply = next(usable, None)
+        if supply is None:
             return None
         node = chain.by_id[supply.node_id]
         ship_on = ship_day(node, now, chain.holidays, chain.capacity_used.get(node.id),
@@ -179,17 +183,35 @@ def _preorder(
             available_on=supply.eta,
         ))  # fmt: skip
         latest = max(latest or route.deliver_on, route.deliver_on)
-        cost += route.cost
+        cost += route.cost + policy.picking_cost.get(node.type, 0.0)
     on_hand = [line.model_copy(update={"qty": line.qty - missing.get(line.line_id, 0)})
                for line in lines if line.qty > missing.get(line.line_id, 0)]  # fmt: skip
     plan = SourcingPlan(shipments=[], deliver_by=latest or now.date(), explanation=[])
     if on_hand:
         offers = chain.offers([line.sku for line in on_hand], now=now)
-        plan = source_order(on_hand, home, offers, chain.carriers, chain.holidays, now,
-                            policy=policy, kinds=("standard",), explain=False)  # fmt: skip
+        try:
+            plan = source_order(on_hand, home, offers, chain.carriers, chain.holidays, now,
+                                policy=policy, kinds=("standard",), explain=False)  # fmt: skip
+        except Unsourceable:
+            return None
     assert latest is not None
     plan = plan.model_copy(update={"deliver_by": max(plan.deliver_by, latest)})
     return plan, from_supply, cost
+
+
+def _allowed(node_id: str, chain: SupplyChain, policy: SourcingPolicy, home: Destination) -> bool:
+    """May this node ship to this customer under the policy (a pre-order from its supply)?
+    The same hard constraints as sourcing's own candidates."""
+    node = chain.by_id.get(node_id)
+    if node is None or node_id in policy.excluded_nodes:
+        return False
+    if node.type == "warehouse":
+        return True
+    return (
+        node.ship_from_store
+        and policy.use_stores
+        and home.km_from(node) <= policy.max_store_distance_km
+    )
 
 
 def _option(
@@ -211,7 +233,7 @@ def _option(
     lines += list(from_supply)
     promised_by, guaranteed = plan.deliver_by, False
     day = now.date()
-    for peak in chain.calendar.peaks:
+    for peak in chain.calendar.peaks if method != "home_express" else ():  # express: speed
         if (
             peak.guarantee_by
             and peak.from_ <= day <= peak.to

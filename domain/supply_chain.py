@@ -31,6 +31,7 @@ class SupplyChain:
     # SKUs is 8 MB, not the 200 MB of nested dicts).
     atp: dict[str, array] = field(default_factory=dict)
     supply: dict[str, list[Supply]] = field(default_factory=dict)
+    # Replace, don't mutate: a new value is what tells the ship days to be worked out again.
     capacity_used: dict[str, dict[date, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -39,6 +40,11 @@ class SupplyChain:
         self.holidays = frozenset(self.calendar.holidays)
         self._ship_days: dict[str, date | None] = {}
         self._ship_days_key: tuple | None = None
+
+    def __setattr__(self, name: str, value) -> None:
+        if name == "capacity_used":
+            object.__setattr__(self, "_capacity_version", getattr(self, "_capacity_version", 0) + 1)
+        object.__setattr__(self, name, value)
 
     def set_atp(self, sku: str, node_id: str, qty: int) -> None:
         position = self.index.get(node_id)
@@ -68,7 +74,7 @@ class SupplyChain:
 
     def ship_days(self, now: datetime) -> dict[str, date | None]:
         """Every node's next picking day at `now` (cut-off, calendar, capacity)."""
-        key = (now.replace(second=0, microsecond=0), id(self.capacity_used))
+        key = (now.replace(second=0, microsecond=0), self._capacity_version)
         if self._ship_days_key != key:
             self._ship_days = {
                 node.id: ship_day(node, now, self.holidays, self.capacity_used.get(node.id))
