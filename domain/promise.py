@@ -91,7 +91,11 @@ def promise(
     """Every delivery option for the cart, fastest first within each method."""
     lines = _order_lines(request.lines)
     home = Destination(lat=request.destination.lat, lon=request.destination.lon)
-    stores = _collect_stores(chain, request.destination.lat, request.destination.lon)
+    stores = [
+        store
+        for store in _collect_stores(chain, request.destination.lat, request.destination.lon)
+        if store.id not in policy.excluded_nodes
+    ]
     # One read of the supply chain serves every option (collection stores always listed).
     offers = chain.offers([line.sku for line in lines], {s.id for s in stores}, now)
     options: list[DeliveryOption] = []
@@ -124,6 +128,12 @@ def promise(
         options.append(_option(chain, now, "click_and_collect", store.id, plan))
     if options:
         unavailable = []
+    elif not unavailable:
+        unavailable = [
+            Unavailable(sku=line.sku, reason="in stock, but only in more shipments or split "
+                        f"lines than policy {policy.name} allows")
+            for line in lines
+        ]  # fmt: skip
     return Promise(options=options, unavailable=unavailable)
 
 
