@@ -78,28 +78,29 @@ def release(
     session: Session, order_id: str, now: datetime, node_id: str | None = None
 ) -> list[HeldUnits]:
     """Give back every unit still held for an order (at one node, or everywhere)."""
-    released = []
-    for row in _held(session, order_id, node_id):
-        _change_stock(session, row.sku, row.node_id, 0, -row.qty, now)
-        row.status, row.updated_at = "released", now
-        _log(session, row.sku, row.node_id, "release", 0, -row.qty,
-             f"release:{row.id}", order_id, now)  # fmt: skip
-        released.append(_units(row))
-    session.flush()
-    return released
+    return _settle(session, order_id, node_id, now, "released", leave_stock=False)
 
 
 def commit(session: Session, order_id: str, node_id: str, now: datetime) -> list[HeldUnits]:
     """The node shipped: held units leave its stock (on hand and reserved both drop)."""
-    committed = []
+    return _settle(session, order_id, node_id, now, "committed", leave_stock=True)
+
+
+def _settle(
+    session: Session, order_id: str, node_id: str | None, now: datetime, status: str,
+    leave_stock: bool,
+) -> list[HeldUnits]:  # fmt: skip
+    kind, prefix = ("shipment", "commit") if leave_stock else ("release", "release")
+    settled = []
     for row in _held(session, order_id, node_id):
-        _change_stock(session, row.sku, row.node_id, -row.qty, -row.qty, now)
-        row.status, row.updated_at = "committed", now
-        _log(session, row.sku, row.node_id, "shipment", -row.qty, -row.qty,
-             f"commit:{row.id}", order_id, now)  # fmt: skip
-        committed.append(_units(row))
+        on_hand = -row.qty if leave_stock else 0
+        _change_stock(session, row.sku, row.node_id, on_hand, -row.qty, now)
+        row.status, row.updated_at = status, now
+        _log(session, row.sku, row.node_id, kind, on_hand, -row.qty,
+             f"{prefix}:{row.id}", order_id, now)  # fmt: skip
+        settled.append(_units(row))
     session.flush()
-    return committed
+    return settled
 
 
 def write_off_short_pick(

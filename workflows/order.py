@@ -491,7 +491,7 @@ class OrderWorkflow:
             )
         if shipment.units == 0:
             shipment.status = ShipmentStatus.CANCELLED
-            await self._cancel_booking(shipment)
+            await self._withdraw(shipment)
         if not any(s.units for s in self._active_shipments()):
             self._view.reason = "nothing left to ship after short picks"
             self._view.status = OrderStatus.EXCEPTION
@@ -582,12 +582,7 @@ class OrderWorkflow:
         if released.units:
             self._note("stock_released", f"Gave {released.units} units back to stock")
         for shipment in self._view.shipments:
-            await self._cancel_booking(shipment)
-            await workflow.execute_activity_method(
-                InventoryActivities.release_capacity,
-                ReleaseCapacityInput(shipment_id=shipment.shipment_id),
-                **LEDGER,
-            )
+            await self._withdraw(shipment)
             if shipment.status != ShipmentStatus.BOOKED:
                 self._notify(
                     "node",
@@ -606,6 +601,15 @@ class OrderWorkflow:
             cancelled=True, status=OrderStatus.CANCELLED, detail="cancelled"
         )
         self._save()
+
+    async def _withdraw(self, shipment: Shipment) -> None:
+        """The shipment will not leave: its carrier booking and picking slot go back."""
+        await self._cancel_booking(shipment)
+        await workflow.execute_activity_method(
+            InventoryActivities.release_capacity,
+            ReleaseCapacityInput(shipment_id=shipment.shipment_id),
+            **LEDGER,
+        )
 
     async def _cancel_booking(self, shipment: Shipment) -> None:
         if shipment.booking_ref is None or shipment.carrier_id is None:
@@ -636,12 +640,7 @@ class OrderWorkflow:
             **LEDGER,
         )
         for shipment in self._view.shipments:
-            await self._cancel_booking(shipment)
-            await workflow.execute_activity_method(
-                InventoryActivities.release_capacity,
-                ReleaseCapacityInput(shipment_id=shipment.shipment_id),
-                **LEDGER,
-            )
+            await self._withdraw(shipment)
             shipment.status = ShipmentStatus.CANCELLED
         self._view.status = OrderStatus.FAILED
         self._view.reason = reason
