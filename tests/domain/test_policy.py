@@ -10,6 +10,7 @@ from domain.network import Carrier, Node
 from domain.order import OrderLine
 from domain.policy import DEFAULT_POLICY, NEAREST_NODE_POLICY, SourcingPolicy, Weights
 from domain.sourcing import Destination, NodeOffer, SourcingPlan, Unsourceable, source_order
+from tests.domain.builders import node
 
 # Wednesday 2026-11-25, 10:00 in Paris: before every cut-off, so nodes ship today.
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -22,19 +23,6 @@ DC_PARIS_AT = (48.86, 2.35)  # 392 km from the customer
 DC_VIENNE_AT = (45.50, 4.90)  # 29 km
 DC_LYON_AT = (45.73, 4.95)  # 10 km
 STORE_LYON_AT = (45.765, 4.835)  # 1 km
-
-
-def node(node_id: str, at: tuple[float, float], **extra: Any) -> Node:
-    fields: dict[str, Any] = {
-        "id": node_id,
-        "type": "warehouse",
-        "name": node_id.title(),
-        "lat": at[0],
-        "lon": at[1],
-        "pick_capacity_per_day": 1000,
-        "carriers": ["POSTE"],
-    }
-    return Node(**(fields | extra))
 
 
 def store(node_id: str, at: tuple[float, float], **extra: Any) -> Node:

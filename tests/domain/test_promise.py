@@ -9,6 +9,7 @@ from domain.policy import DEFAULT_POLICY, SourcingPolicy, Weights
 from domain.promise import DeliveryOption, Promise, PromiseRequest, Unavailable, promise
 from domain.sourcing import Destination, source_order
 from domain.supply_chain import SupplyChain, online_atp
+from tests.domain.builders import node
 
 # Wednesday 2026-11-25, 10:00 in Paris (UTC+1 in winter): before every 15:00 cut-off.
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -26,19 +27,6 @@ DC_VIENNE_AT = (45.50, 4.90)  # 29 km
 STORE_LYON_AT = (45.765, 4.835)  # 1 km
 STORE_VILLEURBANNE_AT = (45.77, 4.88)  # 4 km
 STORE_GRENOBLE_AT = (45.19, 5.72)  # 94 km: too far to collect from
-
-
-def node(node_id: str, at: tuple[float, float], **extra: Any) -> Node:
-    fields: dict[str, Any] = {
-        "id": node_id,
-        "type": "warehouse",
-        "name": node_id.title(),
-        "lat": at[0],
-        "lon": at[1],
-        "pick_capacity_per_day": 1000,
-        "carriers": ["POSTE"],
-    }
-    return Node(**(fields | extra))
 
 
 def store(node_id: str, at: tuple[float, float], **extra: Any) -> Node:

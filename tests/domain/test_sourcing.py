@@ -8,6 +8,7 @@ import pytest
 from domain.network import Carrier, Node
 from domain.order import OrderLine
 from domain.sourcing import Destination, NodeOffer, SourcingPlan, Unsourceable, source_order
+from tests.domain import builders
 
 # Wednesday 2026-11-25, 10:00 in Paris: before every cut-off, so nodes ship today.
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -20,16 +21,7 @@ MARSEILLE = (43.30, 5.37)
 
 
 def node(node_id: str, at: tuple[float, float], **extra: Any) -> Node:
-    fields: dict[str, Any] = {
-        "id": node_id,
-        "type": "warehouse",
-        "name": node_id.title(),
-        "lat": at[0],
-        "lon": at[1],
-        "pick_capacity_per_day": 1000,
-        "carriers": ["NATIONAL"],
-    }
-    return Node(**(fields | extra))
+    return builders.node(node_id, at, **({"carriers": ["NATIONAL"]} | extra))
 
 
 def carrier(carrier_id: str, *services: dict) -> Carrier:
