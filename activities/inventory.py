@@ -1,6 +1,7 @@
 """Sourcing and stock activities: read the ledger, hold, commit and release units."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 from sqlalchemy import Engine
@@ -39,6 +40,7 @@ class BookCapacityInput(BaseModel):
 
 class BookCapacityResult(BaseModel):
     day: date
+    pick_by: datetime | None = None  # the node's SLA: picked by the end of its picking day
 
 
 class ReleaseCapacityInput(BaseModel):
@@ -139,7 +141,8 @@ class InventoryActivities:
                 type="NoCapacity",
                 non_retryable=True,
             )
-        return BookCapacityResult(day=day)
+        pick_by = datetime.combine(day + timedelta(days=1), time(0), ZoneInfo(node.timezone))
+        return BookCapacityResult(day=day, pick_by=pick_by)
 
     @activity.defn
     def release_capacity(self, input: ReleaseCapacityInput) -> ReleaseCapacityResult:

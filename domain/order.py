@@ -115,6 +115,7 @@ class Shipment(BaseModel):
     status: ShipmentStatus = ShipmentStatus.BOOKED
     lines: list[ShipmentLine]
     expected_delivery: date | None = None
+    pick_by: datetime | None = None  # the node's picking SLA; missed, the order is rerouted
     shipped_at: datetime | None = None
     delivered_at: datetime | None = None
 

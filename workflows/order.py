@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.field_events import CarrierEventSignal, NodeEventSignal
     from domain.order import (
         CLOSED_STATUSES,
+        OrderLine,
         OrderStatus,
         OrderView,
         PlaceOrder,
@@ -143,6 +144,10 @@ class OrderWorkflow:
         self._background: list[asyncio.Future[Any]] = []
         self._notices = 0
         self._late_noted = False
+        self._round = 0  # sourcing rounds so far: each holds stock under its own ids
+        self._shipments_made = 0
+        self._avoid: set[str] = set()  # nodes that failed this order (short pick, SLA)
+        self._stuck: str | None = None  # why the order waits in the exception queue
 
     # --- Interface ---------------------------------------------------------------------
 
@@ -200,7 +205,7 @@ class OrderWorkflow:
 
         plan = await self._source_and_reserve()
         if plan is not None and self._cancel is None:
-            await self._book_and_release(plan)
+            await self._release(plan)
         while self._view.status not in CLOSED_STATUSES:
             if not self._inbox and self._cancel is not None:
                 await self._cancel_order()
@@ -208,10 +213,10 @@ class OrderWorkflow:
             try:
                 await workflow.wait_condition(
                     lambda: bool(self._inbox) or self._cancel is not None,
-                    timeout=self._time_until_promise_missed(),
+                    timeout=self._time_until_next_deadline(),
                 )
             except TimeoutError:
-                self._promise_missed()
+                await self._deadline_passed()
                 continue
             if self._inbox:
                 await self._apply(self._inbox.pop(0))
@@ -226,62 +231,76 @@ class OrderWorkflow:
         return self._view
 
     async def _source_and_reserve(self) -> SourcingPlan | None:
-        """Plan on fresh stock figures, then hold them; if another order took the stock
-        in between, plan again. Stock that only incoming supply covers makes the order a
-        pre-order: it waits for the supply's date, then plans again. Gives up with a reason."""
+        """Plan the whole order and hold its stock. Stock that only incoming supply covers
+        makes it a pre-order: it waits for the supply's date, then plans again."""
+        waits = 0
+        while True:
+            outcome = await self._plan_and_hold(self._input.order.lines)
+            if isinstance(outcome, SourcingPlan):
+                return outcome
+            reason, supply_on = outcome
+            if supply_on and waits < self._input.max_supply_waits and self._cancel is None:
+                waits += 1
+                await self._wait_for_supply(date.fromisoformat(supply_on), reason)
+                if self._cancel is None:
+                    continue
+                return None
+            await self._fail(reason)
+            return None
+
+    async def _plan_and_hold(
+        self, lines: list[OrderLine], cause: str | None = None
+    ) -> SourcingPlan | tuple[str, str | None]:
+        """Plan `lines` on fresh stock figures (avoiding nodes that failed this order), then
+        hold the stock; if another order took it in between, plan again. Returns the plan,
+        or why there is none and when incoming supply would cover it."""
         order = self._input.order
-        round_no, waits = 0, 0
-        while round_no < self._input.sourcing_rounds:
-            round_no += 1
+        for _ in range(self._input.sourcing_rounds):
+            self._round += 1
             try:
                 sourced = await workflow.execute_activity_method(
                     InventoryActivities.source_order,
                     SourceOrderInput(
                         order_id=order.order_id,
-                        lines=order.lines,
-                        delivery=order.delivery,
+                        lines=lines,
+                        delivery=order.delivery.model_copy(
+                            update={"promised_by": self._view.promised_by}
+                        ),
                         now=workflow.now(),
+                        exclude_nodes=sorted(self._avoid),
                     ),
                     **LEDGER,
                 )
             except ActivityError as err:
-                supply_on = _detail(err, "next_supply_on")
-                if supply_on and waits < self._input.max_supply_waits and self._cancel is None:
-                    waits += 1
-                    round_no -= 1
-                    await self._wait_for_supply(date.fromisoformat(supply_on), _reason(err))
-                    if self._cancel is not None:
-                        return None
-                    continue
-                await self._fail(_reason(err))
-                return None
+                return _reason(err), _detail(err, "next_supply_on")
             plan = sourced.plan
+            words = ", ".join(
+                f"{s.node_id} ({s.units} units, {s.distance_km:.0f} km)" for s in plan.shipments
+            )
             self._note(
                 "sourced",
-                "Sourced from " + ", ".join(
-                    f"{s.node_id} ({s.units} units, {s.distance_km:.0f} km)" for s in plan.shipments
-                ) + f" under policy {plan.policy} v{plan.policy_version}",
+                f"Sourced from {words} under policy {plan.policy} v{plan.policy_version}"
+                + (f", because {cause}" if cause else ""),
                 explanation=plan.explanation,
                 score=plan.score.model_dump() if plan.score else None,
-            )  # fmt: skip
+            )
             try:
                 await workflow.execute_activity_method(
                     InventoryActivities.reserve_stock,
-                    ReserveStockInput(order_id=order.order_id, round=round_no, plan=plan),
+                    ReserveStockInput(order_id=order.order_id, round=self._round, plan=plan),
                     **LEDGER,
                 )
             except ActivityError as err:
                 if _failure_type(err) != "InsufficientStock":
-                    await self._fail(_reason(err))
-                    return None
+                    return _reason(err), None
                 self._note("reservation_missed", f"{_reason(err)}; sourcing again")
                 continue
-            self._note("reserved", f"Reserved {order.units} units")
+            self._note("reserved", f"Reserved {sum(s.units for s in plan.shipments)} units")
             return plan
-        await self._fail(
-            f"stock kept selling out while reserving ({self._input.sourcing_rounds} attempts)"
+        return (
+            f"stock kept selling out while reserving ({self._input.sourcing_rounds} attempts)",
+            None,
         )
-        return None
 
     async def _wait_for_supply(self, supply_on: date, why: str) -> None:
         self._note(
@@ -299,11 +318,38 @@ class OrderWorkflow:
         except TimeoutError:
             pass
 
-    async def _book_and_release(self, plan: SourcingPlan) -> None:
+    async def _release(self, plan: SourcingPlan) -> None:
+        """First dispatch: the order gets its date (if it had none) and is confirmed."""
+        if self._view.promised_by is None:
+            self._view.promised_by = plan.deliver_by
+            self._note("promised", f"Promised by {plan.deliver_by.isoformat()}")
+        elif plan.deliver_by > self._view.promised_by:
+            self._note(
+                "at_risk",
+                f"Best plan delivers {plan.deliver_by.isoformat()}, after the promised "
+                f"{self._view.promised_by.isoformat()}",
+            )
+        if not await self._dispatch(plan):
+            return
+        self._view.status = OrderStatus.RELEASED
+        assert self._view.promised_by is not None
+        self._notify(
+            "customer",
+            self._view.customer.id,
+            "order_confirmed",
+            {"promised_by": self._view.promised_by.isoformat()},
+        )
+        self._save()
+
+    async def _dispatch(self, plan: SourcingPlan) -> bool:
+        """Turn a plan into shipments: book the carrier, take a picking slot, release each
+        to its node. False if the order failed on the way."""
         order = self._input.order
-        for number, planned in enumerate(plan.shipments, start=1):
+        made = []
+        for planned in plan.shipments:
+            self._shipments_made += 1
             shipment = Shipment(
-                shipment_id=f"{order.order_id}-S{number}",
+                shipment_id=f"{order.order_id}-S{self._shipments_made}",
                 node_id=planned.node_id,
                 carrier_id=planned.carrier_id or IN_STORE_COLLECTION,
                 service_id=planned.service_id,
@@ -340,39 +386,35 @@ class OrderWorkflow:
                     f"{shipment.shipment_id} is picked at {planned.node_id} for collection there",
                 )
             self._view.shipments.append(shipment)
+            made.append((shipment, planned))
 
-        if self._view.promised_by is None:
-            self._view.promised_by = plan.deliver_by
-            self._note("promised", f"Promised by {plan.deliver_by.isoformat()}")
-        elif plan.deliver_by > self._view.promised_by:
-            self._note(
-                "at_risk",
-                f"Best plan delivers {plan.deliver_by.isoformat()}, after the promised "
-                f"{self._view.promised_by.isoformat()}",
-            )
-        by_node = {p.node_id: p for p in plan.shipments}
-        for shipment in self._view.shipments:
+        for shipment, planned in made:
             try:
                 slot = await workflow.execute_activity_method(
                     InventoryActivities.book_capacity,
                     BookCapacityInput(
                         shipment_id=shipment.shipment_id,
                         node_id=shipment.node_id,
-                        not_before=by_node[shipment.node_id].ship_on,
+                        not_before=planned.ship_on,
                     ),
                     **LEDGER,
                 )
             except ActivityError as err:
                 await self._fail(_reason(err))
-                return
-            if slot.day > by_node[shipment.node_id].ship_on:
+                return False
+            shipment.pick_by = slot.pick_by
+            if slot.day > planned.ship_on:
                 self._note(
                     "capacity_full",
-                    f"{shipment.node_id} is full on {by_node[shipment.node_id].ship_on}: "
+                    f"{shipment.node_id} is full on {planned.ship_on}: "
                     f"{shipment.shipment_id} is picked on {slot.day}",
                 )
-        for shipment in self._view.shipments:
+        for shipment, _ in made:
             shipment.status = ShipmentStatus.RELEASED
+        # The read model maps shipment ids to orders for carrier events: write it before
+        # any node is told of the shipment.
+        await self._save(wait=True)
+        for shipment, _ in made:
             self._notify(
                 "node",
                 shipment.node_id,
@@ -388,14 +430,53 @@ class OrderWorkflow:
                 },
             )
             self._note("released", f"Released {shipment.shipment_id} to {shipment.node_id}")
-        self._view.status = OrderStatus.RELEASED
-        self._notify(
-            "customer",
-            order.customer.id,
-            "order_confirmed",
-            {"promised_by": self._view.promised_by.isoformat()},
+        return True
+
+    async def _reroute(self, lines: list[OrderLine], cause: str) -> None:
+        """Source `lines` again, away from the nodes that failed, and dispatch them: keep
+        the promised date if any plan does, else take the best new date and tell the
+        customer; if nothing can serve them, the order waits in the exception queue."""
+        outcome = await self._plan_and_hold(lines, cause)
+        if not isinstance(outcome, SourcingPlan):
+            reason, _ = outcome
+            self._stuck = f"cannot reroute after {cause}: {reason}"
+            self._view.status = OrderStatus.EXCEPTION
+            self._view.reason = self._stuck
+            self._note("exception", f"Needs a person: {self._view.reason}")
+            self._notify("customer", self._view.customer.id, "order_delayed",
+                         {"reason": self._view.reason})  # fmt: skip
+            return
+        plan = outcome
+        if not await self._dispatch(plan):
+            return
+        promised = self._view.promised_by
+        nodes = ", ".join(s.node_id for s in plan.shipments)
+        if promised is not None and plan.deliver_by > promised:
+            self._view.promised_by = plan.deliver_by
+            self._note("repromised", f"Rerouted to {nodes}; new date {plan.deliver_by.isoformat()} "
+                       f"instead of {promised.isoformat()}")  # fmt: skip
+            self._notify("customer", self._view.customer.id, "new_delivery_date",
+                         {"promised_by": plan.deliver_by.isoformat(),
+                          "was": promised.isoformat(), "may_cancel": True})  # fmt: skip
+        else:
+            self._note("rerouted", f"Rerouted to {nodes}, still by {promised}")
+        self._view.status = self._derived_status()
+
+    async def _take_back(self, shipment: Shipment, cause: str) -> list[OrderLine]:
+        """Pull a shipment back from its node before it is picked: its stock hold, carrier
+        booking and picking slot go back, and the node is told to stop."""
+        await workflow.execute_activity_method(
+            InventoryActivities.release_stock,
+            ReleaseStockInput(order_id=self._view.order_id, node_id=shipment.node_id),
+            **LEDGER,
         )
-        self._save()
+        await self._withdraw(shipment)
+        shipment.status = ShipmentStatus.CANCELLED
+        self._notify("node", shipment.node_id, "cancel_picking",
+                     {"shipment_id": shipment.shipment_id, "reason": cause})  # fmt: skip
+        self._note("taken_back", f"Took {shipment.shipment_id} back from {shipment.node_id}: "
+                   f"{cause}")  # fmt: skip
+        return [OrderLine(line_id=x.line_id, sku=x.sku, qty=x.qty) for x in shipment.lines if x.qty]
 
     # --- Field events ------------------------------------------------------------------
 
@@ -466,7 +547,9 @@ class OrderWorkflow:
             )
 
     async def _short_pick(self, event_id: str, shipment: Shipment, missing: dict[str, int]) -> None:
-        """Units not found at picking leave the ledger, so no one else is promised them."""
+        """Units not found at picking leave the ledger, so no one else is promised them;
+        the missing units are sourced again elsewhere."""
+        lost: list[OrderLine] = []
         for line in shipment.lines:
             if line.line_id not in missing or line.qty == 0:
                 continue
@@ -484,6 +567,7 @@ class OrderWorkflow:
             short = min(line.qty, missing[line.line_id])
             line.qty -= short
             line.short_qty += short
+            lost.append(OrderLine(line_id=line.line_id, sku=line.sku, qty=short))
             self._note(
                 "short_picked",
                 f"{shipment.node_id} could not find {short} x {line.sku} (line {line.line_id}); "
@@ -492,13 +576,9 @@ class OrderWorkflow:
         if shipment.units == 0:
             shipment.status = ShipmentStatus.CANCELLED
             await self._withdraw(shipment)
-        if not any(s.units for s in self._active_shipments()):
-            self._view.reason = "nothing left to ship after short picks"
-            self._view.status = OrderStatus.EXCEPTION
-            self._note("exception", "Nothing left to ship after short picks")
-            self._notify(
-                "customer", self._view.customer.id, "order_delayed", {"reason": self._view.reason}
-            )
+        if lost:
+            self._avoid.add(shipment.node_id)
+            await self._reroute(lost, f"a short pick at {shipment.node_id}")
 
     async def _apply_carrier_event(self, signal: CarrierEventSignal, shipment: Shipment) -> None:
         event = signal.event
@@ -650,11 +730,29 @@ class OrderWorkflow:
 
     # --- Promise watch -----------------------------------------------------------------
 
-    def _time_until_promise_missed(self) -> timedelta | None:
-        if self._late_noted or self._view.promised_by is None:
+    def _time_until_next_deadline(self) -> timedelta | None:
+        """Until the next picking SLA of a released shipment, or the promise's last day."""
+        deadlines = [s.pick_by for s in self._awaiting_pick() if s.pick_by is not None]
+        if not self._late_noted and self._view.promised_by is not None:
+            deadlines.append(promise_deadline(self._view.promised_by, self._input.timezone))
+        if not deadlines or self._view.status == OrderStatus.EXCEPTION:
             return None
-        deadline = promise_deadline(self._view.promised_by, self._input.timezone)
-        return max(deadline - workflow.now(), timedelta(seconds=1))
+        return max(min(deadlines) - workflow.now(), timedelta(seconds=1))
+
+    async def _deadline_passed(self) -> None:
+        now = workflow.now()
+        late = [s for s in self._awaiting_pick() if s.pick_by is not None and s.pick_by <= now]
+        for shipment in late:
+            self._avoid.add(shipment.node_id)
+            lines = await self._take_back(shipment, "not picked within its SLA")
+            await self._reroute(lines, f"{shipment.node_id} missed its picking SLA")
+        if late:
+            self._save()
+            return
+        self._promise_missed()
+
+    def _awaiting_pick(self) -> list[Shipment]:
+        return [s for s in self._view.shipments if s.status == ShipmentStatus.RELEASED]
 
     def _promise_missed(self) -> None:
         self._late_noted = True
@@ -702,8 +800,9 @@ class OrderWorkflow:
             )
         )
 
-    def _save(self) -> None:
-        """Publish the order's state: search attributes now, read model in the background."""
+    def _save(self, wait: bool = False) -> Any:
+        """Publish the order's state: search attributes now, read model in the background
+        (or, with `wait`, awaitable until it is written)."""
         self._revision += 1
         updates = [
             sa.ORDER_STATUS.value_set(self._view.status.value),
@@ -713,13 +812,13 @@ class OrderWorkflow:
         if self._view.promised_by is not None:
             updates.append(sa.PROMISED_BY.value_set(_midnight(self._view.promised_by)))
         workflow.upsert_search_attributes(updates)
-        self._background.append(
-            workflow.start_activity_method(
-                OrderActivities.record_order,
-                RecordOrderInput(view=self._view, timeline=self._timeline, revision=self._revision),
-                **READ_MODEL,
-            )
+        write = workflow.start_activity_method(
+            OrderActivities.record_order,
+            RecordOrderInput(view=self._view, timeline=self._timeline, revision=self._revision),
+            **READ_MODEL,
         )
+        self._background.append(write)
+        return write if wait else None
 
     async def _finish_background(self) -> None:
         results = await asyncio.gather(*self._background, return_exceptions=True)
@@ -740,6 +839,8 @@ class OrderWorkflow:
         """The order's status follows from its shipments' (exception wins until cleared)."""
         if self._view.status in CLOSED_STATUSES:
             return self._view.status
+        if self._stuck is not None:
+            return OrderStatus.EXCEPTION
         active = [s.status for s in self._active_shipments()]
         if not active:
             return OrderStatus.EXCEPTION

@@ -1,5 +1,6 @@
 """Node and carrier events by HTTP: signed, checked against the order, applied once."""
 
+import asyncio
 import time
 import uuid
 from datetime import UTC, datetime
@@ -74,16 +75,65 @@ async def test_delivery_after_the_promised_day_is_late(api: Api):
     }  # fmt: skip
 
 
-async def test_short_pick_writes_off_the_missing_units(api: Api):
+async def shipments_released(api: Api, oid: str, count: int) -> dict:
+    order: dict = {}
+    for _ in range(100):
+        order = (await api.get(f"/v1/orders/{oid}")).json()
+        released = [s for s in order["shipments"] if s["status"] != "booked"]
+        if len(released) >= count:
+            return order
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"fewer than {count} shipments released: {order}")
+
+
+def at_node(api: Api, node: str, sku: str = "SKU-1") -> tuple[int, int]:
+    with unit_of_work(api.engine) as session:
+        pos = {p.node_id: p for p in ledger.positions(session, sku)}[node]
+        return pos.on_hand, pos.reserved
+
+
+async def test_a_short_pick_is_written_off_and_rerouted_keeping_the_date(api: Api):
     oid, shipment = await released_order(api, [("SKU-1", 3)])
     sid = shipment["shipment_id"]
     short = node_event("short_picked", oid, sid, [("1", 1)])
     assert (await api.field("/v1/nodes/DC-LYON/events", short)).status_code == 202
-    await eventually(
-        lambda: lyon(api) == (29, 2)
-    )  # one unit gone from the shelf and from the order's hold
-    history = (await api.get(f"/v1/orders/{oid}/history")).json()
-    assert any("could not find 1 x SKU-1" in e["summary"] for e in history["events"])
+    # One unit gone from Lyon's shelf and from the order's hold there...
+    await eventually(lambda: lyon(api) == (29, 2))
+    # ...and held at the next best node instead, in a new shipment with its own booking.
+    await eventually(lambda: at_node(api, "DC-PARIS") == (50, 1))
+    order = await shipments_released(api, oid, 2)
+    first, second = order["shipments"]
+    assert (first["node_id"], first["lines"][0]["qty"], first["lines"][0]["short_qty"]) == (
+        "DC-LYON", 2, 1,
+    )  # fmt: skip
+    assert (second["node_id"], second["lines"][0]["qty"]) == ("DC-PARIS", 1)
+    assert second["tracking"] and second["status"] == "released"
+    assert order["promised_by"] == "2026-12-24"  # kept
+    summaries: list[str] = []
+    for _ in range(100):  # the reroute is noted once the new shipment is released
+        events = (await api.get(f"/v1/orders/{oid}/history")).json()["events"]
+        summaries = [e["summary"] for e in events]
+        if "Rerouted to DC-PARIS, still by 2026-12-24" in summaries:
+            break
+        await asyncio.sleep(0.05)
+    assert any("could not find 1 x SKU-1" in s for s in summaries)
+    assert any(s.startswith("Sourced from DC-PARIS") and "because a short pick at DC-LYON" in s
+               for s in summaries)  # fmt: skip
+    assert "Rerouted to DC-PARIS, still by 2026-12-24" in summaries
+    assert any(s == "Told node DC-PARIS: release for picking" for s in summaries)
+
+    # Both shipments delivered: the order is on time and in full after all.
+    for s_ in (first, second):
+        node = s_["node_id"]
+        await api.field(f"/v1/nodes/{node}/events", node_event("shipped", oid, s_["shipment_id"]))
+        delivered = carrier_event("delivered", s_["shipment_id"], "2026-12-22T10:00:00+01:00")
+        for _ in range(50):  # the read model knows the new shipment once it is released
+            sent = await api.field(f"/v1/carriers/{s_['carrier_id']}/events", delivered)
+            if sent.status_code == 202:
+                break
+    order = await api.wait_status(oid, "delivered")
+    assert order["otif"]["on_time"] and order["otif"]["in_full"]
+    assert order["otif"]["delivered_units"] == 3
 
 
 async def test_a_replayed_event_applies_once(api: Api):
@@ -93,9 +143,12 @@ async def test_a_replayed_event_applies_once(api: Api):
     first = await api.field("/v1/nodes/DC-LYON/events", event)
     second = await api.field("/v1/nodes/DC-LYON/events", event)
     assert (first.status_code, second.status_code) == (202, 202)
+    await eventually(lambda: at_node(api, "DC-PARIS") == (50, 1))
     await api.field("/v1/nodes/DC-LYON/events", node_event("picked", oid, sid))
-    await api.wait_status(oid, "picked")
-    assert lyon(api) == (29, 1)  # written off once, not twice
+    await eventually(lambda: lyon(api) == (29, 1))  # written off once, not twice
+    order = await shipments_released(api, oid, 2)
+    assert len(order["shipments"]) == 2  # rerouted once, not twice
+    assert at_node(api, "DC-PARIS") == (50, 1)
 
 
 async def test_unsigned_or_badly_signed_events_are_refused_and_change_nothing(api: Api):

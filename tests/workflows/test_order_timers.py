@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import select
 from temporalio.testing import WorkflowEnvironment
 
+from db import ledger
 from db.engine import unit_of_work
-from db.tables import OutboxRow
+from db.tables import CarrierBookingRow, OutboxRow
 from domain.order import OrderStatus
 from tests.networks import order_body
 from tests.workflows.test_order_workflow import carrier_event, node_event, start, wait_for
@@ -62,6 +63,10 @@ async def test_an_order_delivered_in_time_is_never_flagged(
         handle = await start(ts_env.client, task_queue, body)
         state = await wait_for(handle, lambda s: s.view.status == OrderStatus.RELEASED)
         shipment = state.view.shipments[0]
+        await handle.signal(
+            OrderWorkflow.node_event,
+            node_event("DC-LYON", "picked", oid, shipment.shipment_id),
+        )
         await ts_env.sleep(timedelta(days=1))
         assert "promise_missed" not in [
             e.type for e in (await handle.query(OrderWorkflow.state)).timeline
@@ -88,3 +93,40 @@ async def test_cancel_before_shipping_on_the_time_skipping_server(
         assert result.cancelled
         final = await handle.result()
     assert final.status == OrderStatus.CANCELLED
+
+
+async def test_a_node_that_misses_its_picking_sla_loses_the_order_to_the_next_best(
+    ts_env: WorkflowEnvironment, task_queue: str, engine
+):
+    oid = f"A-{uuid.uuid4().hex[:6]}"
+    async with build_worker(ts_env.client, task_queue, engine):
+        handle = await start(ts_env.client, task_queue, order_body(oid, [("SKU-1", 1)]))
+        state = await wait_for(handle, lambda s: s.view.status == OrderStatus.RELEASED)
+        [late] = state.view.shipments
+        assert late.node_id == "DC-LYON" and late.pick_by is not None
+        # Lyon never reports the pick: its SLA (the end of its picking day) goes by.
+        now = await ts_env.get_current_time()
+        await ts_env.sleep(late.pick_by - now + timedelta(minutes=5))
+        state = await wait_for(handle, lambda s: len(s.view.shipments) == 2)
+        first, second = state.view.shipments
+        assert first.status == "cancelled" and second.node_id == "DC-PARIS"
+        assert second.status == "released" and second.tracking
+        with unit_of_work(engine) as session:
+            held = {p.node_id: p.reserved for p in ledger.positions(session, "SKU-1")}
+            assert held == {"DC-LYON": 0, "DC-PARIS": 1}
+            assert ledger.balance_problems(session) == []
+            booking = session.get(CarrierBookingRow, first.shipment_id)
+            assert booking is not None and booking.status == "cancelled"
+        summaries = [e.summary for e in state.timeline]
+        assert f"Took {first.shipment_id} back from DC-LYON: not picked within its SLA" in summaries
+        assert any(s.startswith("Rerouted to DC-PARIS") for s in summaries)
+        assert "cancel_picking" in topics(engine, oid)
+
+        # Paris misses its SLA too: nobody else has the SKU, so a person must decide.
+        now = await ts_env.get_current_time()
+        assert second.pick_by is not None
+        await ts_env.sleep(second.pick_by - now + timedelta(minutes=5))
+        state = await wait_for(handle, lambda s: s.view.status == OrderStatus.EXCEPTION)
+        assert "cannot reroute after DC-PARIS missed its picking SLA" in (state.view.reason or "")
+        assert "order_delayed" in topics(engine, oid)
+        await handle.terminate("test over")
