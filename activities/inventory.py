@@ -114,7 +114,8 @@ class InventoryActivities:
         try:
             plan = source_order(
                 input.lines, destination, chain.offers([x.sku for x in input.lines], pickup),
-                chain.carriers, chain.holidays, input.now, delivery.promised_by, policy, kinds,
+                chain.carriers_on(input.now.date()), chain.holidays, input.now,
+                delivery.promised_by, policy, kinds,
             )  # fmt: skip
         except Unsourceable as exc:
             next_supply = _next_supply(chain, input.lines, exc.missing)

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
+from db import incidents
 from db.tables import CapacityBookingRow, CapacityRow
 from domain.network import Node
 from domain.shipping_calendar import MAX_LOOKAHEAD_DAYS, weekday
@@ -24,12 +25,14 @@ def book(
     if existing is not None and existing.status == "booked":
         return existing.day
     now = datetime.now(UTC)
+    limits = incidents.picking_limits(session, not_before).get(node.id, {})
     day = not_before
     for _ in range(MAX_LOOKAHEAD_DAYS):
+        room = min(node.pick_capacity_per_day, limits.get(day, node.pick_capacity_per_day))
         if (
             weekday(day) in node.open_days
             and day not in holidays
-            and _take(session, node, day, now)
+            and _take(session, node, day, room, now)
         ):
             if existing is None:
                 session.add(
@@ -75,9 +78,26 @@ def usage(
     return out
 
 
-def _take(session: Session, node: Node, day: date, now: datetime) -> bool:
+def effective_usage(
+    session: Session, nodes: dict[str, Node], from_day: date
+) -> dict[str, dict[date, int]]:
+    """Slots taken, plus the slots an incident (closure, labour shortage) takes away: what
+    the promise and sourcing plan with, against each node's normal capacity."""
+    used = usage(session, from_day, None)
+    for node_id, days in incidents.picking_limits(session, from_day).items():
+        node = nodes.get(node_id)
+        if node is None:
+            continue
+        at_node = used.setdefault(node_id, {})
+        for day, limit in days.items():
+            lost = max(0, node.pick_capacity_per_day - limit)
+            at_node[day] = at_node.get(day, 0) + lost
+    return used
+
+
+def _take(session: Session, node: Node, day: date, room: int, now: datetime) -> bool:
     """One conditional upsert: the slot is taken only if the day still has room."""
-    if node.pick_capacity_per_day <= 0:
+    if room <= 0:
         return False
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     table = CapacityRow.__table__  # type: ignore[attr-defined]
@@ -87,7 +107,7 @@ def _take(session: Session, node: Node, day: date, now: datetime) -> bool:
         .on_conflict_do_update(
             index_elements=["node_id", "day"],
             set_={"used": table.c.used + 1, "updated_at": now},
-            where=table.c.used < node.pick_capacity_per_day,
+            where=table.c.used < room,
         )
         .returning(table.c.used)
     )

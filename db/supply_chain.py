@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel import Session, select
 
-from db import capacity
+from db import capacity, incidents
 from db.network import read_network
 from db.tables import StockRow, SupplyRow
 from domain.network import Supply
@@ -28,7 +28,8 @@ def load_supply_chain(session: Session, skus: list[str] | None = None) -> Supply
         stock = stock.where(StockRow.sku.in_(sorted(set(skus))))
     _apply_stock(chain, session.exec(stock))
     chain.supply = read_supply(session, skus)
-    chain.capacity_used = capacity.usage(session, _earliest_today(chain))
+    chain.capacity_used = capacity.effective_usage(session, chain.by_id, _earliest_today(chain))
+    chain.outages = incidents.in_force(session, ("carrier_outage",), _earliest_today(chain))
     return chain
 
 
@@ -51,7 +52,8 @@ def network_fingerprint(session: Session) -> str:
 def refresh(chain: SupplyChain, session: Session, since: datetime) -> None:
     """Bring a loaded supply chain up to date with what changed since `since`."""
     _apply_stock(chain, session.exec(_STOCK.where(StockRow.updated_at >= since - REFRESH_OVERLAP)))
-    chain.capacity_used = capacity.usage(session, _earliest_today(chain))
+    chain.capacity_used = capacity.effective_usage(session, chain.by_id, _earliest_today(chain))
+    chain.outages = incidents.in_force(session, ("carrier_outage",), _earliest_today(chain))
 
 
 # Plain columns, not ORM objects: a big network has a million stock rows to read.

@@ -216,3 +216,15 @@ class PolicyRow(SQLModel, table=True):
     name: str = Field(max_length=100)
     document: dict = _json(nullable=False)  # domain.policy.SourcingPolicy
     created_at: datetime
+
+
+class IncidentRow(SQLModel, table=True):
+    """An incident from the field and what became of the orders it touched."""
+
+    __tablename__ = "incidents"
+    incident_id: str = Field(primary_key=True, max_length=64)
+    type: str = Field(max_length=32, index=True)
+    document: dict = _json(nullable=False)  # domain.incidents.Incident
+    received_at: datetime
+    status: str = Field(default="open", max_length=16)  # open | handled
+    outcomes: list = _json(nullable=False)  # list of domain.incidents.IncidentOutcome

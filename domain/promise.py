@@ -100,9 +100,10 @@ def promise(
     offers = chain.offers([line.sku for line in lines], {s.id for s in stores}, now)
     options: list[DeliveryOption] = []
     unavailable: list[Unavailable] = []
+    carriers = chain.carriers_on(now.date())
     for method, kinds in (("home_standard", ("standard",)), ("home_express", ("express",))):
         try:
-            plan = source_order(lines, home, offers, chain.carriers, chain.holidays, now,
+            plan = source_order(lines, home, offers, carriers, chain.holidays, now,
                                 policy=policy, kinds=kinds, explain=False)  # fmt: skip
         except Unsourceable as short:
             if method == "home_express" or not short.missing:
@@ -121,7 +122,7 @@ def promise(
     for store in stores:
         at_store = Destination(lat=store.lat, lon=store.lon, pickup_node_id=store.id)
         try:
-            plan = source_order(lines, at_store, offers, chain.carriers, chain.holidays,
+            plan = source_order(lines, at_store, offers, carriers, chain.holidays,
                                 now, policy=policy, explain=False)  # fmt: skip
         except Unsourceable:
             continue
@@ -184,8 +185,10 @@ def _preorder(
         if ship_on is None:
             return None
         km = distance_km(node.lat, node.lon, home.lat, home.lon)
-        route = best_route(carrier_routes(node, km, chain.carriers, ship_on, chain.holidays,
-                                          ("standard",)), None)  # fmt: skip
+        routes = carrier_routes(
+            node, km, chain.carriers_on(now.date()), ship_on, chain.holidays, ("standard",)
+        )
+        route = best_route(routes, None)
         if route is None:
             return None
         from_supply.append(OptionLine(
@@ -200,8 +203,10 @@ def _preorder(
     if on_hand:
         offers = chain.offers([line.sku for line in on_hand], now=now)
         try:
-            plan = source_order(on_hand, home, offers, chain.carriers, chain.holidays, now,
-                                policy=policy, kinds=("standard",), explain=False)  # fmt: skip
+            plan = source_order(
+                on_hand, home, offers, chain.carriers_on(now.date()), chain.holidays, now,
+                policy=policy, kinds=("standard",), explain=False,
+            )  # fmt: skip
         except Unsourceable:
             return None
     assert latest is not None

@@ -10,6 +10,7 @@ from array import array
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from domain.incidents import Incident, without_outages
 from domain.inventory import available_to_promise
 from domain.network import Calendar, Carrier, Node, Supply
 from domain.routing import ship_day
@@ -33,6 +34,7 @@ class SupplyChain:
     supply: dict[str, list[Supply]] = field(default_factory=dict)
     # Replace, don't mutate: a new value is what tells the ship days to be worked out again.
     capacity_used: dict[str, dict[date, int]] = field(default_factory=dict)
+    outages: list[Incident] = field(default_factory=list)  # carrier outages in force
 
     def __post_init__(self) -> None:
         self.index = {node.id: n for n, node in enumerate(self.nodes)}
@@ -54,6 +56,12 @@ class SupplyChain:
         if row is None:
             row = self.atp[sku] = array("i", bytes(4 * len(self.nodes)))
         row[position] = max(0, qty)
+
+    def carriers_on(self, day: date) -> dict[str, Carrier]:
+        """The carriers as they serve on `day` (outages taken out)."""
+        if not self.outages:
+            return self.carriers
+        return without_outages(self.carriers, self.outages, day)
 
     def offers(
         self, skus: list[str], always: str | set[str] | None = None, now: datetime | None = None

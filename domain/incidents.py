@@ -1,0 +1,88 @@
+"""Incidents: facts from the field that break plans, each with an id that applies it once."""
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from domain.ids import Id
+from domain.network import Carrier
+
+
+class Incident(BaseModel):
+    """`node_capacity` (node_id, capacity_per_day, from, to), `node_closed` (node_id, from,
+    to), `carrier_outage` (carrier_id, optional service_id, from, to), `stock_discrepancy`
+    (node_id, sku, counted). Days are the node's (or carrier's) local days, inclusive."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    incident_id: Id
+    type: Literal["node_capacity", "node_closed", "carrier_outage", "stock_discrepancy"]
+    node_id: Id | None = None
+    carrier_id: Id | None = None
+    service_id: Id | None = None
+    sku: Id | None = None
+    capacity_per_day: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
+    counted: Annotated[int, Field(ge=0, le=100_000_000)] | None = None
+    from_: date | None = Field(default=None, alias="from")
+    to: date | None = None
+    note: Annotated[str, Field(max_length=500)] | None = None
+
+    @model_validator(mode="after")
+    def _fields_of_its_type(self) -> "Incident":
+        needs = {
+            "node_capacity": ("node_id", "capacity_per_day", "from_", "to"),
+            "node_closed": ("node_id", "from_", "to"),
+            "carrier_outage": ("carrier_id", "from_", "to"),
+            "stock_discrepancy": ("node_id", "sku", "counted"),
+        }[self.type]
+        missing = [name.rstrip("_") for name in needs if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"a {self.type} incident needs {', '.join(missing)}")
+        if self.from_ and self.to and self.to < self.from_:
+            raise ValueError("the incident ends before it starts")
+        return self
+
+    def covers(self, day: date) -> bool:
+        return self.from_ is not None and self.to is not None and self.from_ <= day <= self.to
+
+    @property
+    def words(self) -> str:
+        span = f" from {self.from_} to {self.to}" if self.from_ else ""
+        match self.type:
+            case "node_closed":
+                return f"{self.node_id} closed{span}"
+            case "node_capacity":
+                return f"{self.node_id} down to {self.capacity_per_day} picks a day{span}"
+            case "carrier_outage":
+                return f"{self.service_id or self.carrier_id} out of service{span}"
+            case _:
+                return f"count of {self.counted} x {self.sku} at {self.node_id}"
+
+
+class IncidentOutcome(BaseModel):
+    """What became of one order an incident touched."""
+
+    order_id: str
+    outcome: Literal["rerouted", "repromised", "exception", "unaffected", "rebooked"]
+    detail: str = ""
+
+
+def without_outages(
+    carriers: dict[str, Carrier], outages: list[Incident], day: date
+) -> dict[str, Carrier]:
+    """The carriers as they serve on `day`: services (or whole carriers) out are removed."""
+    out = dict(carriers)
+    for outage in outages:
+        if not outage.covers(day) or outage.carrier_id not in out:
+            continue
+        carrier = out[outage.carrier_id]
+        if outage.service_id is None:
+            del out[outage.carrier_id]
+            continue
+        services = [s for s in carrier.services if s.id != outage.service_id]
+        if services:
+            out[outage.carrier_id] = carrier.model_copy(update={"services": services})
+        else:
+            del out[outage.carrier_id]
+    return out
