@@ -112,3 +112,14 @@ def _take(session: Session, node: Node, day: date, room: int, now: datetime) -> 
         .returning(table.c.used)
     )
     return session.exec(statement).first() is not None
+
+
+def booked_at(session: Session, node_id: str, days: tuple[date, date]) -> list[CapacityBookingRow]:
+    """Shipments holding a slot at the node within the days, oldest booking first."""
+    query = select(CapacityBookingRow).where(
+        CapacityBookingRow.node_id == node_id,
+        CapacityBookingRow.status == "booked",
+        CapacityBookingRow.day >= days[0],
+        CapacityBookingRow.day <= days[1],
+    )
+    return list(session.exec(query.order_by(CapacityBookingRow.day, CapacityBookingRow.at)))

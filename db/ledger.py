@@ -130,6 +130,62 @@ def write_off_short_pick(
     return written
 
 
+class CutHold(BaseModel):
+    order_id: str
+    line_id: str
+    node_id: str
+    qty: int
+
+
+def count_below_holds(
+    session: Session, node_id: str, sku: str, counted: int, source_id: str, now: datetime
+) -> list[CutHold]:
+    """A count (stock discrepancy) is the truth: on hand becomes `counted`; holds it no
+    longer covers are cut, newest first, and returned so their orders can be rerouted.
+    Applied once per source id; a replay returns the same cuts."""
+    done = session.exec(select(MovementRow).where(MovementRow.source_id.startswith(source_id)))
+    done = list(done)
+    if done:
+        return [_cut_of(session, m, source_id) for m in done if m.kind == "count_cut"]
+    stock = session.get(StockRow, (sku, node_id), with_for_update=True)
+    if stock is None:
+        raise UnknownReference(f"no stock record for sku {sku} at node {node_id}")
+    cuts = []
+    excess = stock.reserved - counted
+    if excess > 0:
+        holds = [r for r in _held(session, None, node_id) if r.sku == sku]
+        for row in sorted(holds, key=lambda r: (r.created_at, r.id), reverse=True):
+            take = min(row.qty, excess)
+            if take <= 0:
+                break
+            _change_stock(session, sku, node_id, 0, -take, now)
+            row.qty -= take
+            row.status = "held" if row.qty else "released"
+            row.updated_at = now
+            _log(session, sku, node_id, "count_cut", 0, -take, f"{source_id}:{row.id}",
+                 row.order_id, now)  # fmt: skip
+            cuts.append(CutHold(order_id=row.order_id, line_id=row.line_id, node_id=node_id,
+                                qty=take))  # fmt: skip
+            excess -= take
+        session.flush()
+        session.refresh(stock)
+    delta = counted - stock.on_hand
+    _change_stock(session, sku, node_id, delta, 0, now)
+    _log(session, sku, node_id, "count", delta, 0, source_id, None, now)
+    session.flush()
+    return cuts
+
+
+def _cut_of(session: Session, movement: MovementRow, prefix: str) -> CutHold:
+    reservation = session.get(ReservationRow, movement.source_id[len(prefix) + 1 :])
+    return CutHold(
+        order_id=movement.order_id or "",
+        line_id=reservation.line_id if reservation else "",
+        node_id=movement.node_id,
+        qty=-movement.reserved_delta,
+    )
+
+
 def apply_inventory_event(
     session: Session, event: InventoryEvent, fingerprint: str, now: datetime
 ) -> InventoryEventResult:
@@ -255,10 +311,10 @@ def balance_problems(session: Session) -> list[str]:
     return problems
 
 
-def _held(session: Session, order_id: str, node_id: str | None) -> list[ReservationRow]:
-    query = select(ReservationRow).where(
-        ReservationRow.order_id == order_id, ReservationRow.status == "held"
-    )
+def _held(session: Session, order_id: str | None, node_id: str | None) -> list[ReservationRow]:
+    query = select(ReservationRow).where(ReservationRow.status == "held")
+    if order_id is not None:
+        query = query.where(ReservationRow.order_id == order_id)
     if node_id is not None:
         query = query.where(ReservationRow.node_id == node_id)
     return list(session.exec(query.order_by(ReservationRow.sku, ReservationRow.id)))

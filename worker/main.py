@@ -9,6 +9,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.carriers import CarrierActivities, CarrierGateway, SimulatedCarrier
+from activities.incidents import IncidentActivities
 from activities.inventory import InventoryActivities
 from activities.notifications import LogSink, NotificationActivities, NotificationSink, WebhookSink
 from activities.orders import OrderActivities
@@ -16,9 +17,10 @@ from config import Settings, get_settings
 from config.temporal import connect_temporal
 from db.engine import make_engine
 from db.migrate import upgrade_at_start
+from workflows.incident import IncidentWorkflow
 from workflows.order import OrderWorkflow
 
-WORKFLOWS = [OrderWorkflow]
+WORKFLOWS = [OrderWorkflow, IncidentWorkflow]
 
 log = logging.getLogger("oms.worker")
 
@@ -33,7 +35,10 @@ def build_activities(
     carriers = CarrierActivities(carrier or SimulatedCarrier(engine))
     notifications = NotificationActivities(engine, sinks if sinks is not None else [LogSink()])
     orders = OrderActivities(engine)
+    incidents = IncidentActivities(engine)
     return [
+        incidents.find_touched,
+        incidents.save_outcomes,
         inventory.source_order,
         inventory.reserve_stock,
         inventory.release_stock,

@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.notifications import Notification, NotificationActivities, Recipient
     from activities.orders import OrderActivities, RecordOrderInput
     from domain.field_events import CarrierEventSignal, NodeEventSignal
+    from domain.incidents import IncidentOutcome
     from domain.order import (
         CLOSED_STATUSES,
         OrderLine,
@@ -45,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.otif import judge_otif, local_day, promise_deadline
     from domain.sourcing import SourcingPlan
     from workflows import search_attributes as sa
+    from workflows.incident import IncidentSignal
 
 # Collection at a store's own counter: the store reports it like a carrier would.
 IN_STORE_COLLECTION = "COLLECT"
@@ -137,7 +139,7 @@ class OrderWorkflow:
         )
         self._timeline: list[TimelineEntry] = []
         self._revision = 0
-        self._inbox: list[NodeEventSignal | CarrierEventSignal] = []
+        self._inbox: list[NodeEventSignal | CarrierEventSignal | IncidentSignal] = []
         self._seen_events: set[str] = set()
         self._cancel: CancelInput | None = None
         self._cancel_result: CancelResult | None = None
@@ -170,6 +172,13 @@ class OrderWorkflow:
     def carrier_event(self, signal: CarrierEventSignal) -> None:
         if signal.event.event_id not in self._seen_events:
             self._seen_events.add(signal.event.event_id)
+            self._inbox.append(signal)
+
+    @workflow.signal
+    def incident(self, signal: IncidentSignal) -> None:
+        key = f"incident:{signal.incident.incident_id}"
+        if key not in self._seen_events:
+            self._seen_events.add(key)
             self._inbox.append(signal)
 
     @workflow.update
@@ -462,6 +471,52 @@ class OrderWorkflow:
             self._note("rerouted", f"Rerouted to {nodes}, still by {promised}")
         self._view.status = self._derived_status()
 
+    async def _apply_incident(self, signal: IncidentSignal) -> None:
+        """An incident broke some of this order's shipments: move them, then tell the
+        incident what became of the order."""
+        incident = signal.incident
+        promised = self._view.promised_by
+        moved: list[OrderLine] = []
+        for shipment_id in signal.shipment_ids:
+            shipment = self._shipment(shipment_id)
+            if shipment is None or shipment.status != ShipmentStatus.RELEASED:
+                continue  # picked or gone already: the incident no longer concerns it
+            if incident.type != "carrier_outage":
+                self._avoid.add(shipment.node_id)
+            moved += await self._take_back(shipment, incident.words)
+        for shipment_id, lines in signal.lost.items():
+            shipment = self._shipment(shipment_id)
+            if shipment is None:
+                continue
+            self._avoid.add(shipment.node_id)
+            for line in shipment.lines:
+                lost = min(line.qty, lines.get(line.line_id, 0))
+                if lost:
+                    line.qty -= lost
+                    line.short_qty += lost
+                    moved.append(OrderLine(line_id=line.line_id, sku=line.sku, qty=lost))
+            self._note("stock_lost", f"{incident.words}: {shipment.shipment_id} lost "
+                       f"{sum(lines.values())} unit(s) held at {shipment.node_id}")  # fmt: skip
+            if shipment.units == 0:
+                shipment.status = ShipmentStatus.CANCELLED
+                await self._withdraw(shipment)
+        if moved:
+            await self._reroute(moved, incident.words)
+        if not moved:
+            outcome, detail = "unaffected", "nothing left to move"
+        elif self._stuck is not None:
+            outcome, detail = "exception", self._stuck
+        elif self._view.promised_by != promised:
+            outcome, detail = "repromised", f"new date {self._view.promised_by}"
+        else:
+            nodes = sorted({s.node_id for s in self._awaiting_pick()})
+            outcome, detail = "rerouted", f"to {', '.join(nodes)}, still by {promised}"
+        self._view.status = self._derived_status()
+        self._save()
+        await workflow.get_external_workflow_handle(signal.reply_to).signal(
+            "outcome", IncidentOutcome(order_id=self._view.order_id, outcome=outcome, detail=detail)
+        )
+
     async def _take_back(self, shipment: Shipment, cause: str) -> list[OrderLine]:
         """Pull a shipment back from its node before it is picked: its stock hold, carrier
         booking and picking slot go back, and the node is told to stop."""
@@ -480,7 +535,10 @@ class OrderWorkflow:
 
     # --- Field events ------------------------------------------------------------------
 
-    async def _apply(self, signal: NodeEventSignal | CarrierEventSignal) -> None:
+    async def _apply(self, signal: NodeEventSignal | CarrierEventSignal | IncidentSignal) -> None:
+        if isinstance(signal, IncidentSignal):
+            await self._apply_incident(signal)
+            return
         shipment = self._shipment(signal.event.shipment_id)
         if isinstance(signal, NodeEventSignal):
             if shipment is None or shipment.node_id != signal.node_id:

@@ -1,0 +1,91 @@
+"""What an incident touches: the shipments it takes a node's slot or a carrier from, and
+for a stock count below the ledger, the holds it cuts."""
+
+from datetime import UTC, datetime
+
+from pydantic import BaseModel
+from sqlalchemy import Engine
+from sqlmodel import select
+from temporalio import activity
+
+from db import capacity, incidents, ledger
+from db.engine import unit_of_work
+from db.tables import CapacityBookingRow, CarrierBookingRow, ShipmentRow
+from domain.incidents import Incident, IncidentOutcome
+
+
+class Touched(BaseModel):
+    """Per order: the shipments to move, and units lost per shipment and line."""
+
+    shipments: dict[str, list[str]] = {}
+    lost: dict[str, dict[str, dict[str, int]]] = {}  # order -> shipment -> line -> units
+
+
+class SaveOutcomesInput(BaseModel):
+    incident_id: str
+    outcomes: list[IncidentOutcome]
+
+
+class IncidentActivities:
+    def __init__(self, engine):
+        self.engine: Engine = engine
+
+    @activity.defn
+    def find_touched(self, incident: Incident) -> Touched:
+        """The shipments the incident breaks (idempotent: it only reads, except for a
+        stock count, whose ledger correction applies once under the incident's id)."""
+        touched = Touched()
+        with unit_of_work(self.engine) as session:
+            if incident.type in ("node_closed", "node_capacity"):
+                assert incident.node_id and incident.from_ and incident.to
+                rows = capacity.booked_at(session, incident.node_id, (incident.from_, incident.to))
+                keep = 0 if incident.type == "node_closed" else incident.capacity_per_day or 0
+                per_day: dict = {}
+                for row in rows:  # the first bookings of each day keep their slot
+                    per_day[row.day] = per_day.get(row.day, 0) + 1
+                    if per_day[row.day] > keep:
+                        _add(touched, session, row.shipment_id)
+            elif incident.type == "carrier_outage":
+                assert incident.from_ and incident.to
+                query = select(CarrierBookingRow, CapacityBookingRow).where(
+                    CarrierBookingRow.shipment_id == CapacityBookingRow.shipment_id,
+                    CarrierBookingRow.carrier_id == incident.carrier_id,
+                    CarrierBookingRow.status == "booked",
+                    CapacityBookingRow.day >= incident.from_,
+                    CapacityBookingRow.day <= incident.to,
+                )
+                for booking, _slot in session.exec(query):
+                    if incident.service_id in (None, booking.service_id):
+                        _add(touched, session, booking.shipment_id)
+            else:
+                assert incident.node_id and incident.sku and incident.counted is not None
+                cut = ledger.count_below_holds(
+                    session, incident.node_id, incident.sku, incident.counted,
+                    f"incident:{incident.incident_id}", datetime.now(UTC),
+                )  # fmt: skip
+                for hold in cut:
+                    shipment = _shipment_of(session, hold.order_id, hold.node_id)
+                    if shipment is None:
+                        continue
+                    lines = touched.lost.setdefault(hold.order_id, {}).setdefault(shipment, {})
+                    lines[hold.line_id] = lines.get(hold.line_id, 0) + hold.qty
+        return touched
+
+    @activity.defn
+    def save_outcomes(self, input: SaveOutcomesInput) -> None:
+        with unit_of_work(self.engine) as session:
+            incidents.save_outcomes(session, input.incident_id, input.outcomes)
+
+
+def _add(touched: Touched, session, shipment_id: str) -> None:
+    row = session.get(ShipmentRow, shipment_id)
+    if row is not None:
+        touched.shipments.setdefault(row.order_id, []).append(shipment_id)
+
+
+def _shipment_of(session, order_id: str, node_id: str) -> str | None:
+    query = select(ShipmentRow).where(
+        ShipmentRow.order_id == order_id, ShipmentRow.node_id == node_id
+    )
+    rows = list(session.exec(query.order_by(ShipmentRow.shipment_id.desc())))
+    return rows[0].shipment_id if rows else None

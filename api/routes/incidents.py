@@ -1,0 +1,152 @@
+"""Incidents from warehouses, stores and carriers; the exception queue for support."""
+
+from datetime import datetime
+
+from fastapi import APIRouter, HTTPException, Request, status
+from pydantic import BaseModel
+from sqlmodel import select
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from api.deps import EngineDep, Field, SessionDep, SettingsDep, Support, TemporalDep
+from db import incidents
+from db.engine import unit_of_work
+from db.network import read_network
+from db.tables import OrderRow, SkuRow
+from domain.errors import DuplicateEventConflict
+from domain.incidents import Incident, IncidentOutcome
+from domain.order import TimelineEntry
+from workflows.incident import IncidentInput, IncidentWorkflow
+
+router = APIRouter(tags=["incidents"])
+
+
+class IncidentAccepted(BaseModel):
+    incident_id: str
+    type: str
+    workflow_id: str
+    first_time: bool
+
+
+class IncidentView(BaseModel):
+    incident: Incident
+    status: str
+    touched: list[str]
+    outcomes: list[IncidentOutcome]
+    timeline: list[TimelineEntry]
+
+
+class ExceptionItem(BaseModel):
+    order_id: str
+    customer_id: str
+    reason: str | None
+    promised_by: str | None
+    since: datetime
+
+
+class ExceptionQueue(BaseModel):
+    orders: list[ExceptionItem]
+
+
+@router.post(
+    "/v1/incidents",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=IncidentAccepted,
+    dependencies=Field,
+)
+async def report_incident(
+    incident: Incident, engine: EngineDep, settings: SettingsDep, client: TemporalDep,
+    request: Request,
+) -> IncidentAccepted:  # fmt: skip
+    """A node losing capacity or closing, a carrier out, a count below the ledger: the OMS
+    reroutes the orders it touches. The same incident_id sent again applies once."""
+    with unit_of_work(engine) as session:
+        _check_references(session, incident)
+        stored, first = incidents.record(session, incident)
+        if stored != incident:
+            raise DuplicateEventConflict(
+                f"incident {incident.incident_id} was already received with a different body"
+            )
+    workflow_id = f"incident-{incident.incident_id}"
+    await _start(client, settings.task_queue, workflow_id, incident)
+    request.app.state.supply_chain.invalidate()  # promise stops offering what broke
+    return IncidentAccepted(
+        incident_id=incident.incident_id, type=incident.type, workflow_id=workflow_id,
+        first_time=first,
+    )  # fmt: skip
+
+
+@router.get("/v1/incidents/{incident_id}", response_model=IncidentView, dependencies=[Support])
+async def incident_history(
+    incident_id: str, session: SessionDep, client: TemporalDep
+) -> IncidentView:
+    """The incident, the orders it touched and what became of each."""
+    row = incidents.get(session, incident_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no incident {incident_id}")
+    try:
+        report = await client.get_workflow_handle(f"incident-{incident_id}").query(
+            IncidentWorkflow.report
+        )
+    except RPCError as exc:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, f"incident history unavailable: {exc.message}"
+        ) from exc
+    return IncidentView(
+        incident=report.incident, status=row.status, touched=report.touched,
+        outcomes=report.outcomes, timeline=report.timeline,
+    )  # fmt: skip
+
+
+@router.get("/v1/exceptions", response_model=ExceptionQueue, dependencies=[Support])
+def exception_queue(session: SessionDep) -> ExceptionQueue:
+    """Orders the OMS could not reroute on its own, oldest first, with the reason."""
+    rows = session.exec(
+        select(OrderRow).where(OrderRow.status == "exception").order_by(OrderRow.updated_at)
+    )
+    return ExceptionQueue(
+        orders=[
+            ExceptionItem(
+                order_id=row.order_id,
+                customer_id=row.customer_id,
+                reason=row.view.get("reason"),
+                promised_by=row.promised_by.isoformat() if row.promised_by else None,
+                since=row.updated_at,
+            )  # fmt: skip
+            for row in rows
+        ]
+    )
+
+
+def _check_references(session, incident: Incident) -> None:
+    network = read_network(session)
+    if incident.node_id and incident.node_id not in network.nodes:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown node {incident.node_id}")
+    carriers = {c.id: c for c in network.carriers}
+    if incident.carrier_id:
+        carrier = carriers.get(incident.carrier_id)
+        if carrier is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown carrier {incident.carrier_id}")
+        if incident.service_id and incident.service_id not in {s.id for s in carrier.services}:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND,
+                f"carrier {incident.carrier_id} has no service {incident.service_id}",
+            )
+    if incident.sku and session.get(SkuRow, incident.sku) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown sku {incident.sku}")
+
+
+async def _start(client: Client, task_queue: str, workflow_id: str, incident: Incident) -> None:
+    try:
+        await client.start_workflow(
+            IncidentWorkflow.run,
+            IncidentInput(incident=incident),
+            id=workflow_id,
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    except WorkflowAlreadyStartedError:
+        pass  # handled already: a replay changes nothing

@@ -1,0 +1,148 @@
+"""Incidents by HTTP, on the real Temporal server: the OMS reroutes, with no human."""
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from db import ledger
+from db.engine import unit_of_work
+from db.tables import CarrierBookingRow
+from tests.api.conftest import Api
+from tests.networks import order_body
+
+TODAY = datetime.now(UTC).date()
+
+
+def held(api: Api, sku: str = "SKU-1") -> dict[str, tuple[int, int]]:
+    with unit_of_work(api.engine) as session:
+        return {p.node_id: (p.on_hand, p.reserved) for p in ledger.positions(session, sku)}
+
+
+def incident(kind: str, **fields) -> dict:
+    return {"incident_id": f"INC-{uuid.uuid4().hex[:8]}", "type": kind, **fields}
+
+
+async def released(api: Api, lines, count: int = 1) -> list[str]:
+    ids = [f"I-{uuid.uuid4().hex[:8]}" for _ in range(count)]
+    for oid in ids:
+        assert (await api.post("/v1/orders", order_body(oid, lines))).status_code == 202
+    for oid in ids:
+        await api.wait_status(oid, "released")
+    return ids
+
+
+async def handled(api: Api, incident_id: str) -> dict:
+    body: dict = {}
+    for _ in range(300):
+        response = await api.get(f"/v1/incidents/{incident_id}")
+        body = response.json()
+        if response.status_code == 200 and body["status"] == "handled":
+            return body
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"incident not handled: {body}")
+
+
+async def test_a_closed_node_loses_its_orders_to_the_next_best_and_a_replay_changes_nothing(
+    api: Api,
+):
+    orders = await released(api, [("SKU-1", 2)], count=3)
+    assert held(api)["DC-LYON"] == (30, 6)
+    closed = incident("node_closed", node_id="DC-LYON", **{"from": TODAY.isoformat()},
+                      to=(TODAY + timedelta(days=7)).isoformat())  # fmt: skip
+    accepted = await api.field("/v1/incidents", closed)
+    assert accepted.status_code == 202, accepted.text
+    report = await handled(api, closed["incident_id"])
+
+    assert sorted(report["touched"]) == sorted(orders)
+    assert {o["order_id"]: o["outcome"] for o in report["outcomes"]} == {
+        oid: "rerouted" for oid in orders
+    }
+    assert held(api)["DC-LYON"] == (30, 0) and held(api)["DC-PARIS"] == (50, 6)
+    for oid in orders:
+        order = (await api.get(f"/v1/orders/{oid}")).json()
+        first, second = order["shipments"]
+        assert (first["node_id"], first["status"]) == ("DC-LYON", "cancelled")
+        assert (second["node_id"], second["status"]) == ("DC-PARIS", "released")
+        assert order["promised_by"] == "2026-12-24"
+        with unit_of_work(api.engine) as session:
+            assert session.get(CarrierBookingRow, first["shipment_id"]).status == "cancelled"
+        history = (await api.get(f"/v1/orders/{oid}/history")).json()["events"]
+        assert any(e["summary"].startswith(f"Took {first['shipment_id']} back from DC-LYON: "
+                                           "DC-LYON closed") for e in history)  # fmt: skip
+
+    again = await api.field("/v1/incidents", closed)
+    assert again.status_code == 202 and again.json()["first_time"] is False
+    await asyncio.sleep(0.5)
+    assert held(api)["DC-PARIS"] == (50, 6)
+    for oid in orders:
+        assert len((await api.get(f"/v1/orders/{oid}")).json()["shipments"]) == 2
+    reused = await api.field("/v1/incidents", {**closed, "to": TODAY.isoformat()})
+    assert reused.status_code == 409
+
+    # The promise stops offering the closed node.
+    lyon = {"postal_code": "69001", "country": "FR", "lat": 45.76, "lon": 4.83}
+    body = {"lines": [{"sku": "SKU-1", "qty": 1}], "destination": lyon}
+    for _ in range(30):
+        options = (await api.post("/v1/promise", body)).json()["options"]
+        nodes = {line["node_id"] for o in options for line in o["lines"]}
+        if "DC-LYON" not in nodes:
+            break
+        await asyncio.sleep(0.1)
+    assert nodes == {"DC-PARIS"}
+
+
+async def test_a_carrier_outage_moves_bookings_to_another_carrier(api: Api):
+    [oid] = await released(api, [("SKU-1", 1)])
+    before = (await api.get(f"/v1/orders/{oid}")).json()["shipments"][0]
+    assert before["carrier_id"] == "COLISSIMO"
+    outage = incident("carrier_outage", carrier_id="COLISSIMO", **{"from": TODAY.isoformat()},
+                      to=(TODAY + timedelta(days=10)).isoformat())  # fmt: skip
+    assert (await api.field("/v1/incidents", outage)).status_code == 202
+    report = await handled(api, outage["incident_id"])
+    assert report["outcomes"][0]["outcome"] == "rerouted"
+    order = (await api.get(f"/v1/orders/{oid}")).json()
+    moved = order["shipments"][-1]
+    assert moved["carrier_id"] == "DPD" and moved["status"] == "released"
+    assert order["shipments"][0]["status"] == "cancelled"
+    assert held(api)["DC-LYON"] == (30, 1)  # the stock hold moved with it, once
+
+
+async def test_a_count_below_the_holds_reroutes_the_units_it_took(api: Api):
+    [oid] = await released(api, [("SKU-1", 3)])
+    count = incident("stock_discrepancy", node_id="DC-LYON", sku="SKU-1", counted=1)
+    assert (await api.field("/v1/incidents", count)).status_code == 202
+    report = await handled(api, count["incident_id"])
+    assert report["outcomes"] == [
+        {
+            "order_id": oid,
+            "outcome": "rerouted",
+            "detail": "to DC-LYON, DC-PARIS, still by 2026-12-24",
+        }
+    ]
+    assert held(api)["DC-LYON"] == (1, 1) and held(api)["DC-PARIS"] == (50, 2)
+    with unit_of_work(api.engine) as session:
+        assert ledger.balance_problems(session) == []
+
+
+async def test_an_order_nobody_else_can_serve_waits_in_the_exception_queue(api: Api):
+    [oid] = await released(api, [("SKU-2", 1)])  # only Lyon has SKU-2
+    closed = incident("node_closed", node_id="DC-LYON", **{"from": TODAY.isoformat()},
+                      to=(TODAY + timedelta(days=3)).isoformat())  # fmt: skip
+    await api.field("/v1/incidents", closed)
+    report = await handled(api, closed["incident_id"])
+    assert report["outcomes"][0]["outcome"] == "exception"
+    queue = (await api.get("/v1/exceptions")).json()["orders"]
+    [item] = [o for o in queue if o["order_id"] == oid]
+    assert "cannot reroute after DC-LYON closed" in item["reason"]
+    assert held(api, "SKU-2")["DC-LYON"] == (10, 0)
+
+
+async def test_bad_incidents_are_refused(api: Api):
+    unknown = incident("node_closed", node_id="NOWHERE", **{"from": "2026-12-01"}, to="2026-12-02")
+    assert (await api.field("/v1/incidents", unknown)).status_code == 404
+    incomplete = incident("node_capacity", node_id="DC-LYON", **{"from": "2026-12-01"})
+    response = await api.field("/v1/incidents", incomplete)
+    assert response.status_code == 422
+    assert "needs capacity_per_day, to" in str(response.json()["detail"])
+    unsigned = await api.post("/v1/incidents", incomplete, role="warehouse")
+    assert unsigned.status_code == 401
