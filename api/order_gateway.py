@@ -23,7 +23,15 @@ from temporalio.service import RPCError, RPCStatusCode
 from config import Settings
 from domain.order import OrderStatus, PlaceOrder
 from workflows import search_attributes as sa
-from workflows.order import CancelInput, CancelResult, OrderInput, OrderState, OrderWorkflow
+from workflows.order import (
+    CancelInput,
+    CancelResult,
+    OrderInput,
+    OrderState,
+    OrderWorkflow,
+    ResolveInput,
+    ResolveResult,
+)
 
 QUERY_TIMEOUT = timedelta(seconds=10)
 
@@ -96,11 +104,37 @@ async def state(client: Client, order_id: str) -> OrderState | None:
 
 
 async def cancel(client: Client, order_id: str, request: CancelInput) -> CancelResult:
+    try:
+        return await _update(client, order_id, OrderWorkflow.cancel, request)
+    except _Closed as closed:
+        if closed.state.view.status == OrderStatus.CANCELLED:
+            return CancelResult(cancelled=True, status=OrderStatus.CANCELLED, detail="cancelled")
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"order {order_id} is {closed.state.view.status.value}: too late to cancel",
+        ) from closed
+
+
+async def resolve(client: Client, order_id: str, request: ResolveInput) -> ResolveResult:
+    try:
+        return await _update(client, order_id, OrderWorkflow.resolve, request)
+    except _Closed as closed:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"order {order_id} is {closed.state.view.status.value}, not waiting for a decision",
+        ) from closed
+
+
+class _Closed(Exception):
+    def __init__(self, state: OrderState):
+        self.state = state
+
+
+async def _update(client: Client, order_id: str, update, request):
+    """Run an update on the order; a refusal is a 409 with the workflow's reason."""
     handle = client.get_workflow_handle(workflow_id(order_id))
     try:
-        return await handle.execute_update(
-            OrderWorkflow.cancel, request, rpc_timeout=timedelta(seconds=30)
-        )
+        return await handle.execute_update(update, request, rpc_timeout=timedelta(seconds=30))
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         detail = cause.message if isinstance(cause, ApplicationError) else str(cause)
@@ -113,12 +147,7 @@ async def cancel(client: Client, order_id: str, request: CancelInput) -> CancelR
         closed = await state(client, order_id)  # a finished order no longer takes updates
         if closed is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no order {order_id}") from exc
-        if closed.view.status == OrderStatus.CANCELLED:
-            return CancelResult(cancelled=True, status=closed.view.status, detail="cancelled")
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            f"order {order_id} is {closed.view.status.value}: too late to cancel",
-        ) from exc
+        raise _Closed(closed) from exc
 
 
 async def signal(client: Client, order_id: str, signal_def, payload) -> None:

@@ -199,7 +199,12 @@ def apply_inventory_event(
         .with_for_update()
     ).first()
     if stock is None:
-        raise UnknownReference(f"no stock record for sku {event.sku} at node {event.node_id}")
+        if event.on_hand_delta(0) <= 0:
+            raise UnknownReference(f"no stock of sku {event.sku} at node {event.node_id}")
+        # The first receipt (or count) of a SKU at a node opens its stock record.
+        stock = StockRow(sku=event.sku, node_id=event.node_id, updated_at=now)
+        session.add(stock)
+        session.flush()
     delta = event.on_hand_delta(stock.on_hand)
     new_on_hand = stock.on_hand + delta
     if new_on_hand < stock.reserved:

@@ -8,7 +8,7 @@ main loop; cancellation is an update, so the caller learns at once if it was ref
 
 import asyncio
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -114,6 +114,18 @@ class CancelInput(BaseModel):
     requested_by: str = "customer"
 
 
+class ResolveInput(BaseModel):
+    """Support's decision on an order in the exception queue."""
+
+    action: Literal["accept_partial", "retry"]
+    note: str = ""
+
+
+class ResolveResult(BaseModel):
+    status: OrderStatus
+    detail: str
+
+
 class CancelResult(BaseModel):
     cancelled: bool
     status: OrderStatus
@@ -150,6 +162,8 @@ class OrderWorkflow:
         self._shipments_made = 0
         self._avoid: set[str] = set()  # nodes that failed this order (short pick, SLA)
         self._stuck: str | None = None  # why the order waits in the exception queue
+        self._stuck_lines: list[OrderLine] = []  # the units it could not place
+        self._resolution: ResolveInput | None = None
 
     # --- Interface ---------------------------------------------------------------------
 
@@ -180,6 +194,24 @@ class OrderWorkflow:
         if key not in self._seen_events:
             self._seen_events.add(key)
             self._inbox.append(signal)
+
+    @workflow.update
+    async def resolve(self, input: ResolveInput) -> ResolveResult:
+        self._resolution = input
+        await workflow.wait_condition(lambda: self._resolution is None)
+        return ResolveResult(status=self._view.status, detail=self._view.reason or "resolved")
+
+    @resolve.validator
+    def _may_resolve(self, input: ResolveInput) -> None:
+        if self._stuck is None or self._resolution is not None:
+            raise ApplicationError(
+                f"order {self._view.order_id} is {self._view.status.value}, not waiting for a "
+                "decision", type="NotInExceptionQueue",
+            )  # fmt: skip
+        if input.action == "accept_partial" and not any(s.units for s in self._active_shipments()):
+            raise ApplicationError(
+                "nothing would be delivered: cancel the order instead", type="NothingToDeliver"
+            )
 
     @workflow.update
     async def cancel(self, input: CancelInput) -> CancelResult:
@@ -219,9 +251,17 @@ class OrderWorkflow:
             if not self._inbox and self._cancel is not None:
                 await self._cancel_order()
                 continue
+            if self._resolution is not None:
+                await self._resolve(self._resolution)
+                self._resolution = None
+                continue
             try:
                 await workflow.wait_condition(
-                    lambda: bool(self._inbox) or self._cancel is not None,
+                    lambda: (
+                        bool(self._inbox)
+                        or self._cancel is not None
+                        or self._resolution is not None
+                    ),
                     timeout=self._time_until_next_deadline(),
                 )
             except TimeoutError:
@@ -247,7 +287,7 @@ class OrderWorkflow:
             outcome = await self._plan_and_hold(self._input.order.lines)
             if isinstance(outcome, SourcingPlan):
                 return outcome
-            reason, supply_on = outcome
+            reason, supply_on, _ = outcome
             if supply_on and waits < self._input.max_supply_waits and self._cancel is None:
                 waits += 1
                 await self._wait_for_supply(date.fromisoformat(supply_on), reason)
@@ -259,7 +299,7 @@ class OrderWorkflow:
 
     async def _plan_and_hold(
         self, lines: list[OrderLine], cause: str | None = None
-    ) -> SourcingPlan | tuple[str, str | None]:
+    ) -> SourcingPlan | tuple[str, str | None, dict[str, int]]:
         """Plan `lines` on fresh stock figures (avoiding nodes that failed this order), then
         hold the stock; if another order took it in between, plan again. Returns the plan,
         or why there is none and when incoming supply would cover it."""
@@ -281,7 +321,7 @@ class OrderWorkflow:
                     **LEDGER,
                 )
             except ActivityError as err:
-                return _reason(err), _detail(err, "next_supply_on")
+                return _reason(err), _detail(err, "next_supply_on"), _detail(err, "missing") or {}
             plan = sourced.plan
             words = ", ".join(
                 f"{s.node_id} ({s.units} units, {s.distance_km:.0f} km)" for s in plan.shipments
@@ -301,7 +341,7 @@ class OrderWorkflow:
                 )
             except ActivityError as err:
                 if _failure_type(err) != "InsufficientStock":
-                    return _reason(err), None
+                    return _reason(err), None, {}
                 self._note("reservation_missed", f"{_reason(err)}; sourcing again")
                 continue
             self._note("reserved", f"Reserved {sum(s.units for s in plan.shipments)} units")
@@ -309,6 +349,7 @@ class OrderWorkflow:
         return (
             f"stock kept selling out while reserving ({self._input.sourcing_rounds} attempts)",
             None,
+            {},
         )
 
     async def _wait_for_supply(self, supply_on: date, why: str) -> None:
@@ -444,16 +485,28 @@ class OrderWorkflow:
     async def _reroute(self, lines: list[OrderLine], cause: str) -> None:
         """Source `lines` again, away from the nodes that failed, and dispatch them: keep
         the promised date if any plan does, else take the best new date and tell the
-        customer; if nothing can serve them, the order waits in the exception queue."""
+        customer. Units nobody can serve wait in the exception queue for a person."""
         outcome = await self._plan_and_hold(lines, cause)
+        parked: list[OrderLine] = []
         if not isinstance(outcome, SourcingPlan):
-            reason, _ = outcome
-            self._stuck = f"cannot reroute after {cause}: {reason}"
-            self._view.status = OrderStatus.EXCEPTION
-            self._view.reason = self._stuck
-            self._note("exception", f"Needs a person: {self._view.reason}")
-            self._notify("customer", self._view.customer.id, "order_delayed",
-                         {"reason": self._view.reason})  # fmt: skip
+            reason, _, missing = outcome
+            placeable = [
+                line.model_copy(update={"qty": line.qty - missing.get(line.line_id, 0)})
+                for line in lines
+                if line.qty > missing.get(line.line_id, 0)
+            ]
+            parked = list(lines)
+            if missing and placeable:
+                # Part of it can go on: send that, and park only the units nobody has.
+                outcome = await self._plan_and_hold(placeable, cause)
+                if isinstance(outcome, SourcingPlan):
+                    parked = [
+                        line.model_copy(update={"qty": missing[line.line_id]})
+                        for line in lines
+                        if missing.get(line.line_id)
+                    ]
+            self._park(parked, cause, reason)
+        if not isinstance(outcome, SourcingPlan):
             return
         plan = outcome
         if not await self._dispatch(plan):
@@ -470,6 +523,15 @@ class OrderWorkflow:
         else:
             self._note("rerouted", f"Rerouted to {nodes}, still by {promised}")
         self._view.status = self._derived_status()
+
+    def _park(self, lines: list[OrderLine], cause: str, reason: str) -> None:
+        self._stuck_lines = [*self._stuck_lines, *lines]
+        self._stuck = f"cannot reroute after {cause}: {reason}"
+        self._view.status = OrderStatus.EXCEPTION
+        self._view.reason = self._stuck
+        self._note("exception", f"Needs a person: {self._view.reason}")
+        self._notify("customer", self._view.customer.id, "order_delayed",
+                     {"reason": self._view.reason})  # fmt: skip
 
     async def _apply_incident(self, signal: IncidentSignal) -> None:
         """An incident broke some of this order's shipments: move them, then tell the
@@ -516,6 +578,23 @@ class OrderWorkflow:
         await workflow.get_external_workflow_handle(signal.reply_to).signal(
             "outcome", IncidentOutcome(order_id=self._view.order_id, outcome=outcome, detail=detail)
         )
+
+    async def _resolve(self, decision: ResolveInput) -> None:
+        lines, self._stuck, self._stuck_lines = self._stuck_lines, None, []
+        self._note("support_decision", f"Support decided: {decision.action.replace('_', ' ')}"
+                   + (f" ({decision.note})" if decision.note else ""))  # fmt: skip
+        if decision.action == "retry":
+            await self._reroute(lines, "support asked to try again")
+        else:
+            units = sum(line.qty for line in lines)
+            self._view.reason = f"partial delivery accepted: {units} unit(s) will not come"
+            self._note("partial_accepted", self._view.reason.capitalize())
+            self._notify("customer", self._view.customer.id, "partial_delivery",
+                         {"missing_units": units})  # fmt: skip
+        self._view.status = self._derived_status()
+        if self._view.status == OrderStatus.DELIVERED:
+            self._close_delivered()
+        self._save()
 
     async def _take_back(self, shipment: Shipment, cause: str) -> list[OrderLine]:
         """Pull a shipment back from its node before it is picked: its stock hold, carrier

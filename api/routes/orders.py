@@ -1,7 +1,7 @@
 """Orders: checkout places them; support and checkout read, follow and cancel them."""
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -13,7 +13,7 @@ from api.deps import Checkout, SessionDep, SettingsDep, Support, TemporalDep
 from db import orders as read_model
 from db.network import known_skus, read_node
 from domain.order import OrderStatus, OrderView, PlaceOrder, TimelineEntry
-from workflows.order import CancelInput
+from workflows.order import CancelInput, ResolveInput
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
 
@@ -116,6 +116,29 @@ async def cancel_order(
     reason = request.reason if request else "customer request"
     result = await order_gateway.cancel(client, order_id, CancelInput(reason=reason))
     return CancelAnswer(order_id=order_id, **result.model_dump())
+
+
+class Decision(BaseModel):
+    action: Literal["accept_partial", "retry"]
+    note: Annotated[str, Field(max_length=200)] = ""
+
+
+class DecisionAnswer(BaseModel):
+    order_id: str
+    status: OrderStatus
+    detail: str
+
+
+@router.post("/{order_id}/resolve", response_model=DecisionAnswer, dependencies=[Support])
+async def resolve_exception(
+    order_id: str, decision: Decision, client: TemporalDep
+) -> DecisionAnswer:
+    """Support's decision for an order in the exception queue: accept a partial delivery,
+    or try sourcing again (when stock came back). Cancelling is POST .../cancel."""
+    result = await order_gateway.resolve(
+        client, order_id, ResolveInput(action=decision.action, note=decision.note)
+    )
+    return DecisionAnswer(order_id=order_id, status=result.status, detail=result.detail)
 
 
 def _check_order(session: Session, order: PlaceOrder, timezone: str) -> None:

@@ -146,3 +146,51 @@ async def test_bad_incidents_are_refused(api: Api):
     assert "needs capacity_per_day, to" in str(response.json()["detail"])
     unsigned = await api.post("/v1/incidents", incomplete, role="warehouse")
     assert unsigned.status_code == 401
+
+
+async def test_support_accepts_a_partial_delivery_or_retries_once_stock_is_back(api: Api):
+    first, second = await released(api, [("SKU-2", 1), ("SKU-1", 1)], count=2)
+    closed = incident("node_closed", node_id="DC-LYON", **{"from": TODAY.isoformat()},
+                      to=(TODAY + timedelta(days=3)).isoformat())  # fmt: skip
+    await api.field("/v1/incidents", closed)
+    report = await handled(api, closed["incident_id"])
+    assert {o["outcome"] for o in report["outcomes"]} == {"exception"}  # SKU-2: Lyon only
+    assert (await api.post(f"/v1/orders/{first}/resolve", {"action": "bogus"},
+                           role="support")).status_code == 422  # fmt: skip
+
+    accepted = await api.post(f"/v1/orders/{first}/resolve",
+                              {"action": "accept_partial", "note": "customer agreed"},
+                              role="support")  # fmt: skip
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["status"] == "released"  # SKU-1 went on from Paris
+    assert "1 unit(s) will not come" in accepted.json()["detail"]
+    again = await api.post(f"/v1/orders/{first}/resolve", {"action": "retry"}, role="support")
+    assert again.status_code == 409  # no longer waiting for a decision
+
+    # Stock of SKU-2 arrives in Paris: support asks the second order to try again.
+    receipt = {"event_id": uuid.uuid4().hex, "type": "receipt", "sku": "SKU-2",
+               "node_id": "DC-PARIS", "qty": 5}  # fmt: skip
+    assert (await api.field("/v1/inventory/events", receipt)).status_code == 200
+    retried = await api.post(f"/v1/orders/{second}/resolve", {"action": "retry"}, role="support")
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["status"] == "released"
+    order = (await api.get(f"/v1/orders/{second}")).json()
+    assert {s["node_id"] for s in order["shipments"] if s["status"] == "released"} == {"DC-PARIS"}
+    assert held(api, "SKU-2")["DC-PARIS"] == (5, 1)
+    assert second not in [o["order_id"] for o in (await api.get("/v1/exceptions")).json()["orders"]]
+
+
+async def test_a_capacity_drop_moves_only_the_shipments_beyond_it(api: Api):
+    orders = await released(api, [("SKU-1", 1)], count=3)
+    days = {(await api.get(f"/v1/orders/{oid}")).json()["shipments"][0]["pick_by"][:10]
+            for oid in orders}  # fmt: skip
+    assert len(days) == 1  # all three picked the same day at Lyon
+    span = {"from": TODAY.isoformat(), "to": (TODAY + timedelta(days=5)).isoformat()}
+    drop = incident("node_capacity", node_id="DC-LYON", capacity_per_day=1, **span)
+    await api.field("/v1/incidents", drop)
+    report = await handled(api, drop["incident_id"])
+    assert len(report["touched"]) == 2  # the first booked keeps its slot
+    assert held(api)["DC-LYON"] == (30, 1)
+    moved = {o["order_id"]: o["outcome"] for o in report["outcomes"]}
+    assert set(moved.values()) <= {"rerouted", "repromised"}
+    assert held(api)["DC-PARIS"][1] + held(api)["DC-LYON"][1] == 3

@@ -654,11 +654,18 @@ def test_an_event_may_take_on_hand_down_to_reserved_exactly(db: Engine) -> None:
     assert_balanced(db)
 
 
-def test_an_event_for_stock_the_ledger_does_not_hold_is_refused(db: Engine) -> None:
-    ev = event("EV-1", "receipt", 5, sku="SKU-2", node_id="DC-PARIS")
+def test_a_sale_of_stock_the_node_never_held_is_refused(db: Engine) -> None:
+    ev = event("EV-1", "sale", 1, sku="SKU-2", node_id="DC-PARIS")
     with pytest.raises(UnknownReference):
         apply(db, ev)
     assert processed(db, ev.event_id) is None
+    assert_balanced(db)
+
+
+def test_the_first_receipt_of_a_sku_at_a_node_opens_its_stock(db: Engine) -> None:
+    result = apply(db, event("EV-1", "receipt", 5, sku="SKU-2", node_id="DC-PARIS"))
+    assert (result.position.on_hand, result.position.reserved) == (5, 0)
+    assert position(db, "SKU-2", "DC-PARIS").atp == 5
     assert_balanced(db)
 
 
