@@ -4,9 +4,11 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from sqlmodel import select
+
 from db import ledger
 from db.engine import unit_of_work
-from db.tables import CarrierBookingRow
+from db.tables import CarrierBookingRow, OutboxRow
 from tests.api.conftest import Api
 from tests.networks import order_body
 
@@ -194,3 +196,74 @@ async def test_a_capacity_drop_moves_only_the_shipments_beyond_it(api: Api):
     moved = {o["order_id"]: o["outcome"] for o in report["outcomes"]}
     assert set(moved.values()) <= {"rerouted", "repromised"}
     assert held(api)["DC-PARIS"][1] + held(api)["DC-LYON"][1] == 3
+
+
+def topics(api: Api, oid: str) -> list[tuple[str, str, str]]:
+    with unit_of_work(api.engine) as session:
+        rows = session.exec(select(OutboxRow).where(OutboxRow.order_id == oid))
+        return [(r.recipient, r.recipient_id, r.topic) for r in rows]
+
+
+async def deliver_everything(api: Api, oid: str, at: str) -> dict:
+    """The nodes ship and the carriers deliver every live shipment of the order."""
+    order = (await api.get(f"/v1/orders/{oid}")).json()
+    for shipment in order["shipments"]:
+        if shipment["status"] in ("cancelled", "delivered"):
+            continue
+        sid, node = shipment["shipment_id"], shipment["node_id"]
+        shipped = {"event_id": uuid.uuid4().hex, "type": "shipped", "order_id": oid,
+                   "shipment_id": sid}  # fmt: skip
+        assert (await api.field(f"/v1/nodes/{node}/events", shipped)).status_code == 202
+        delivered = {"event_id": uuid.uuid4().hex, "type": "delivered", "shipment_id": sid,
+                     "at": at}  # fmt: skip
+        sent = await api.field(f"/v1/carriers/{shipment['carrier_id']}/events", delivered)
+        assert sent.status_code == 202, sent.text
+    return await api.wait_status(oid, "delivered")
+
+
+async def test_a_reroute_that_cannot_keep_the_date_repromises_and_tells_everyone(api: Api):
+    lyon = {"postal_code": "69001", "country": "FR", "lat": 45.76, "lon": 4.83}
+    answer = (await api.post("/v1/promise", {"lines": [{"sku": "SKU-1", "qty": 1}],
+                                             "destination": lyon})).json()  # fmt: skip
+    fastest = min(o["estimated_by"] for o in answer["options"] if o["method"] == "home_standard")
+    oid = f"I-{uuid.uuid4().hex[:8]}"
+    body = order_body(oid, [("SKU-1", 1)], promised_by=fastest)
+    assert (await api.post("/v1/orders", body)).status_code == 202
+    order = await api.wait_status(oid, "released")
+    old = order["shipments"][0]
+    assert old["node_id"] == "DC-LYON"
+
+    closed = incident("node_closed", node_id="DC-LYON", **{"from": TODAY.isoformat()},
+                      to=(TODAY + timedelta(days=7)).isoformat())  # fmt: skip
+    await api.field("/v1/incidents", closed)
+    report = await handled(api, closed["incident_id"])
+    [outcome] = report["outcomes"]
+    assert outcome["outcome"] == "repromised"
+    order = (await api.get(f"/v1/orders/{oid}")).json()
+    assert order["promised_by"] > fastest
+    new = order["shipments"][-1]
+    assert new["node_id"] == "DC-PARIS" and new["tracking"] != old["tracking"]
+    told = topics(api, oid)
+    assert ("customer", f"C-{oid}", "new_delivery_date") in told
+    assert ("node", "DC-LYON", "cancel_picking") in told
+    assert ("carrier", old["carrier_id"], "booking_cancelled") in told
+    assert ("node", "DC-PARIS", "release_for_picking") in told
+    history = [e["type"] for e in (await api.get(f"/v1/orders/{oid}/history")).json()["events"]]
+    assert {"taken_back", "repromised"} <= set(history)
+
+    # Delivered by the new date: on time against the promise the customer was given.
+    done = await deliver_everything(api, oid, f"{order['promised_by']}T12:00:00+01:00")
+    assert done["otif"]["on_time"] and done["otif"]["in_full"]
+
+
+async def test_after_a_carrier_outage_the_rebooked_order_is_delivered_on_time(api: Api):
+    [oid] = await released(api, [("SKU-1", 2)])
+    span = {"from": TODAY.isoformat(), "to": (TODAY + timedelta(days=3)).isoformat()}
+    outage = incident("carrier_outage", carrier_id="COLISSIMO", service_id="COL-STD", **span)
+    await api.field("/v1/incidents", outage)
+    await handled(api, outage["incident_id"])
+    assert ("carrier", "COLISSIMO", "booking_cancelled") in topics(api, oid)
+    done = await deliver_everything(api, oid, "2026-12-20T10:00:00+01:00")
+    assert [s["carrier_id"] for s in done["shipments"]] == ["COLISSIMO", "DPD"]
+    assert done["otif"]["on_time"] and done["otif"]["in_full"]
+    assert held(api)["DC-LYON"] == (28, 0)
