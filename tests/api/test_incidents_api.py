@@ -124,6 +124,14 @@ async def test_a_count_below_the_holds_reroutes_the_units_it_took(api: Api):
     assert held(api)["DC-LYON"] == (1, 1) and held(api)["DC-PARIS"] == (50, 2)
     with unit_of_work(api.engine) as session:
         assert ledger.balance_problems(session) == []
+    assert ("node", "DC-PARIS", "release_for_picking") in topics(api, oid)
+    history = (await api.get(f"/v1/orders/{oid}/history")).json()["events"]
+    assert any(e["type"] == "stock_lost" and "count of 1 x SKU-1 at DC-LYON" in e["summary"]
+               for e in history)  # fmt: skip
+    done = await deliver_everything(api, oid, "2026-12-21T10:00:00+01:00")
+    assert done["otif"] == {"on_time": True, "in_full": True, "delivered_units": 3,
+                            "ordered_units": 3, "delivered_on": "2026-12-21"}  # fmt: skip
+    assert held(api)["DC-LYON"] == (0, 0) and held(api)["DC-PARIS"] == (48, 0)
 
 
 async def test_an_order_nobody_else_can_serve_waits_in_the_exception_queue(api: Api):
@@ -196,6 +204,12 @@ async def test_a_capacity_drop_moves_only_the_shipments_beyond_it(api: Api):
     moved = {o["order_id"]: o["outcome"] for o in report["outcomes"]}
     assert set(moved.values()) <= {"rerouted", "repromised"}
     assert held(api)["DC-PARIS"][1] + held(api)["DC-LYON"][1] == 3
+    for oid in moved:
+        assert ("node", "DC-LYON", "cancel_picking") in topics(api, oid)
+        history = (await api.get(f"/v1/orders/{oid}/history")).json()["events"]
+        assert any("DC-LYON down to 1 picks a day" in e["summary"] for e in history)
+        done = await deliver_everything(api, oid, "2026-12-22T10:00:00+01:00")
+        assert done["otif"]["on_time"] and done["otif"]["in_full"]
 
 
 def topics(api: Api, oid: str) -> list[tuple[str, str, str]]:
