@@ -3,6 +3,7 @@
 import logging
 
 from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from domain.errors import (
@@ -25,7 +26,33 @@ STATUS_OF: dict[type[DomainError], int] = {
 }
 
 
+def _safe(value):
+    """Echo the caller's input back only as text that is valid UTF-8 (lone surrogates in a
+    hostile body would otherwise break the error response itself)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_safe(k): _safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_safe(v) for v in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return _safe(str(value))
+
+
 def install(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                key: _safe(value)
+                for key, value in error.items()
+                if key in ("type", "loc", "msg", "input")
+            }
+            for error in exc.errors()
+        ]
+        return JSONResponse({"detail": errors}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
         code = next(

@@ -89,3 +89,25 @@ def test_production_refuses_default_or_missing_keys():
         Settings(**{**good, "signing_secret": ""})
     with pytest.raises(ValueError, match="PostgreSQL"):
         Settings(**{**good, "database_url": ""})
+
+
+async def test_keys_and_the_signing_secret_never_reach_logs_or_history(api: Api, caplog):
+    import logging
+    import uuid
+
+    from tests.api.conftest import SECRET
+    from tests.networks import order_body
+
+    caplog.set_level(logging.DEBUG)
+    oid = f"S-{uuid.uuid4().hex[:6]}"
+    await api.post("/v1/orders", order_body(oid, [("SKU-1", 1)]))
+    await api.wait_status(oid, "released")
+    await api.http.get("/v1/orders", headers={"Authorization": f"Bearer {KEYS['admin']}x"})
+    event = {"event_id": uuid.uuid4().hex, "type": "picked", "order_id": oid,
+             "shipment_id": f"{oid}-S1"}  # fmt: skip
+    await api.field("/v1/nodes/DC-LYON/events", event)
+    await api.field("/v1/nodes/DC-LYON/events", event, secret="forged-" + SECRET)
+    history = (await api.get(f"/v1/orders/{oid}/history")).text
+    for secret in [*KEYS.values(), SECRET]:
+        assert secret not in caplog.text
+        assert secret not in history
