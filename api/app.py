@@ -57,5 +57,5 @@ def create_app(
 
     errors.install(app)
     for module in (health, promise, orders, field, incidents, inventory, admin):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=errors.DOCUMENTED)
     return app

@@ -1,10 +1,12 @@
 """The one place where business failures become HTTP answers, all shaped {"detail": ...}."""
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from domain.errors import (
     DomainError,
@@ -16,6 +18,25 @@ from domain.errors import (
 )
 
 log = logging.getLogger("oms.api")
+
+
+class Problem(BaseModel):
+    """Every error the API answers: `detail` says what went wrong (text, or a list of the
+    fields refused with why)."""
+
+    detail: Any
+
+
+# Documented on every route, so that clients (and schema fuzzers) know what to expect.
+DOCUMENTED: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "description": text}
+    for code, text in {
+        400: "Bad request", 401: "Missing or unknown key, or bad field signature",
+        403: "This role may not do this", 404: "Unknown order, node, SKU or incident",
+        409: "Conflicts with what the OMS knows", 413: "Body too large",
+        422: "Refused input", 503: "Order engine unavailable, try again",
+    }.items()
+}  # fmt: skip
 
 STATUS_OF: dict[type[DomainError], int] = {
     UnknownReference: status.HTTP_422_UNPROCESSABLE_CONTENT,

@@ -10,7 +10,7 @@ peak's guarantee date are promised by that date ("before the 24th").
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from domain.geo import distance_km
 from domain.ids import Id
@@ -48,6 +48,16 @@ class PromiseRequest(BaseModel):
     lines: Annotated[list[CartLine], Field(min_length=1, max_length=50)]
     destination: PromiseDestination
     at: AwareDatetime | None = None  # default: now
+
+    @model_validator(mode="after")
+    def _sane_quantities(self) -> "PromiseRequest":
+        per_sku: dict[str, int] = {}
+        for line in self.lines:
+            per_sku[line.sku] = per_sku.get(line.sku, 0) + line.qty
+        too_many = sorted(sku for sku, qty in per_sku.items() if qty > 10_000)
+        if too_many:
+            raise ValueError(f"more than 10,000 units of {', '.join(too_many)} in one cart")
+        return self
 
 
 class OptionLine(BaseModel):

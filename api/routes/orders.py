@@ -71,7 +71,7 @@ def list_orders(
     status: OrderStatus | None = None,
     customer_id: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> OrderList:
     """List orders from the read model, newest first."""
     found = read_model.list_orders(
