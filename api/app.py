@@ -10,7 +10,7 @@ from temporalio.client import Client
 
 from api import errors
 from api.promise_cache import SupplyChainCache
-from api.routes import admin, field, health, incidents, inventory, orders, promise
+from api.routes import admin, field, health, incidents, inventory, orders, promise, reports
 from api.temporal import TemporalGateway
 from config import Settings, get_settings
 from db.engine import make_engine
@@ -56,6 +56,6 @@ def create_app(
         return await call_next(request)
 
     errors.install(app)
-    for module in (health, promise, orders, field, incidents, inventory, admin):
+    for module in (health, promise, orders, field, incidents, inventory, reports, admin):
         app.include_router(module.router, responses=errors.DOCUMENTED)
     return app

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
 
-from api import promise_tokens
+from api import metrics, promise_tokens
 from api.deps import Checkout, SettingsDep
 from domain.promise import Promise, PromiseRequest, promise
 
@@ -16,7 +16,8 @@ async def promise_cart(request: PromiseRequest, http: Request, settings: Setting
     """Delivery options for a cart with dates the OMS commits to (no I/O on this path)."""
     chain, policy = await http.app.state.supply_chain.get()
     now = request.at or datetime.now(UTC)
-    answer = promise(request, chain, now, policy)
+    with metrics.PROMISE_SECONDS.time():
+        answer = promise(request, chain, now, policy)
     cart = promise_tokens.cart_of(request.lines)
     expires = now + promise_tokens.OPTION_LIFETIME
     for option in answer.options:

@@ -24,6 +24,7 @@ ROUTES = [
     ("POST", "/v1/orders/{order_id}/cancel", {"checkout", "support", "admin"}),
     ("POST", "/v1/orders/{order_id}/resolve", {"checkout", "support", "admin"}),
     ("GET", "/v1/exceptions", {"checkout", "support", "admin"}),
+    ("GET", "/v1/reports/otif", {"checkout", "support", "admin"}),
     ("GET", "/v1/incidents/{incident_id}", {"checkout", "support", "admin"}),
     ("GET", "/v1/inventory/{sku}", {"checkout", "support", "warehouse", "admin"}),
     ("POST", "/v1/inventory/events", {"warehouse", "admin", SIGNED}),

@@ -1,0 +1,49 @@
+"""OTIF reports and Prometheus metrics."""
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Response, status
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+
+from api import metrics
+from api.deps import SessionDep, Support
+from db.reports import orders_by_status, orders_promised_between
+from domain.order import OrderStatus
+from domain.otif_report import GroupBy, OtifReport, otif_report
+
+router = APIRouter(tags=["reports"])
+
+
+@router.get("/v1/reports/otif", response_model=OtifReport, dependencies=[Support])
+def otif(
+    session: SessionDep,
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: date | None = None,
+    group_by: GroupBy = "none",
+) -> OtifReport:
+    """OTIF, on-time and in-full rates of the orders promised in [from, to] (default: the
+    last 30 days), and for each miss its cause (rules in domain/otif_report.py)."""
+    today = datetime.now(UTC).date()
+    end = to or today
+    start = from_ or end - timedelta(days=30)
+    if start > end or (end - start).days > 400:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "from must be before to, within 400 days"
+        )
+    return otif_report(orders_promised_between(session, start, end), today, group_by)
+
+
+@router.get("/metrics", include_in_schema=False)
+def prometheus(session: SessionDep) -> Response:
+    """Prometheus: orders by status (from the read model), promise latency and counts."""
+    registry = CollectorRegistry()
+    by_status = Gauge("oms_orders", "Orders by status", ["status"], registry=registry)
+    counts = orders_by_status(session)
+    for value in OrderStatus:
+        by_status.labels(status=value.value).set(counts.get(value.value, 0))
+    Gauge("oms_exceptions", "Orders waiting for a person", registry=registry).set(
+        counts.get(OrderStatus.EXCEPTION.value, 0)
+    )
+    body = generate_latest(registry) + generate_latest(metrics.REGISTRY)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
