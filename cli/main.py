@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 from config import Settings, get_settings
@@ -41,6 +42,13 @@ def main(argv: list[str] | None = None) -> None:
     load.add_argument("file", type=Path)
     demo = network_commands.add_parser("demo", help="write the demo network document")
     demo.add_argument("--out", type=Path)
+    report = commands.add_parser("report", help="reports")
+    report_commands = report.add_subparsers(dest="report_command", required=True)
+    otif = report_commands.add_parser("otif", help="OTIF of the orders promised in a period")
+    otif.add_argument("--from", dest="start", type=date.fromisoformat)
+    otif.add_argument("--to", dest="end", type=date.fromisoformat)
+    otif.add_argument("--group-by", default="none",
+                      choices=["none", "node", "carrier", "day", "cause"])  # fmt: skip
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -59,6 +67,8 @@ def main(argv: list[str] | None = None) -> None:
                 run_api(get_settings())
             case "network":
                 status = network_command(args)
+            case "report":
+                status = report_command(args)
     except KeyboardInterrupt:
         status = 130
     sys.stdout.flush()
@@ -95,6 +105,33 @@ def network_command(args: argparse.Namespace) -> int:
         print(f"network not loaded: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(summary.model_dump()))
+    return 0
+
+
+def report_command(args: argparse.Namespace) -> int:
+    """Print the OTIF report as a table (the same figures as GET /v1/reports/otif)."""
+    from datetime import UTC, datetime, timedelta
+
+    from db.engine import make_engine, unit_of_work
+    from db.reports import orders_promised_between
+    from domain.otif_report import otif_report
+
+    from db.migrate import upgrade
+
+    settings = get_settings()
+    upgrade(settings.sqlalchemy_url)
+    today = datetime.now(UTC).date()
+    end = args.end or today
+    start = args.start or end - timedelta(days=30)
+    with unit_of_work(make_engine(settings.sqlalchemy_url)) as session:
+        report = otif_report(orders_promised_between(session, start, end), today, args.group_by)
+    print(f"OTIF {start} .. {end}: {report.orders} orders, OTIF {report.otif:.1%}, "
+          f"on time {report.on_time:.1%}, in full {report.in_full:.1%} "
+          f"({report.excluded_cancelled} cancelled left out)")  # fmt: skip
+    print(f"{'group':<24}{'orders':>8}{'OTIF':>9}{'on time':>9}{'in full':>9}{'misses':>8}")
+    for row in report.rows:
+        print(f"{row.key:<24}{row.orders:>8}{row.otif:>9.1%}{row.on_time:>9.1%}"
+              f"{row.in_full:>9.1%}{row.misses:>8}")  # fmt: skip
     return 0
 
 

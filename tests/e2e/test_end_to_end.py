@@ -160,3 +160,15 @@ def test_the_cli_loads_a_network_file(tmp_path: Path):
     refused = subprocess.run([str(BIN / "oms"), "network", "load", str(path)], env=env,
                              capture_output=True, text=True, timeout=60)  # fmt: skip
     assert refused.returncode == 2 and "unknown sku NOPE" in refused.stderr
+
+
+def test_the_cli_reports_otif(tmp_path: Path):
+    env = {**os.environ, "OMS_DATA_DIR": str(tmp_path / "data")}
+    subprocess.run(
+        [str(BIN / "oms"), "network", "load", "/dev/null"], env=env, capture_output=True, timeout=60
+    )  # fmt: skip  (creates the database)
+    done = subprocess.run([str(BIN / "oms"), "report", "otif", "--from", "2026-12-01",
+                           "--to", "2026-12-31", "--group-by", "cause"], env=env,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("OTIF 2026-12-01 .. 2026-12-31: 0 orders")
