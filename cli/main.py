@@ -113,10 +113,9 @@ def report_command(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime, timedelta
 
     from db.engine import make_engine, unit_of_work
+    from db.migrate import upgrade
     from db.reports import orders_promised_between
     from domain.otif_report import otif_report
-
-    from db.migrate import upgrade
 
     settings = get_settings()
     upgrade(settings.sqlalchemy_url)
