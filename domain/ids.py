@@ -1,11 +1,16 @@
 """Identifier shapes shared by every document the OMS accepts."""
 
+from datetime import date
 from typing import Annotated
 
-from pydantic import StringConstraints
+from pydantic import Field, StringConstraints
 
 # Ids travel in URLs, workflow ids and log lines: keep them short and plain.
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
 Weekday = Annotated[str, StringConstraints(pattern=r"^(mon|tue|wed|thu|fri|sat|sun)$")]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+# A business day the OMS plans with: far enough from the calendar's ends that adding
+# transit, cut-offs and look-ahead days never overflows.
+Day = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2100, 12, 31))]

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from domain.ids import Id
+from domain.ids import Day, Id
 from domain.network import Carrier
 
 
@@ -24,8 +24,8 @@ class Incident(BaseModel):
     sku: Id | None = None
     capacity_per_day: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
     counted: Annotated[int, Field(ge=0, le=100_000_000)] | None = None
-    from_: date | None = Field(default=None, alias="from")
-    to: date | None = None
+    from_: Day | None = Field(default=None, alias="from")
+    to: Day | None = None
     note: Annotated[str, Field(max_length=500)] | None = None
 
     @model_validator(mode="after")

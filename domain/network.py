@@ -3,14 +3,14 @@
 `NetworkDocument` is the contract of `POST /v1/admin/network` and `oms network load`.
 """
 
-from datetime import date, time
+from datetime import time
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from domain.errors import InvalidNetwork
-from domain.ids import Id, Weekday
+from domain.ids import Day, Id, Weekday
 
 NodeType = Literal["warehouse", "store"]
 ServiceKind = Literal["standard", "express"]
@@ -109,14 +109,14 @@ class Supply(Strict):
     sku: Id
     node_id: Id
     qty: Annotated[int, Field(gt=0, le=100_000_000)]
-    eta: date
+    eta: Day
 
 
 class Peak(Strict):
     name: Annotated[str, Field(min_length=1, max_length=100)]
-    from_: date = Field(alias="from")
-    to: date
-    guarantee_by: date | None = None
+    from_: Day = Field(alias="from")
+    to: Day
+    guarantee_by: Day | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> "Peak":
@@ -126,7 +126,7 @@ class Peak(Strict):
 
 
 class Calendar(Strict):
-    holidays: Annotated[list[date], Field(max_length=1000)] = []
+    holidays: Annotated[list[Day], Field(max_length=1000)] = []
     peaks: Annotated[list[Peak], Field(max_length=100)] = []
 
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from domain.ids import Id
+from domain.ids import Day, Id
 
 
 class OrderStatus(StrEnum):
@@ -56,7 +56,7 @@ class Delivery(Strict):
     method: Literal["home", "click_and_collect"]
     address: Address | None = None
     store_id: Id | None = None
-    promised_by: date | None = None
+    promised_by: Day | None = None
     option_id: Annotated[str, Field(max_length=1000)] | None = None
     service: Literal["standard", "express"] = "standard"  # express: express services only
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import settings
 from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -21,6 +22,12 @@ from tests.networks import small_network
 from workflows import search_attributes
 
 BIN = Path(sys.executable).parent
+
+# CI replays the same examples every run (a submission must not hinge on luck); a
+# developer's run explores new ones.
+settings.register_profile("ci", derandomize=True, database=None, deadline=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 PG_ADMIN_URL = os.environ.get("OMS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 

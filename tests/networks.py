@@ -1,6 +1,22 @@
 """Small networks the tests build orders on, in the DESIGN.md network format."""
 
+from datetime import date, timedelta
 from typing import Any
+
+# The date every test order is promised by: a month ahead of whenever the suite runs, so
+# that no test depends on the calendar day it runs on.
+PROMISED = date.today() + timedelta(days=29)
+
+
+def day(offset: int = 0) -> str:
+    """A day relative to the promised one, as ISO text."""
+    return (PROMISED + timedelta(days=offset)).isoformat()
+
+
+def at(offset: int = 0, clock: str = "10:00:00+01:00") -> str:
+    """An instant on a day relative to the promised one (carrier event times)."""
+    return f"{day(offset)}T{clock}"
+
 
 WEEK = ["mon", "tue", "wed", "thu", "fri", "sat"]
 
@@ -102,7 +118,7 @@ def order_body(order_id: str, lines: list[tuple[str, int]], **delivery: Any) -> 
         "delivery": {
             "method": "home",
             "address": {"postal_code": "69001", "country": "FR", "lat": 45.76, "lon": 4.83},
-            "promised_by": "2026-12-24",
+            "promised_by": PROMISED.isoformat(),
             **delivery,
         },
     }

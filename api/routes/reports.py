@@ -1,6 +1,6 @@
 """OTIF reports and Prometheus metrics."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, gen
 from api import metrics
 from api.deps import SessionDep, Support
 from db.reports import orders_by_status, orders_promised_between
+from domain.ids import Day
 from domain.order import OrderStatus
 from domain.otif_report import GroupBy, OtifReport, otif_report
 
@@ -18,8 +19,8 @@ router = APIRouter(tags=["reports"])
 @router.get("/v1/reports/otif", response_model=OtifReport, dependencies=[Support])
 def otif(
     session: SessionDep,
-    from_: Annotated[date | None, Query(alias="from")] = None,
-    to: date | None = None,
+    from_: Annotated[Day | None, Query(alias="from")] = None,
+    to: Annotated[Day | None, Query()] = None,
     group_by: GroupBy = "none",
 ) -> OtifReport:
     """OTIF, on-time and in-full rates of the orders promised in [from, to] (default: the

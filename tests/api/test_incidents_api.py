@@ -10,7 +10,7 @@ from db import ledger
 from db.engine import unit_of_work
 from db.tables import CarrierBookingRow, OutboxRow
 from tests.api.conftest import Api
-from tests.networks import order_body
+from tests.networks import at, day, order_body
 
 TODAY = datetime.now(UTC).date()
 
@@ -65,7 +65,7 @@ async def test_a_closed_node_loses_its_orders_to_the_next_best_and_a_replay_chan
         first, second = order["shipments"]
         assert (first["node_id"], first["status"]) == ("DC-LYON", "cancelled")
         assert (second["node_id"], second["status"]) == ("DC-PARIS", "released")
-        assert order["promised_by"] == "2026-12-24"
+        assert order["promised_by"] == day()
         with unit_of_work(api.engine) as session:
             assert session.get(CarrierBookingRow, first["shipment_id"]).status == "cancelled"
         history = (await api.get(f"/v1/orders/{oid}/history")).json()["events"]
@@ -118,7 +118,7 @@ async def test_a_count_below_the_holds_reroutes_the_units_it_took(api: Api):
         {
             "order_id": oid,
             "outcome": "rerouted",
-            "detail": "to DC-LYON, DC-PARIS, still by 2026-12-24",
+            "detail": f"to DC-LYON, DC-PARIS, still by {day()}",
         }
     ]
     assert held(api)["DC-LYON"] == (1, 1) and held(api)["DC-PARIS"] == (50, 2)
@@ -128,9 +128,9 @@ async def test_a_count_below_the_holds_reroutes_the_units_it_took(api: Api):
     history = (await api.get(f"/v1/orders/{oid}/history")).json()["events"]
     assert any(e["type"] == "stock_lost" and "count of 1 x SKU-1 at DC-LYON" in e["summary"]
                for e in history)  # fmt: skip
-    done = await deliver_everything(api, oid, "2026-12-21T10:00:00+01:00")
+    done = await deliver_everything(api, oid, at(-3))
     assert done["otif"] == {"on_time": True, "in_full": True, "delivered_units": 3,
-                            "ordered_units": 3, "delivered_on": "2026-12-21"}  # fmt: skip
+                            "ordered_units": 3, "delivered_on": day(-3)}  # fmt: skip
     assert held(api)["DC-LYON"] == (0, 0) and held(api)["DC-PARIS"] == (48, 0)
 
 
@@ -208,7 +208,7 @@ async def test_a_capacity_drop_moves_only_the_shipments_beyond_it(api: Api):
         assert ("node", "DC-LYON", "cancel_picking") in topics(api, oid)
         history = (await api.get(f"/v1/orders/{oid}/history")).json()["events"]
         assert any("DC-LYON down to 1 picks a day" in e["summary"] for e in history)
-        done = await deliver_everything(api, oid, "2026-12-22T10:00:00+01:00")
+        done = await deliver_everything(api, oid, at(-2))
         assert done["otif"]["on_time"] and done["otif"]["in_full"]
 
 
@@ -277,7 +277,7 @@ async def test_after_a_carrier_outage_the_rebooked_order_is_delivered_on_time(ap
     await api.field("/v1/incidents", outage)
     await handled(api, outage["incident_id"])
     assert ("carrier", "COLISSIMO", "booking_cancelled") in topics(api, oid)
-    done = await deliver_everything(api, oid, "2026-12-20T10:00:00+01:00")
+    done = await deliver_everything(api, oid, at(-4))
     assert [s["carrier_id"] for s in done["shipments"]] == ["COLISSIMO", "DPD"]
     assert done["otif"]["on_time"] and done["otif"]["in_full"]
     assert held(api)["DC-LYON"] == (28, 0)

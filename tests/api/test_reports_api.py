@@ -4,20 +4,20 @@ import uuid
 
 from tests.api.conftest import Api
 from tests.api.test_incidents_api import deliver_everything, released
-from tests.networks import order_body
+from tests.networks import at, day, order_body
 
 
 async def test_otif_report_and_metrics_follow_real_orders(api: Api):
     on_time, late = await released(api, [("SKU-1", 1)], count=2)
-    await deliver_everything(api, on_time, "2026-12-23T10:00:00+01:00")
-    await deliver_everything(api, late, "2026-12-27T10:00:00+01:00")
+    await deliver_everything(api, on_time, at(-1))
+    await deliver_everything(api, late, at(3))
     cancelled = f"R-{uuid.uuid4().hex[:6]}"
     await api.post("/v1/orders", order_body(cancelled, [("SKU-1", 1)]))
     await api.wait_status(cancelled, "released")
     await api.post(f"/v1/orders/{cancelled}/cancel", {"reason": "test"}, role="support")
     await api.wait_status(cancelled, "cancelled")
 
-    params = {"from": "2026-12-24", "to": "2026-12-24", "group_by": "cause"}
+    params = {"from": day(), "to": day(), "group_by": "cause"}
     report = (await api.get("/v1/reports/otif", params=params)).json()
     assert report["excluded_cancelled"] >= 1
     assert report["orders"] >= 2
@@ -25,7 +25,7 @@ async def test_otif_report_and_metrics_follow_real_orders(api: Api):
     assert (
         causes.get("otif", 0) >= 1 and causes.get("carrier_delay", 0) + causes.get("other", 0) >= 1
     )
-    bad = await api.get("/v1/reports/otif", params={"from": "2026-12-24", "to": "2026-01-01"})
+    bad = await api.get("/v1/reports/otif", params={"from": day(), "to": day(-30)})
     assert bad.status_code == 422
 
     await api.post("/v1/promise", {"lines": [{"sku": "SKU-1", "qty": 1}], "destination": {

@@ -2,6 +2,7 @@
 no 5xx, and every answer conforms to the schema (status, content type, body)."""
 
 import json
+import os
 import time
 
 import httpx
@@ -56,6 +57,7 @@ def _fuzz(operation, role, base: str, session, failures: list[str]) -> int:
     calls = 0
 
     @settings(max_examples=EXAMPLES, deadline=None, database=None,
+              derandomize=bool(os.environ.get("CI")),
               suppress_health_check=list(HealthCheck))  # fmt: skip
     @given(case=operation.as_strategy())
     def probe(case):

@@ -13,7 +13,7 @@ from db.engine import unit_of_work
 from db.tables import CarrierBookingRow, OrderRow, OutboxRow
 from domain.field_events import CarrierEvent, CarrierEventSignal, NodeEvent, NodeEventSignal
 from domain.order import OrderStatus, PlaceOrder
-from tests.networks import order_body
+from tests.networks import day, order_body
 from worker.main import build_worker
 from workflows.order import CancelInput, OrderInput, OrderState, OrderWorkflow
 
@@ -148,7 +148,7 @@ async def test_support_finds_orders_by_status_customer_and_node(
         await wait_for(handle, lambda s: s.view.status == OrderStatus.RELEASED)
         query = (
             f'OrderStatus="released" AND CustomerId="C-{oid}" AND OrderNodes="DC-LYON" '
-            f'AND PromisedBy < "2026-12-25T00:00:00Z"'
+            f'AND PromisedBy < "{day(1)}T00:00:00Z"'
         )
         found: list[str] = []
         for _ in range(100):  # visibility is eventually consistent
