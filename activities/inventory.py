@@ -14,10 +14,9 @@ from db.network import read_network
 from db.policies import active_policy
 from db.supply_chain import load_supply_chain
 from domain.errors import InsufficientStock
-from domain.network import Node
 from domain.order import Delivery, OrderLine
 from domain.sourcing import Destination, SourcingPlan, Unsourceable, source_order
-from domain.supply_chain import SupplyChain
+from domain.supply_chain import SupplyChain, protection
 
 
 class SourceOrderInput(BaseModel):
@@ -158,7 +157,7 @@ class InventoryActivities:
             network = read_network(session)
             requests = []
             for shipment in input.plan.shipments:
-                protection = _protection(network.nodes[shipment.node_id])
+                protected = protection(network.nodes[shipment.node_id])
                 for line in shipment.lines:
                     requests.append(
                         ledger.ReservationRequest(
@@ -170,7 +169,7 @@ class InventoryActivities:
                             sku=line.sku,
                             node_id=shipment.node_id,
                             qty=line.qty,
-                            protection_qty=protection,
+                            protection_qty=protected,
                         )
                     )
             try:
@@ -215,8 +214,3 @@ def _next_supply(chain: SupplyChain, lines: list[OrderLine], missing: dict[str, 
             return None
         days.append(supply.eta)
     return max(days).isoformat() if days else None
-
-
-def _protection(node: Node) -> int:
-    """Store shelves kept for walk-in customers; warehouses keep none."""
-    return node.protection_qty if node.type == "store" else 0

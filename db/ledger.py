@@ -6,7 +6,6 @@ once. A reservation never makes ATP negative: it is one conditional UPDATE, whic
 PostgreSQL re-checks after any concurrent writer commits (and SQLite serialises).
 """
 
-from collections.abc import Iterable
 from datetime import datetime
 
 from pydantic import BaseModel, NonNegativeInt, PositiveInt
@@ -269,15 +268,6 @@ def add_stock(
 def positions(session: Session, sku: str) -> list[StockPosition]:
     rows = session.exec(select(StockRow).where(StockRow.sku == sku).order_by(StockRow.node_id))
     return [_position(row) for row in rows]
-
-
-def atp_by_node(session: Session, skus: Iterable[str]) -> dict[str, dict[str, StockPosition]]:
-    """Positions of some SKUs at every node: {node_id: {sku: position}}."""
-    out: dict[str, dict[str, StockPosition]] = {}
-    rows = session.exec(select(StockRow).where(StockRow.sku.in_(sorted(set(skus)))))
-    for row in rows:
-        out.setdefault(row.node_id, {})[row.sku] = _position(row)
-    return out
 
 
 def reservations(session: Session, order_id: str) -> list[ReservationRow]:

@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 from db import ledger
 from db.tables import CalendarRow, CarrierRow, NodeRow, SkuRow, StockRow, SupplyRow
 from domain.errors import InvalidNetwork
-from domain.network import Calendar, Carrier, NetworkDocument, Node, Supply
+from domain.network import Calendar, Carrier, NetworkDocument, Node
 
 
 class LoadSummary(BaseModel):
@@ -102,8 +102,3 @@ def known_skus(session: Session, skus: list[str]) -> set[str]:
 def read_node(session: Session, node_id: str) -> Node | None:
     row = session.get(NodeRow, node_id)
     return Node.model_validate(row.spec) if row else None
-
-
-def supply_for(session: Session, sku: str) -> list[Supply]:
-    rows = session.exec(select(SupplyRow).where(SupplyRow.sku == sku).order_by(SupplyRow.eta))
-    return [Supply.model_validate(row.model_dump()) for row in rows]

@@ -33,8 +33,3 @@ def mark_failed(session: Session, key: str, error: str) -> None:
 def for_order(session: Session, order_id: str) -> list[OutboxRow]:
     query = select(OutboxRow).where(OutboxRow.order_id == order_id)
     return list(session.exec(query.order_by(OutboxRow.created_at, OutboxRow.key)))
-
-
-def pending(session: Session, limit: int = 100) -> list[OutboxRow]:
-    query = select(OutboxRow).where(OutboxRow.status == "pending")
-    return list(session.exec(query.order_by(OutboxRow.created_at).limit(limit)))

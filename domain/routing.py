@@ -25,10 +25,6 @@ class Route:
     km: float
 
 
-def local_today(node: Node, now: datetime) -> date:
-    return now.astimezone(ZoneInfo(node.timezone)).date()
-
-
 def ship_day(
     node: Node,
     now: datetime,

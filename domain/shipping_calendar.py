@@ -1,34 +1,17 @@
 """When a node can ship and when a carrier delivers: cut-offs, open days, holidays."""
 
 from collections.abc import Collection
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 from domain.ids import WEEKDAYS
-from domain.network import CarrierService, Node
+from domain.network import CarrierService
 
 MAX_LOOKAHEAD_DAYS = 60  # a node closed longer than this cannot ship at all
 
 
 def weekday(day: date) -> str:
     return WEEKDAYS[day.weekday()]
-
-
-def ship_date(node: Node, now: datetime, holidays: Collection[date]) -> date | None:
-    """First day the node can pick and hand over an order placed at `now`.
-
-    After the node's cut-off (in its own time zone), the order waits for the next open day.
-    """
-    local = now.astimezone(ZoneInfo(node.timezone))
-    day = local.date()
-    if local.time() >= node.cutoff:
-        day += timedelta(days=1)
-    for _ in range(MAX_LOOKAHEAD_DAYS):
-        if weekday(day) in node.open_days and day not in holidays:
-            return day
-        day += timedelta(days=1)
-    return None
 
 
 def delivery_date(

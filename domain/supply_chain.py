@@ -17,10 +17,14 @@ from domain.routing import ship_day
 from domain.sourcing import NodeOffer
 
 
+def protection(node: Node) -> int:
+    """Store shelves kept for walk-in customers; warehouses keep none."""
+    return node.protection_qty if node.type == "store" else 0
+
+
 def online_atp(node: Node, on_hand: int, reserved: int, safety_stock: int) -> int:
     """What an online order may take at this node (stores keep their protected units)."""
-    protection = node.protection_qty if node.type == "store" else 0
-    return available_to_promise(on_hand, reserved, safety_stock + protection)
+    return available_to_promise(on_hand, reserved, safety_stock + protection(node))
 
 
 @dataclass

@@ -9,7 +9,8 @@ from pydantic import BaseModel
 from api.deps import EngineDep, Field, Reader, SessionDep
 from db import ledger
 from db.engine import unit_of_work
-from db.network import read_node, supply_for
+from db.network import read_node
+from db.supply_chain import read_supply
 from db.tables import SkuRow
 from domain.ids import Id
 from domain.inventory import InventoryEvent, InventoryEventResult
@@ -55,7 +56,7 @@ def inventory(sku: Id, session: SessionDep) -> InventoryView:
         name=row.name,
         atp=sum(n.atp for n in nodes),
         nodes=nodes,
-        supply=supply_for(session, sku),
+        supply=read_supply(session, [sku]).get(sku, []),
     )
 
 

@@ -7,7 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from domain.network import CarrierService, Node
-from domain.shipping_calendar import delivery_date, ship_date
+from domain.routing import ship_day as ship_date
+from domain.shipping_calendar import delivery_date
 
 WEEKDAYS_ONLY = ["mon", "tue", "wed", "thu", "fri"]
 CHRISTMAS = date(2026, 12, 25)

@@ -13,7 +13,8 @@ from domain.ids import WEEKDAYS
 from domain.network import Carrier, Node
 from domain.order import OrderLine
 from domain.policy import SourcingPolicy
-from domain.shipping_calendar import delivery_date, ship_date
+from domain.routing import ship_day as ship_date
+from domain.shipping_calendar import delivery_date
 from domain.sourcing import Destination, NodeOffer, SourcingPlan, Unsourceable, source_order
 
 SKUS = ["SKU-1", "SKU-2", "SKU-3", "SKU-4"]
