@@ -10,7 +10,7 @@ from temporalio.exceptions import ApplicationError
 
 from db import capacity, ledger
 from db.engine import unit_of_work
-from db.network import read_network
+from db.network import read_calendar, read_node
 from db.policies import active_policy
 from db.supply_chain import load_supply_chain
 from domain.errors import InsufficientStock
@@ -130,11 +130,10 @@ class InventoryActivities:
     def book_capacity(self, input: BookCapacityInput) -> BookCapacityResult:
         """Take a picking slot for the shipment at its node (idempotent per shipment)."""
         with unit_of_work(self.engine) as session:
-            network = read_network(session)
-            node = network.nodes[input.node_id]
-            day = capacity.book(
-                session, input.shipment_id, node, input.not_before, set(network.calendar.holidays)
-            )
+            node = read_node(session, input.node_id)
+            assert node is not None, f"unknown node {input.node_id}"  # it was just sourced
+            holidays = set(read_calendar(session).holidays)
+            day = capacity.book(session, input.shipment_id, node, input.not_before, holidays)
         if day is None:
             raise ApplicationError(
                 f"{input.node_id} has no picking capacity left in the coming weeks",
@@ -154,10 +153,11 @@ class InventoryActivities:
     def reserve_stock(self, input: ReserveStockInput) -> ReserveStockResult:
         """Hold every planned unit in one transaction, or none."""
         with unit_of_work(self.engine) as session:
-            network = read_network(session)
             requests = []
             for shipment in input.plan.shipments:
-                protected = protection(network.nodes[shipment.node_id])
+                # Only the plan's nodes: the reservation is the hot path of every order.
+                node = read_node(session, shipment.node_id)
+                protected = protection(node) if node is not None else 0
                 for line in shipment.lines:
                     requests.append(
                         ledger.ReservationRequest(

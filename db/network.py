@@ -86,9 +86,12 @@ def _check_known(sku: str, node_id: str, skus: set[str], nodes: set[str]) -> Non
 def read_network(session: Session) -> Network:
     nodes = {row.id: Node.model_validate(row.spec) for row in session.exec(select(NodeRow))}
     carriers = [Carrier.model_validate(row.spec) for row in session.exec(select(CarrierRow))]
-    calendar_row = session.get(CalendarRow, 1)
-    calendar = Calendar.model_validate(calendar_row.spec) if calendar_row else Calendar()
-    return Network(nodes=nodes, carriers=carriers, calendar=calendar)
+    return Network(nodes=nodes, carriers=carriers, calendar=read_calendar(session))
+
+
+def read_calendar(session: Session) -> Calendar:
+    row = session.get(CalendarRow, 1)
+    return Calendar.model_validate(row.spec) if row else Calendar()
 
 
 def is_empty(session: Session) -> bool:
