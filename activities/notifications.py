@@ -1,8 +1,9 @@
 """Notifications to customers, nodes and carriers, through the outbox.
 
-The workflow's `notify` activity writes the notification to the outbox and delivers it
-through every sink; Temporal retries delivery until it succeeds, and the idempotency key
-lets receivers drop the duplicates that at-least-once delivery brings.
+The workflow's `notify` activity delivers the notification through every sink and records
+each attempt in the outbox (one write per attempt); Temporal retries delivery until it
+succeeds, and the idempotency key lets receivers drop the duplicates that at-least-once
+delivery brings.
 """
 
 import hashlib
@@ -16,6 +17,7 @@ from typing import Any, Literal, Protocol
 import httpx
 from pydantic import BaseModel
 from sqlalchemy import Engine
+from sqlmodel import Session
 from temporalio import activity
 
 from db import outbox
@@ -88,30 +90,29 @@ class NotificationActivities:
 
     @activity.defn
     def notify(self, notification: Notification) -> NotifyResult:
-        """Put the notification in the outbox, then deliver it (retried until it is)."""
-        now = datetime.now(UTC)
-        with unit_of_work(self.engine) as session:
-            row = outbox.enqueue(
-                session,
-                OutboxRow(
-                    key=notification.key,
-                    order_id=notification.order_id,
-                    recipient=notification.recipient,
-                    recipient_id=notification.recipient_id,
-                    topic=notification.topic,
-                    payload=notification.payload,
-                    created_at=now,
-                ),
-            )
-            if row.status == "sent":
-                return NotifyResult(key=row.key, delivered_at=row.sent_at or now)
+        """Deliver the notification through every sink, and record it in the outbox;
+        Temporal retries until it is delivered (the order's history keeps it meanwhile)."""
+        with Session(self.engine) as session:  # a read: sent already, by an earlier try?
+            sent = outbox.was_sent(session, notification.key)
+        if sent is not None:
+            return NotifyResult(key=sent.key, delivered_at=sent.sent_at or sent.created_at)
+        row = OutboxRow(
+            key=notification.key,
+            order_id=notification.order_id,
+            recipient=notification.recipient,
+            recipient_id=notification.recipient_id,
+            topic=notification.topic,
+            payload=notification.payload,
+            created_at=datetime.now(UTC),
+        )
         try:
             for sink in self.sinks:
                 sink.send(notification)
         except Exception as exc:
             with unit_of_work(self.engine) as session:
-                outbox.mark_failed(session, notification.key, repr(exc))
+                outbox.record(session, row, sent_at=None, error=repr(exc))
             raise
+        delivered_at = datetime.now(UTC)
         with unit_of_work(self.engine) as session:
-            outbox.mark_sent(session, notification.key, datetime.now(UTC))
-        return NotifyResult(key=notification.key, delivered_at=datetime.now(UTC))
+            outbox.record(session, row, sent_at=delivered_at, error=None)
+        return NotifyResult(key=notification.key, delivered_at=delivered_at)

@@ -1,7 +1,9 @@
 """The FastAPI application: settings, database and Temporal wired once, routes thin."""
 
 import logging
+from collections.abc import Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
@@ -24,6 +26,7 @@ def create_app(
     settings: Settings | None = None,
     engine: Engine | None = None,
     temporal_client: Client | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
     own_engine = engine is None
@@ -41,6 +44,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.clock = clock or _wall_clock
     app.state.engine = engine or make_engine(settings.sqlalchemy_url)
     app.state.temporal = TemporalGateway(settings, temporal_client)
     app.state.supply_chain = SupplyChainCache(app.state.engine)
@@ -59,3 +63,7 @@ def create_app(
     for module in (health, promise, orders, field, incidents, inventory, reports, admin):
         app.include_router(module.router, responses=errors.DOCUMENTED)
     return app
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)

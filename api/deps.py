@@ -1,6 +1,7 @@
 """Dependencies the routes declare: settings, database, Temporal, caller's role."""
 
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request, status
@@ -37,7 +38,13 @@ async def get_temporal(request: Request) -> Client:
         ) from exc
 
 
+def get_now(request: Request) -> datetime:
+    """The API's clock: the wall clock, or a simulated peak's virtual one."""
+    return request.app.state.clock()
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+NowDep = Annotated[datetime, Depends(get_now)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
 TemporalDep = Annotated[Client, Depends(get_temporal)]

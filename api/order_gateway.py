@@ -45,7 +45,7 @@ def fingerprint(order: PlaceOrder) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def place(client: Client, settings: Settings, order: PlaceOrder) -> None:
+async def place(client: Client, settings: Settings, order: PlaceOrder, now: datetime) -> None:
     """Start the order's workflow; a retry of the same body finds the one already started.
 
     A different body under the same order id is refused (409).
@@ -65,7 +65,7 @@ async def place(client: Client, settings: Settings, order: PlaceOrder) -> None:
             OrderWorkflow.run,
             OrderInput(
                 order=order,
-                placed_at=datetime.now(UTC),
+                placed_at=now,
                 fingerprint=print_,
                 timezone=settings.default_timezone,
             ),

@@ -6,6 +6,8 @@ oms worker                 the worker alone
 oms api                    the API alone (127.0.0.1:8000)
 oms network load FILE      load a network document into the database
 oms network demo [--out F] write the demo network document
+oms report otif            OTIF of the orders promised in a period
+oms simulate SCENARIO      rehearse a peak on the real workflows (--out DIR, --policy NAME)
 """
 
 import argparse
@@ -49,6 +51,12 @@ def main(argv: list[str] | None = None) -> None:
     otif.add_argument("--to", dest="end", type=date.fromisoformat)
     otif.add_argument("--group-by", default="none",
                       choices=["none", "node", "carrier", "day", "cause"])  # fmt: skip
+    simulate = commands.add_parser("simulate", help="rehearse a peak scenario (JSON)")
+    simulate.add_argument("scenario", type=Path)
+    simulate.add_argument("--out", type=Path, help="write report.json and report.png here")
+    simulate.add_argument("--policy", action="append",
+                          help="sourcing policy to run (repeat to compare); default: the "
+                          "scenario's policies")  # fmt: skip
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -69,6 +77,10 @@ def main(argv: list[str] | None = None) -> None:
                 status = network_command(args)
             case "report":
                 status = report_command(args)
+            case "simulate":
+                from cli.simulate import simulate_command
+
+                status = simulate_command(args)
     except KeyboardInterrupt:
         status = 130
     sys.stdout.flush()

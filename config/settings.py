@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_workers: int = 1  # API processes; each keeps its own promise cache
+    # Orders a worker keeps in memory; beyond that, each event replays the order's history.
+    worker_cached_workflows: int = 1000
 
     @field_validator("api_keys")
     @classmethod

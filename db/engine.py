@@ -1,7 +1,9 @@
 """Engine and units of work. SQLite (embedded default) or PostgreSQL."""
 
+import threading
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +16,17 @@ def make_engine(url: str) -> Engine:
     """An engine tuned for the ledger's short write transactions."""
     if url.startswith("sqlite"):
         ensure_sqlite_folder(url)
+        # Connections are cheap here; running out of them would stall every activity thread.
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=10,
+            max_overflow=40,
         )
         _sqlite_write_lock_up_front(engine)
+        # SQLite lets one writer in at a time and makes the others poll, sleeping up to
+        # 100 ms between tries: this process's writers queue on a lock instead.
+        _WRITE_LOCKS[engine] = threading.Lock()
         return engine
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
@@ -31,7 +40,8 @@ def ensure_sqlite_folder(url: str) -> None:
 
 def _sqlite_write_lock_up_front(engine: Engine) -> None:
     # SQLite's default deferred transactions deadlock when two readers both try to
-    # write; BEGIN IMMEDIATE takes the write lock first, so writers queue instead.
+    # write; BEGIN IMMEDIATE takes the write lock first, so writers queue instead. Reads
+    # stay deferred: in WAL mode they never wait, nor hold up a writer.
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None
@@ -43,13 +53,20 @@ def _sqlite_write_lock_up_front(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        writes = conn.get_execution_options().get(WRITES, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+
+
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+WRITES = "oms_writes"  # a unit of work: on SQLite it takes the write lock when it begins
 
 
 @contextmanager
 def unit_of_work(engine: Engine) -> Iterator[Session]:
     """One transaction: committed when the block ends, rolled back on any error."""
-    with Session(engine, expire_on_commit=False) as session:
+    lock = _WRITE_LOCKS.get(engine)
+    with lock or nullcontext(), Session(engine.execution_options(**{WRITES: True}),
+                                        expire_on_commit=False) as session:  # fmt: skip
         with session.begin():
             yield session
 

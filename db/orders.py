@@ -22,6 +22,7 @@ def record_order(
         revision=revision,
         on_time=view.otif.on_time if view.otif else None,
         in_full=view.otif.in_full if view.otif else None,
+        reroutes=view.reroutes,
         view=view.model_dump(mode="json"),
         timeline=[entry.model_dump(mode="json") for entry in timeline],
     )

@@ -1,4 +1,4 @@
-"""The outbox: notifications written with the order's facts, delivered at least once."""
+"""The outbox: every notification the OMS sends, with each delivery attempt, by key."""
 
 from datetime import datetime
 
@@ -7,27 +7,24 @@ from sqlmodel import Session, select
 from db.tables import OutboxRow
 
 
-def enqueue(session: Session, row: OutboxRow) -> OutboxRow:
-    """Add a notification unless its idempotency key is already there."""
-    existing = session.get(OutboxRow, row.key)
-    if existing is not None:
-        return existing
-    session.add(row)
-    session.flush()
-    return row
+def record(session: Session, row: OutboxRow, sent_at: datetime | None, error: str | None) -> None:
+    """Note one delivery attempt of a notification: sent (at `sent_at`) or failed."""
+    existing = session.get(OutboxRow, row.key, with_for_update=True)
+    if existing is None:
+        session.add(row)
+        existing = row
+    elif existing.status == "sent":
+        return
+    existing.attempts += 1
+    if sent_at is not None:
+        existing.status, existing.sent_at = "sent", sent_at
+    else:
+        existing.last_error = (error or "")[:500]
 
 
-def mark_sent(session: Session, key: str, now: datetime) -> None:
-    row = session.get(OutboxRow, key, with_for_update=True)
-    if row is not None and row.status != "sent":
-        row.status, row.sent_at, row.attempts = "sent", now, row.attempts + 1
-
-
-def mark_failed(session: Session, key: str, error: str) -> None:
-    row = session.get(OutboxRow, key, with_for_update=True)
-    if row is not None:
-        row.attempts += 1
-        row.last_error = error[:500]
+def was_sent(session: Session, key: str) -> OutboxRow | None:
+    row = session.get(OutboxRow, key)
+    return row if row is not None and row.status == "sent" else None
 
 
 def for_order(session: Session, order_id: str) -> list[OutboxRow]:

@@ -136,6 +136,7 @@ class OrderRow(SQLModel, table=True):
     revision: int = 0  # the workflow's change counter: older writes never win
     on_time: bool | None = None
     in_full: bool | None = None
+    reroutes: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     view: dict = _json(nullable=False)  # domain.order.OrderView
     timeline: list = _json(nullable=False)  # list of domain.order.TimelineEntry
 

@@ -116,6 +116,7 @@ class Shipment(BaseModel):
     lines: list[ShipmentLine]
     expected_delivery: date | None = None
     pick_by: datetime | None = None  # the node's picking SLA; missed, the order is rerouted
+    cost: float = 0.0  # planned shipping + picking, in the network's currency
     shipped_at: datetime | None = None
     delivered_at: datetime | None = None
 
@@ -158,5 +159,6 @@ class OrderView(BaseModel):
     shipments: list[Shipment] = []
     otif: Otif | None = None
     reason: str | None = None
+    reroutes: int = 0  # shipments moved off a failing node or carrier
     placed_at: datetime
     updated_at: datetime

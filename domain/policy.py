@@ -34,6 +34,9 @@ class SourcingPolicy(BaseModel):
     # Ship-from-store is for customers near the store: farther ones get a warehouse.
     max_store_distance_km: Annotated[float, Field(gt=0)] = 150.0
     excluded_nodes: Annotated[list[Id], Field(max_length=5000)] = []
+    # Move work off a node or carrier that fails (short pick, missed SLA, incident); off,
+    # the order waits for the node and ships what it has, as a plain nearest-node OMS does.
+    reroute: bool = True
     picking_cost: dict[str, Annotated[float, Field(ge=0)]] = {"warehouse": 1.0, "store": 2.5}
     weights: Weights = Weights()
 
@@ -45,3 +48,12 @@ NEAREST_NODE_POLICY = SourcingPolicy(
     name="nearest-node",
     weights=Weights(cost=0, lead_time=0, distance=1.0, splits=10_000, store_share=0),
 )
+
+# Policies known by name (the simulator compares them).
+PRESETS = {
+    DEFAULT_POLICY.name: DEFAULT_POLICY,
+    NEAREST_NODE_POLICY.name: NEAREST_NODE_POLICY,
+    "nearest-node-no-reroute": NEAREST_NODE_POLICY.model_copy(
+        update={"name": "nearest-node-no-reroute", "reroute": False}
+    ),
+}

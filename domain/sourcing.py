@@ -69,6 +69,7 @@ class SourcingPlan(BaseModel):
     meets_promise: bool = True
     policy: str = DEFAULT_POLICY.name
     policy_version: int = 0
+    reroute: bool = True  # the policy lets the order move off a failing node
     score: PlanScore | None = None
     explanation: list[str]
 
@@ -331,6 +332,7 @@ def _plan(measured: _Measured, policy: SourcingPolicy) -> SourcingPlan:
         meets_promise=measured.meets_promise,
         policy=policy.name,
         policy_version=policy.version,
+        reroute=policy.reroute,
         score=score,
         explanation=[],
     )

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import Engine
@@ -66,14 +67,21 @@ def build_worker(
     engine: Engine,
     sinks: list[NotificationSink] | None = None,
     max_activity_threads: int = 32,
+    carrier: CarrierGateway | None = None,
+    max_cached_workflows: int = 1000,
 ) -> Worker:
+    # The sandbox imports the workflow modules again for every order it starts: compiled
+    # once to bytecode, they are not parsed each time (even with PYTHONDONTWRITEBYTECODE).
+    sys.dont_write_bytecode = False
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=build_activities(engine, sinks=sinks),
+        activities=build_activities(engine, carrier, sinks),
         activity_executor=ThreadPoolExecutor(max_activity_threads),
         max_concurrent_activities=max_activity_threads,
+        # Orders in flight beyond the cache are replayed from history at each event.
+        max_cached_workflows=max_cached_workflows,
     )
 
 
@@ -82,7 +90,13 @@ async def run_worker(settings: Settings | None = None) -> None:
     upgrade_at_start(settings.sqlalchemy_url)
     engine = make_engine(settings.sqlalchemy_url)
     client = await connect_temporal(settings)
-    worker = build_worker(client, settings.task_queue, engine, default_sinks(settings))
+    worker = build_worker(
+        client,
+        settings.task_queue,
+        engine,
+        default_sinks(settings),
+        max_cached_workflows=settings.worker_cached_workflows,
+    )
     log.info("worker on task queue %s at %s", settings.task_queue, settings.temporal_address)
     await worker.run()
 

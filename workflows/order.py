@@ -8,15 +8,13 @@ main loop; cancellation is an update, so the caller learns at once if it was ref
 
 import asyncio
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel
-
     from activities.carriers import BookingRequest, CancelBookingInput, CarrierActivities
     from activities.inventory import (
         BookCapacityInput,
@@ -47,6 +45,14 @@ with workflow.unsafe.imports_passed_through():
     from domain.sourcing import SourcingPlan
     from workflows import search_attributes as sa
     from workflows.incident import IncidentSignal
+    from workflows.order_messages import (
+        CancelInput,
+        CancelResult,
+        OrderInput,
+        OrderState,
+        ResolveInput,
+        ResolveResult,
+    )
 
 # Collection at a store's own counter: the store reports it like a carrier would.
 IN_STORE_COLLECTION = "COLLECT"
@@ -80,6 +86,9 @@ NOTIFY = dict(
         initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=10)
     ),
 )
+# Notifications and read-model writes are short and frequent: they run as local
+# activities, in the worker that runs the order, without a round trip through the server
+# for each (a peak makes a dozen per order). Their keys make a rerun harmless.
 READ_MODEL = dict(
     start_to_close_timeout=timedelta(seconds=30),
     retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
@@ -91,45 +100,6 @@ SHIPPED_OR_LATER = {
     ShipmentStatus.DELIVERED,
     ShipmentStatus.EXCEPTION,
 }
-
-
-class OrderInput(BaseModel):
-    order: PlaceOrder
-    placed_at: datetime
-    fingerprint: str  # hash of the checkout body: the same id with another body is refused
-    timezone: str = "Europe/Paris"  # the promised date is a day in this zone
-    sourcing_rounds: int = 3  # rounds of source-then-reserve when stock moves under us
-    max_supply_waits: int = 3  # a pre-order waits for incoming supply at most this often
-
-
-class OrderState(BaseModel):
-    view: OrderView
-    timeline: list[TimelineEntry]
-    revision: int
-    fingerprint: str
-
-
-class CancelInput(BaseModel):
-    reason: str = "customer request"
-    requested_by: str = "customer"
-
-
-class ResolveInput(BaseModel):
-    """Support's decision on an order in the exception queue."""
-
-    action: Literal["accept_partial", "retry"]
-    note: str = ""
-
-
-class ResolveResult(BaseModel):
-    status: OrderStatus
-    detail: str
-
-
-class CancelResult(BaseModel):
-    cancelled: bool
-    status: OrderStatus
-    detail: str
 
 
 @workflow.defn
@@ -164,6 +134,8 @@ class OrderWorkflow:
         self._stuck: str | None = None  # why the order waits in the exception queue
         self._stuck_lines: list[OrderLine] = []  # the units it could not place
         self._resolution: ResolveInput | None = None
+        self._may_reroute = True  # the sourcing policy lets work move off a failing node
+        self._sla_waived: set[str] = set()  # shipments left late at their node, by policy
 
     # --- Interface ---------------------------------------------------------------------
 
@@ -323,6 +295,7 @@ class OrderWorkflow:
             except ActivityError as err:
                 return _reason(err), _detail(err, "next_supply_on"), _detail(err, "missing") or {}
             plan = sourced.plan
+            self._may_reroute = plan.reroute
             words = ", ".join(
                 f"{s.node_id} ({s.units} units, {s.distance_km:.0f} km)" for s in plan.shipments
             )
@@ -407,6 +380,7 @@ class OrderWorkflow:
                     ShipmentLine(line_id=x.line_id, sku=x.sku, qty=x.qty) for x in planned.lines
                 ],
                 expected_delivery=planned.deliver_by,
+                cost=planned.cost,
             )
             if planned.carrier_id and planned.service_id:
                 booking = await workflow.execute_activity_method(
@@ -474,6 +448,7 @@ class OrderWorkflow:
                     "carrier_id": shipment.carrier_id,
                     "tracking": shipment.tracking,
                     "label_url": shipment.label_url,
+                    "pick_by": shipment.pick_by.isoformat() if shipment.pick_by else None,
                     "lines": [
                         x.model_dump(include={"line_id", "sku", "qty"}) for x in shipment.lines
                     ],
@@ -511,6 +486,7 @@ class OrderWorkflow:
         plan = outcome
         if not await self._dispatch(plan):
             return
+        self._view.reroutes += len(plan.shipments)
         promised = self._view.promised_by
         nodes = ", ".join(s.node_id for s in plan.shipments)
         if promised is not None and plan.deliver_by > promised:
@@ -543,6 +519,11 @@ class OrderWorkflow:
             shipment = self._shipment(shipment_id)
             if shipment is None or shipment.status != ShipmentStatus.RELEASED:
                 continue  # picked or gone already: the incident no longer concerns it
+            if not self._may_reroute:
+                self._sla_waived.add(shipment.shipment_id)
+                self._note("kept", f"{incident.words}: {shipment.shipment_id} stays at "
+                           f"{shipment.node_id}, the policy does not reroute")  # fmt: skip
+                continue
             if incident.type != "carrier_outage":
                 self._avoid.add(shipment.node_id)
             moved += await self._take_back(shipment, incident.words)
@@ -562,6 +543,9 @@ class OrderWorkflow:
             if shipment.units == 0:
                 shipment.status = ShipmentStatus.CANCELLED
                 await self._withdraw(shipment)
+        if moved and not self._may_reroute:
+            await self._give_up(moved, incident.words)
+            moved = []
         if moved:
             await self._reroute(moved, incident.words)
         if not moved:
@@ -713,9 +697,23 @@ class OrderWorkflow:
         if shipment.units == 0:
             shipment.status = ShipmentStatus.CANCELLED
             await self._withdraw(shipment)
-        if lost:
+        if lost and not self._may_reroute:
+            await self._give_up(lost, f"a short pick at {shipment.node_id}")
+        elif lost:
             self._avoid.add(shipment.node_id)
             await self._reroute(lost, f"a short pick at {shipment.node_id}")
+
+    async def _give_up(self, lines: list[OrderLine], cause: str) -> None:
+        """Under a policy that does not reroute, units lost to `cause` will not come: the
+        order goes on with what is left, or fails if nothing is."""
+        units = sum(line.qty for line in lines)
+        self._note("not_rerouted", f"{units} unit(s) lost to {cause} will not come: the "
+                   "policy does not reroute")  # fmt: skip
+        if not any(s.units for s in self._active_shipments()):
+            await self._fail(f"nothing left to deliver after {cause}")
+            return
+        self._notify("customer", self._view.customer.id, "partial_delivery",
+                     {"missing_units": units})  # fmt: skip
 
     async def _apply_carrier_event(self, signal: CarrierEventSignal, shipment: Shipment) -> None:
         event = signal.event
@@ -790,6 +788,8 @@ class OrderWorkflow:
                 cancelled=False, status=self._view.status, detail="already shipped"
             )
             self._note("cancel_refused", "Cancellation refused: a shipment already left")
+            # Answered: the request is done (else the main loop would take it up forever).
+            self._cancel = None
             return
         released = await workflow.execute_activity_method(
             InventoryActivities.release_stock,
@@ -869,7 +869,11 @@ class OrderWorkflow:
 
     def _time_until_next_deadline(self) -> timedelta | None:
         """Until the next picking SLA of a released shipment, or the promise's last day."""
-        deadlines = [s.pick_by for s in self._awaiting_pick() if s.pick_by is not None]
+        deadlines = [
+            s.pick_by
+            for s in self._awaiting_pick()
+            if s.pick_by is not None and s.shipment_id not in self._sla_waived
+        ]
         if not self._late_noted and self._view.promised_by is not None:
             deadlines.append(promise_deadline(self._view.promised_by, self._input.timezone))
         if not deadlines or self._view.status == OrderStatus.EXCEPTION:
@@ -878,7 +882,18 @@ class OrderWorkflow:
 
     async def _deadline_passed(self) -> None:
         now = workflow.now()
-        late = [s for s in self._awaiting_pick() if s.pick_by is not None and s.pick_by <= now]
+        late = [
+            s
+            for s in self._awaiting_pick()
+            if s.pick_by is not None and s.pick_by <= now and s.shipment_id not in self._sla_waived
+        ]
+        if late and not self._may_reroute:
+            for shipment in late:
+                self._sla_waived.add(shipment.shipment_id)
+                self._note("sla_missed", f"{shipment.node_id} missed its picking SLA for "
+                           f"{shipment.shipment_id}; the policy leaves it there")  # fmt: skip
+            self._save()
+            return
         for shipment in late:
             self._avoid.add(shipment.node_id)
             lines = await self._take_back(shipment, "not picked within its SLA")
@@ -923,7 +938,7 @@ class OrderWorkflow:
             key=key,
         )
         self._background.append(
-            workflow.start_activity_method(
+            workflow.start_local_activity_method(
                 NotificationActivities.notify,
                 Notification(
                     key=key,
@@ -949,7 +964,7 @@ class OrderWorkflow:
         if self._view.promised_by is not None:
             updates.append(sa.PROMISED_BY.value_set(_midnight(self._view.promised_by)))
         workflow.upsert_search_attributes(updates)
-        write = workflow.start_activity_method(
+        write = workflow.start_local_activity_method(
             OrderActivities.record_order,
             RecordOrderInput(view=self._view, timeline=self._timeline, revision=self._revision),
             **READ_MODEL,

@@ -1,12 +1,11 @@
 """Inventory: stock positions per node, and stock events from stores and warehouses."""
 
 import hashlib
-from datetime import UTC, datetime
 
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel
 
-from api.deps import EngineDep, Field, Reader, SessionDep
+from api.deps import EngineDep, Field, NowDep, Reader, SessionDep
 from db import ledger
 from db.engine import unit_of_work
 from db.network import read_node
@@ -61,7 +60,7 @@ def inventory(sku: Id, session: SessionDep) -> InventoryView:
 
 
 @router.post("/events", response_model=InventoryEventResult, dependencies=Field)
-def inventory_event(event: InventoryEvent, engine: EngineDep) -> InventoryEventResult:
+def inventory_event(event: InventoryEvent, engine: EngineDep, now: NowDep) -> InventoryEventResult:
     """Apply a sale, receipt, adjustment (signed delta) or count; each event_id applies once."""
     fingerprint = hashlib.sha256(event.model_dump_json().encode()).hexdigest()
     with unit_of_work(engine) as session:
@@ -69,4 +68,4 @@ def inventory_event(event: InventoryEvent, engine: EngineDep) -> InventoryEventR
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown node {event.node_id}")
         if session.get(SkuRow, event.sku) is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown sku {event.sku}")
-        return ledger.apply_inventory_event(session, event, fingerprint, datetime.now(UTC))
+        return ledger.apply_inventory_event(session, event, fingerprint, now)

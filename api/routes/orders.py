@@ -1,6 +1,6 @@
 """Orders: checkout places them; support and checkout read, follow and cancel them."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from api import order_gateway, promise_tokens
-from api.deps import Checkout, SessionDep, SettingsDep, Support, TemporalDep
+from api.deps import Checkout, NowDep, SessionDep, SettingsDep, Support, TemporalDep
 from db import orders as read_model
 from db.network import known_skus, read_node
 from domain.order import OrderStatus, OrderView, PlaceOrder, TimelineEntry
@@ -51,12 +51,16 @@ class CancelAnswer(BaseModel):
     "", status_code=status.HTTP_202_ACCEPTED, response_model=OrderAccepted, dependencies=[Checkout]
 )
 async def place_order(
-    order: PlaceOrder, session: SessionDep, settings: SettingsDep, client: TemporalDep
+    order: PlaceOrder,
+    session: SessionDep,
+    settings: SettingsDep,
+    client: TemporalDep,
+    now: NowDep,
 ) -> OrderAccepted:
     """Place an order: its workflow starts; the same body sent again returns the same order."""
-    order = _hold_to_option(order, settings.signing_secret)
-    _check_order(session, order, settings.default_timezone)
-    await order_gateway.place(client, settings, order)
+    order = _hold_to_option(order, settings.signing_secret, now)
+    _check_order(session, order, settings.default_timezone, now)
+    await order_gateway.place(client, settings, order, now)
     row = read_model.get_order(session, order.order_id)
     return OrderAccepted(
         order_id=order.order_id,
@@ -141,7 +145,7 @@ async def resolve_exception(
     return DecisionAnswer(order_id=order_id, status=result.status, detail=result.detail)
 
 
-def _check_order(session: Session, order: PlaceOrder, timezone: str) -> None:
+def _check_order(session: Session, order: PlaceOrder, timezone: str, now: datetime) -> None:
     """Refuse, before anything starts, an order that names what the OMS does not know."""
     skus = [line.sku for line in order.lines]
     unknown = sorted(set(skus) - known_skus(session, skus))
@@ -157,7 +161,7 @@ def _check_order(session: Session, order: PlaceOrder, timezone: str) -> None:
                 status.HTTP_422_UNPROCESSABLE_CONTENT,
                 f"{delivery.store_id} is not a click-and-collect store",
             )
-    today = datetime.now(UTC).astimezone(ZoneInfo(timezone)).date()
+    today = now.astimezone(ZoneInfo(timezone)).date()
     if delivery.promised_by is not None and delivery.promised_by < today:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -165,13 +169,13 @@ def _check_order(session: Session, order: PlaceOrder, timezone: str) -> None:
         )
 
 
-def _hold_to_option(order: PlaceOrder, secret: str) -> PlaceOrder:
+def _hold_to_option(order: PlaceOrder, secret: str, now: datetime) -> PlaceOrder:
     """An order placed with a promise's option is held to that option's date."""
     delivery = order.delivery
     if delivery.option_id is None:
         return order
     try:
-        claim = promise_tokens.read(secret, delivery.option_id, datetime.now(UTC))
+        claim = promise_tokens.read(secret, delivery.option_id, now)
     except promise_tokens.BadOption as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     except ValueError as exc:

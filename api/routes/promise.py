@@ -1,21 +1,21 @@
 """The delivery promise, asked by checkout on every cart change."""
 
-from datetime import UTC, datetime
-
 from fastapi import APIRouter, Request
 
 from api import metrics, promise_tokens
-from api.deps import Checkout, SettingsDep
+from api.deps import Checkout, NowDep, SettingsDep
 from domain.promise import Promise, PromiseRequest, promise
 
 router = APIRouter(prefix="/v1/promise", tags=["promise"])
 
 
 @router.post("", response_model=Promise, dependencies=[Checkout])
-async def promise_cart(request: PromiseRequest, http: Request, settings: SettingsDep) -> Promise:
+async def promise_cart(
+    request: PromiseRequest, http: Request, settings: SettingsDep, clock: NowDep
+) -> Promise:
     """Delivery options for a cart with dates the OMS commits to (no I/O on this path)."""
     chain, policy = await http.app.state.supply_chain.get()
-    now = request.at or datetime.now(UTC)
+    now = request.at or clock
     with metrics.PROMISE_SECONDS.time():
         answer = promise(request, chain, now, policy)
     cart = promise_tokens.cart_of(request.lines)

@@ -1,14 +1,14 @@
 """OTIF reports and Prometheus metrics."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
 from api import metrics
-from api.deps import SessionDep, Support
-from db.reports import orders_by_status, orders_promised_between
+from api.deps import NowDep, SessionDep, Support
+from db.reports import orders_by_status, orders_promised_between, total_reroutes
 from domain.ids import Day
 from domain.order import OrderStatus
 from domain.otif_report import GroupBy, OtifReport, otif_report
@@ -19,13 +19,14 @@ router = APIRouter(tags=["reports"])
 @router.get("/v1/reports/otif", response_model=OtifReport, dependencies=[Support])
 def otif(
     session: SessionDep,
+    now: NowDep,
     from_: Annotated[Day | None, Query(alias="from")] = None,
     to: Annotated[Day | None, Query()] = None,
     group_by: GroupBy = "none",
 ) -> OtifReport:
     """OTIF, on-time and in-full rates of the orders promised in [from, to] (default: the
     last 30 days), and for each miss its cause (rules in domain/otif_report.py)."""
-    today = datetime.now(UTC).date()
+    today = now.date()
     end = to or today
     start = from_ or end - timedelta(days=30)
     if start > end or (end - start).days > 400:
@@ -37,7 +38,8 @@ def otif(
 
 @router.get("/metrics", include_in_schema=False)
 def prometheus(session: SessionDep) -> Response:
-    """Prometheus: orders by status (from the read model), promise latency and counts."""
+    """Prometheus: orders by status, exceptions and reroutes (from the read model), and the
+    promise latency."""
     registry = CollectorRegistry()
     by_status = Gauge("oms_orders", "Orders by status", ["status"], registry=registry)
     counts = orders_by_status(session)
@@ -46,5 +48,10 @@ def prometheus(session: SessionDep) -> Response:
     Gauge("oms_exceptions", "Orders waiting for a person", registry=registry).set(
         counts.get(OrderStatus.EXCEPTION.value, 0)
     )
+    Gauge(
+        "oms_reroutes",
+        "Shipments moved off a failing node or carrier, all orders",
+        registry=registry,
+    ).set(total_reroutes(session))
     body = generate_latest(registry) + generate_latest(metrics.REGISTRY)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

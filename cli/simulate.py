@@ -1,0 +1,69 @@
+"""`oms simulate SCENARIO [--out DIR] [--policy NAME ...]`: rehearse a peak."""
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def simulate_command(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from domain.policy import PRESETS
+    from simulator.compare import comparison_table
+    from simulator.run import simulate
+    from simulator.scenario import load_scenario
+
+    try:
+        scenario = load_scenario(args.scenario)
+    except (OSError, ValidationError) as exc:
+        print(f"scenario not loaded: {exc}", file=sys.stderr)
+        return 2
+    for noisy in ("httpx", "temporalio", "oms"):  # the progress lines say what matters
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    policies = args.policy or scenario.policies
+    unknown = [name for name in policies if name not in PRESETS]
+    if unknown:
+        print(f"unknown policy {unknown}; known: {', '.join(PRESETS)}", file=sys.stderr)
+        return 2
+    reports: list[dict[str, Any]] = []
+    for name in policies:
+        print(f"== {scenario.name}: policy {name}", flush=True)
+        folder = args.out / "policies" / name if args.out else None
+        report = asyncio.run(
+            simulate(scenario, name, show=lambda line: print(line, flush=True),
+                     logs=folder / "logs" if folder else None)
+        )  # fmt: skip
+        reports.append(report)
+        print(summary(report), flush=True)
+        if folder:
+            write(report, folder)
+    if args.out:
+        write(reports[0], args.out)
+    if len(reports) > 1:
+        table = comparison_table(reports)
+        print(table)
+        if args.out:
+            (args.out / "comparison.md").write_text(table + "\n")
+    return 0 if all(r["oversells"] == 0 for r in reports) else 1
+
+
+def write(report: dict[str, Any], folder: Path) -> None:
+    from simulator.chart import draw_report
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    draw_report(report, folder / "report.png")
+
+
+def summary(report: dict[str, Any]) -> str:
+    return (
+        f"{report['orders']:,} orders: OTIF {report['otif']:.1%} (on time {report['on_time']:.1%}"
+        f", in full {report['in_full']:.1%}), {report['reroutes']} reroutes, "
+        f"{report['exceptions']} exceptions, {report['oversells']} oversells, cost per order "
+        f"{report['cost_per_order']:.2f}, ship-from-store {report['ship_from_store_share']:.1%}"
+        f" ({report['wall_seconds']:.0f} s)"
+    )

@@ -1,0 +1,1 @@
+"""The peak simulator: rehearses a peak on the real order workflows."""

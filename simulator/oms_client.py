@@ -1,0 +1,40 @@
+"""How the simulated checkout, field systems and support agents talk to the OMS: its HTTP
+API, with their own keys, and the field's signature on events."""
+
+import json
+import time
+from typing import Any
+
+import httpx
+
+from api.auth import sign
+
+
+class OmsClient:
+    def __init__(self, http: httpx.AsyncClient, keys: dict[str, str], signing_secret: str):
+        self.http = http
+        self.keys = keys  # role -> key
+        self.secret = signing_secret
+        self.refused = 0  # 4xx answers: events the OMS turned down (e.g. a shipment taken back)
+
+    async def call(
+        self, method: str, path: str, body: Any = None, role: str = "checkout"
+    ) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {self.keys[role]}"}
+        content = None
+        if body is not None:
+            content = json.dumps(body, separators=(",", ":")).encode()
+            headers["Content-Type"] = "application/json"
+            if role == "warehouse":
+                stamp = str(int(time.time()))
+                headers["X-OMS-Timestamp"] = stamp
+                headers["X-OMS-Signature"] = f"sha256={sign(self.secret, stamp, content)}"
+        response = await self.http.request(method, path, content=content, headers=headers)
+        if response.status_code >= 500:
+            raise RuntimeError(f"{method} {path}: {response.status_code} {response.text[:300]}")
+        if response.status_code >= 400:
+            self.refused += 1
+        return response.status_code, response.json() if response.content else None
+
+    async def post(self, path: str, body: Any, role: str = "checkout") -> tuple[int, Any]:
+        return await self.call("POST", path, body, role)

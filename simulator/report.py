@@ -1,0 +1,154 @@
+"""The rehearsal's report (report.json): OTIF and what hurt it, counted from what the OMS
+recorded (its orders read model and its inventory ledger), never from what the simulator
+meant to happen. Rates are fractions 0..1."""
+
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from db import ledger
+from db.tables import OrderRow, ReservationRow
+from domain.order import OrderView, ShipmentStatus
+from domain.otif_report import otif_report
+
+LEFT = {ShipmentStatus.SHIPPED, ShipmentStatus.IN_TRANSIT, ShipmentStatus.DELIVERED}
+
+
+def build_report(
+    scenario,
+    policy: str,
+    engine: Engine,
+    progress,
+    stats,
+    refused: int,
+    end: datetime,
+    wall_seconds: float,
+    shifted_days: int,
+) -> dict[str, Any]:
+    with Session(engine) as session:
+        rows = list(session.exec(select(OrderRow)))
+        views = [OrderView.model_validate(row.view) for row in rows]
+        oversold, problems = oversells(session, views)
+    after_all = (end + timedelta(days=1)).date()  # every promise is due by then
+
+    def otif(group_by: str):
+        return otif_report(views, after_all, group_by)  # type: ignore[arg-type]
+
+    overall = otif("none")
+    types = {node.id: node.type for node in scenario.network.nodes}
+    went_to_exception = sum(any(e["type"] == "exception" for e in row.timeline) for row in rows)
+    shipments = [s for v in views for s in v.shipments if s.status in LEFT]
+    home = [s for s in shipments if s.service_id]
+    return {
+        "scenario": scenario.name,
+        "policy": policy,
+        "period": {
+            "start": scenario.period.start.isoformat(),
+            "end": end.isoformat(),
+            "shifted_days": shifted_days,
+        },  # fmt: skip
+        "carts": progress.carts,
+        "carts_without_option": progress.lost_carts,
+        "orders": len(views),
+        "orders_judged": overall.orders,
+        "otif": overall.otif,
+        "on_time": overall.on_time,
+        "in_full": overall.in_full,
+        "cancelled": overall.excluded_cancelled,
+        "oversells": oversold,
+        "ledger_problems": problems[:20],
+        "reroutes": sum(v.reroutes for v in views),
+        "exceptions": went_to_exception,
+        "exceptions_open_at_end": sum(v.status == "exception" for v in views),
+        "still_open_at_end": sum(
+            v.status not in ("delivered", "cancelled", "failed") for v in views
+        ),  # fmt: skip
+        "failed": sum(v.status == "failed" for v in views),
+        "cost_per_order": _ratio(sum(s.cost for s in shipments), len(views), 2),
+        "shipments_per_order": _ratio(len(shipments), len(views), 3),
+        "ship_from_store_share": _ratio(
+            sum(types.get(s.node_id) == "store" for s in home), len(home)
+        ),  # fmt: skip
+        "click_and_collect_share": _ratio(
+            sum(v.delivery.method == "click_and_collect" for v in views), len(views)
+        ),
+        "causes": {row.key: row.orders for row in otif("cause").rows if row.key != "otif"},
+        "per_node": _per_node(views, otif("node").rows, types),
+        "per_carrier": _per_carrier(views, otif("carrier").rows),
+        "by_day": [
+            row.model_dump(include={"orders", "otif", "on_time", "in_full"}) | {"day": row.key}
+            for row in otif("day").rows
+        ],  # fmt: skip
+        "backlog": progress.backlog,
+        "field": vars(stats) | {"events_refused": refused},
+        "wall_seconds": round(wall_seconds, 1),
+    }
+
+
+def oversells(session: Session, views: list[OrderView]) -> tuple[int, list[str]]:
+    """Units that left a node without stock the ledger had committed to them, plus stock
+    rows that went negative or disagree with their movements. Zero is the only good value."""
+    committed: Counter[tuple[str, str, str]] = Counter()
+    for row in session.exec(select(ReservationRow).where(ReservationRow.status == "committed")):
+        committed[(row.order_id, row.node_id, row.sku)] += row.qty
+    sent: Counter[tuple[str, str, str]] = Counter()
+    for view in views:
+        for shipment in view.shipments:
+            if shipment.status in LEFT:
+                for line in shipment.lines:
+                    sent[(view.order_id, shipment.node_id, line.sku)] += line.qty
+    problems = ledger.balance_problems(session)
+    unbacked = {key: qty - committed[key] for key, qty in sent.items() if qty > committed[key]}
+    problems += [f"{o} sent {n} x {sku} from {node} without stock" for (o, node, sku), n in
+                 unbacked.items()]  # fmt: skip
+    return sum(unbacked.values()) + len(ledger.balance_problems(session)), problems
+
+
+def _per_node(views: list[OrderView], otif_rows, types: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, dict[str, Any]] = defaultdict(lambda: Counter())
+    for view in views:
+        for s in view.shipments:
+            figures = out[s.node_id]
+            figures["shipments"] += s.status in LEFT
+            figures["units"] += s.units if s.status in LEFT else 0
+            figures["short_picked_units"] += sum(line.short_qty for line in s.lines)
+            figures["taken_back"] += s.status == ShipmentStatus.CANCELLED and bool(s.pick_by)
+            figures["late_picks"] += bool(s.pick_by and s.shipped_at and s.shipped_at > s.pick_by)
+    result = {}
+    otif_by = {row.key: row for row in otif_rows}
+    for node, figures in sorted(out.items()):
+        row = otif_by.get(node)
+        result[node] = {
+            "type": types.get(node, "?"),
+            **figures,
+            "orders": row.orders if row else 0,
+            "otif": row.otif if row else None,
+        }
+    return result
+
+
+def _per_carrier(views: list[OrderView], otif_rows) -> dict[str, Any]:
+    out: dict[str, Counter] = defaultdict(Counter)
+    for view in views:
+        for s in view.shipments:
+            if s.status not in LEFT:
+                continue
+            figures = out[s.carrier_id or "none"]
+            figures["shipments"] += 1
+            figures["delivered"] += s.status == ShipmentStatus.DELIVERED
+            late = (
+                s.delivered_at
+                and s.expected_delivery
+                and (s.delivered_at.date() > s.expected_delivery)
+            )
+            figures["delivered_after_expected"] += bool(late)
+    otif_by = {row.key: row for row in otif_rows}
+    return {carrier: {**figures, "otif": otif_by[carrier].otif if carrier in otif_by else None}
+            for carrier, figures in sorted(out.items())}  # fmt: skip
+
+
+def _ratio(part: float, whole: float, digits: int = 4) -> float:
+    return round(part / whole, digits) if whole else 0.0

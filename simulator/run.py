@@ -1,0 +1,319 @@
+"""Run a scenario on the real OMS: its order and incident workflows and activities (in
+`oms worker` processes), on a Temporal time-skipping server whose virtual clock advances in
+steps, its API (in this process) and a fresh database. Checkout, the field and support act
+through the API at the virtual time their actions fall due.
+"""
+
+import asyncio
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from sqlmodel import Session
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from config import Settings
+from db.engine import make_engine
+from db.migrate import upgrade
+from db.reports import orders_by_status
+from domain.order import CLOSED_STATUSES, OrderStatus
+from domain.policy import PRESETS
+from simulator.demand import Cart, carts
+from simulator.field import Field
+from simulator.oms_client import OmsClient
+from simulator.report import build_report
+from simulator.scenario import Scenario, weeks_until
+from workflows import search_attributes
+
+TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
+OMS = Path(sys.executable).parent / "oms"
+WORKERS = 2  # worker processes: the machine's cores, not one interpreter's lock, set the pace
+TASK_QUEUE = "simulation"
+CONCURRENCY = 24  # API calls in flight at once, as many checkouts and field systems would be
+OPEN = [s.value for s in OrderStatus if s not in CLOSED_STATUSES]
+
+
+class VirtualClock:
+    """The test server's clock, read without a call: between steps it runs at wall speed."""
+
+    def __init__(self, env: WorkflowEnvironment):
+        self.env = env
+        self._base = datetime.min
+        self._wall = 0.0
+
+    async def sync(self) -> datetime:
+        self._base = await self.env.get_current_time()
+        self._wall = time.monotonic()
+        return self._base
+
+    def now(self) -> datetime:
+        return self._base + timedelta(seconds=time.monotonic() - self._wall)
+
+    async def advance_to(self, target: datetime) -> None:
+        now = await self.sync()
+        if target > now:
+            await self.env.sleep(target - now)
+        await self.sync()
+
+
+@dataclass
+class Progress:
+    """What the run has done so far, for the operator's screen and the backlog chart."""
+
+    carts: int = 0
+    placed: int = 0
+    lost_carts: int = 0  # the promise offered nothing: the customer left
+    backlog: list[dict[str, Any]] = field(default_factory=list)
+
+
+async def simulate(
+    scenario: Scenario,
+    policy_name: str = "balanced",
+    show: Callable[[str], None] = lambda _: None,
+    logs: Path | None = None,
+    postgres: str | None = None,
+) -> dict[str, Any]:
+    """Run `scenario` under one sourcing policy and return its report (report.json), on a
+    fresh database: SQLite, or one made on the PostgreSQL server `postgres` (an admin URL)
+    and dropped after. The workers' logs go to `logs` (default: a temporary folder)."""
+    started = time.monotonic()
+    with (
+        tempfile.TemporaryDirectory(prefix="oms-sim-") as tmp,
+        scratch_database(Path(tmp), postgres) as url,
+    ):
+        logs = logs or Path(tmp)
+        logs.mkdir(parents=True, exist_ok=True)
+        upgrade(url)
+        engine = make_engine(url)
+        env = await WorkflowEnvironment.start_time_skipping(
+            test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
+        )
+        try:
+            await search_attributes.register(env.client)
+            return await _run(scenario, policy_name, show, engine, env, started, logs)
+        finally:
+            await env.shutdown()
+            engine.dispose()
+
+
+@contextmanager
+def scratch_database(folder: Path, postgres: str | None) -> Iterator[str]:
+    if postgres is None:
+        yield f"sqlite:///{folder / 'oms.db'}"
+        return
+    name = f"oms_sim_{secrets.token_hex(5)}"
+    with psycopg.connect(postgres, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        base = postgres.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(postgres, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _run(scenario, policy_name, show, engine, env, started, logs) -> dict[str, Any]:
+    clock = VirtualClock(env)
+    shift = weeks_until(scenario.period.start, await clock.sync())
+    if shift:
+        show(f"the scenario starts in the past: moved {shift} days later, same weekdays")
+        scenario = scenario.shifted(shift)
+    keys = {
+        role: secrets.token_urlsafe(16) for role in ("checkout", "support", "warehouse", "admin")
+    }
+    settings = Settings(
+        task_queue=TASK_QUEUE,
+        api_keys=",".join(f"{role}:{key}" for role, key in keys.items()),
+        signing_secret=secrets.token_urlsafe(24),
+        data_dir=Path(tempfile.gettempdir()),
+    )
+    # The API has its own connections, as in production where it is its own process.
+    api_engine = make_engine(engine.url.render_as_string(hide_password=False))
+    app = create_app(settings, api_engine, env.client, clock=clock.now)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://oms", timeout=60) as http:
+        oms = OmsClient(http, keys, settings.signing_secret)
+        field_ = Field(scenario, oms, engine, clock.now)
+        progress = Progress()
+        workers = start_workers(env, engine.url.render_as_string(hide_password=False), logs)
+        try:
+            await _setup(oms, scenario, policy_name)
+            await _drive(scenario, clock, oms, field_, engine, progress, show)
+        finally:
+            stop(workers)
+        end = await clock.sync()
+    api_engine.dispose()
+    return build_report(
+        scenario, policy_name, engine, progress, field_.stats, refused=oms.refused,
+        end=end, wall_seconds=time.monotonic() - started, shifted_days=shift,
+    )  # fmt: skip
+
+
+def start_workers(env: WorkflowEnvironment, url: str, logs: Path) -> list[subprocess.Popen]:
+    """`oms worker` processes on the test server and the scenario's database."""
+    settings = {
+        "OMS_TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+        "OMS_DATABASE_URL": url,
+        "OMS_TASK_QUEUE": TASK_QUEUE,
+        "OMS_WORKER_CACHED_WORKFLOWS": "50000",  # every order of the peak stays in memory
+        "OMS_WEBHOOK_URL": "",
+    }
+    workers = []
+    for n in range(1, WORKERS + 1):
+        log = (logs / f"worker-{n}.log").open("w")
+        workers.append(subprocess.Popen(
+            [str(OMS), "worker"], env={**os.environ, **settings}, stdout=log, stderr=log
+        ))  # fmt: skip
+    return workers
+
+
+def stop(workers: list[subprocess.Popen]) -> None:
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+
+async def _setup(oms: OmsClient, scenario: Scenario, policy_name: str) -> None:
+    network = scenario.network.model_dump(mode="json", by_alias=True, exclude_none=True)
+    status, body = await oms.post("/v1/admin/network", network, role="admin")
+    if status != 200:
+        raise RuntimeError(f"the scenario's network was refused: {body}")
+    policy = PRESETS[policy_name].model_dump(mode="json", exclude={"version"})
+    status, body = await oms.call("PUT", "/v1/admin/sourcing-policy", policy, role="admin")
+    if status != 200:
+        raise RuntimeError(f"policy {policy_name} was refused: {body}")
+
+
+async def _drive(scenario, clock, oms, field_, engine, progress, show) -> None:
+    period = scenario.period
+    step = timedelta(minutes=period.step_minutes)
+    queue = carts(scenario)
+    progress.carts = len(queue)
+    incidents = sorted(scenario.incidents, key=lambda i: i.at)
+    limit = period.end + timedelta(days=period.drain_days)
+    gate = asyncio.Semaphore(CONCURRENCY)
+    placed_this_hour = 0
+    next_sample = period.start + timedelta(hours=1)
+    t = period.start
+    await clock.advance_to(t)
+    while True:
+        now = clock.now()
+        arriving = []
+        while queue and queue[0].at <= now:
+            arriving.append(queue.pop(0))
+        while incidents and incidents[0].at <= now:
+            incident = incidents.pop(0)
+            body = incident.body(f"SIM-INC-{len(scenario.incidents) - len(incidents)}")
+            status, answer = await oms.post("/v1/incidents", body, role="warehouse")
+            show(f"{now:%a %d %b %H:%M} incident {incident.type}: {status}")
+        placed = await asyncio.gather(*(_checkout(oms, field_, cart, gate) for cart in arriving))
+        progress.placed += sum(placed)
+        progress.lost_carts += len(arriving) - sum(placed)
+        placed_this_hour += sum(placed)
+        field_.read_notifications(now)
+        await _act(field_.due(now), gate)
+        if now >= next_sample:
+            counts = _counts(engine)
+            progress.backlog.append({
+                "at": next_sample.isoformat(), "placed": placed_this_hour,
+                "open": sum(counts.get(s, 0) for s in OPEN),
+                "exceptions": counts.get("exception", 0),
+                "delivered": counts.get("delivered", 0),
+            })  # fmt: skip
+            placed_this_hour = 0
+            next_sample += timedelta(hours=1)
+            if next_sample.hour % 6 == 0:
+                show(_line(now, progress, counts, field_))
+            # Done when every order is closed (what the field still plans concerns closed
+            # orders only), or at the drain limit.
+            if not queue and now >= period.end:
+                if sum(counts.get(s, 0) for s in OPEN) == 0 or now >= limit:
+                    return
+        t += step
+        await clock.advance_to(t)
+
+
+async def _checkout(oms: OmsClient, field_: Field, cart: Cart, gate: asyncio.Semaphore) -> bool:
+    """A customer asks for the promise, picks an option, and places the order with it."""
+    d = cart.destination
+    where = {"postal_code": d.postal_code, "country": d.country, "lat": d.lat, "lon": d.lon}
+    lines = [{"sku": sku, "qty": qty} for sku, qty in cart.lines]
+    async with gate:
+        status, answer = await oms.post("/v1/promise", {"lines": lines, "destination": where})
+        options = answer["options"] if status == 200 else []
+        option = _choose(options, cart)
+        if option is None:
+            return False
+        delivery: dict[str, Any] = {"method": "home", "address": where}
+        point = (d.lat, d.lon)
+        if option["method"] == "click_and_collect":
+            delivery = {"method": "click_and_collect", "store_id": option["store_id"]}
+            point = field_.nodes[option["store_id"]].lat, field_.nodes[option["store_id"]].lon
+        delivery["option_id"] = option["option_id"]
+        body = {
+            "order_id": cart.order_id,
+            "customer": {"id": cart.customer_id, "email": f"{cart.customer_id}@example.com"},
+            "channel": "web",
+            "lines": [{"line_id": str(i), "sku": s, "qty": q} for i, (s, q) in
+                      enumerate(cart.lines, 1)],
+            "delivery": delivery,
+        }  # fmt: skip
+        field_.placed(cart.order_id, point, field_.clock(), cart.cancels_after)
+        status, _ = await oms.post("/v1/orders", body)
+        return status == 202
+
+
+def _choose(options: list[dict], cart: Cart) -> dict | None:
+    by_method: dict[str, dict] = {}
+    for option in options:
+        by_method.setdefault(option["method"], option)  # the nearest store comes first
+    if cart.wants_collect and "click_and_collect" in by_method:
+        return by_method["click_and_collect"]
+    if cart.wants_express and "home_express" in by_method:
+        return by_method["home_express"]
+    return by_method.get("home_standard") or next(iter(by_method.values()), None)
+
+
+async def _act(due: list, gate: asyncio.Semaphore) -> None:
+    """Run what fell due: one order's actions in their order, orders side by side."""
+    by_order: dict[str, list] = {}
+    for item in due:
+        by_order.setdefault(item.order_id, []).append(item)
+
+    async def one(items: list) -> None:
+        async with gate:
+            for item in items:
+                await item.act()
+
+    await asyncio.gather(*(one(items) for items in by_order.values()))
+
+
+def _counts(engine) -> dict[str, int]:
+    with Session(engine) as session:
+        return orders_by_status(session)
+
+
+def _line(now: datetime, progress: Progress, counts: dict[str, int], field_: Field) -> str:
+    open_ = sum(counts.get(s, 0) for s in OPEN)
+    return (
+        f"{now:%a %d %b %H:%M}  placed {progress.placed:>6}/{progress.carts}  open {open_:>5}  "
+        f"delivered {counts.get('delivered', 0):>6}  exceptions {counts.get('exception', 0):>4}  "
+        f"short picks {field_.stats.short_picks:>4}"
+    )

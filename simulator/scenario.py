@@ -1,0 +1,186 @@
+"""A peak scenario: the network, the period, the demand, how the field behaves, and the
+incidents that will hit it. One JSON document (format in the README)."""
+
+import json
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from domain.network import NetworkDocument
+from domain.policy import PRESETS
+
+Share = Annotated[float, Field(ge=0, le=1)]
+
+# Web orders through a day: quiet at night, busy at lunch and in the evening (mean 1).
+RETAIL_DAY = [0.2, 0.1, 0.1, 0.1, 0.1, 0.2, 0.4, 0.7, 1.0, 1.2, 1.3, 1.4,
+              1.5, 1.4, 1.3, 1.3, 1.3, 1.4, 1.6, 1.9, 2.1, 1.9, 1.3, 0.7]  # fmt: skip
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Period(Strict):
+    start: AwareDatetime  # the first order can arrive then
+    days: Annotated[int, Field(ge=1, le=31)]
+    # After the last order, the clock runs on until every order is closed, at most this long.
+    drain_days: Annotated[int, Field(ge=1, le=30)] = 10
+    step_minutes: Annotated[int, Field(ge=1, le=240)] = 15  # the virtual clock's step
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(days=self.days)
+
+
+class Peak(Strict):
+    """Demand times `multiplier` between `from` and `to` (e.g. Black Friday at 10x)."""
+
+    from_: AwareDatetime = Field(alias="from")
+    to: AwareDatetime
+    multiplier: Annotated[float, Field(gt=0, le=100)]
+
+
+class Destination(Strict):
+    name: str
+    postal_code: str
+    country: str = "FR"
+    lat: float
+    lon: float
+    weight: Annotated[float, Field(gt=0)] = 1.0
+
+
+class Demand(Strict):
+    orders_per_hour: Annotated[float, Field(gt=0, le=100_000)]  # normal volume, mean hour
+    hour_profile: Annotated[list[float], Field(min_length=24, max_length=24)] = RETAIL_DAY
+    peaks: list[Peak] = []
+    # SKU popularity: "zipf" (a few bestsellers), "uniform", or a weight per SKU.
+    sku_popularity: str | dict[str, float] = "zipf"
+    zipf_exponent: Annotated[float, Field(ge=0, le=5)] = 1.0
+    destinations: Annotated[list[Destination], Field(min_length=1)]
+    lines_per_cart: dict[int, float] = {1: 0.6, 2: 0.3, 3: 0.1}
+    units_per_line: dict[int, float] = {1: 0.85, 2: 0.15}
+    click_and_collect_share: Share = 0.2  # of carts whose customer picks collection if offered
+    express_share: Share = 0.1  # of home deliveries paid express if offered
+    cancel_share: Share = 0.0  # of customers who cancel within a few hours
+    seed: int = 7
+
+
+class Delay(Strict):
+    """Hours from a shipment's release (or the start of its picking day) to its pick:
+    a triangular distribution."""
+
+    min_hours: Annotated[float, Field(ge=0)] = 0.5
+    mode_hours: Annotated[float, Field(ge=0)] = 2.0
+    max_hours: Annotated[float, Field(ge=0)] = 6.0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Delay":
+        if not self.min_hours <= self.mode_hours <= self.max_hours:
+            raise ValueError("a delay needs min_hours <= mode_hours <= max_hours")
+        return self
+
+
+class FieldBehaviour(Strict):
+    pick_error_rate: Share = 0.01  # chance that a line is short at picking
+    pick_delay: Delay = Delay()
+    node_pick_delay: dict[str, Delay] = {}  # per node, where it differs
+    picking_starts: time = time(8)  # node-local; picking runs until the node's cut-off
+    carrier_delay_probability: Share = 0.03  # chance a parcel arrives late
+    carrier_delay_days: Annotated[int, Field(ge=1, le=10)] = 1  # late by 1..this many days
+    carrier_delay_by_carrier: dict[str, Share] = {}
+    ready_for_collection_hours: Annotated[float, Field(ge=0, le=48)] = 1.0
+    # A support agent looks at an order in the exception queue after this long: first
+    # asks to try again, then accepts a partial delivery (or cancels if nothing would come).
+    support_after_hours: Annotated[float, Field(gt=0, le=240)] = 4.0
+
+
+class ScheduledIncident(Strict):
+    """An incident sent to `POST /v1/incidents` at `at`: the body as the API takes it
+    (without `incident_id`, which the simulator gives). The simulated field obeys it too."""
+
+    at: AwareDatetime
+    type: str
+    node_id: str | None = None
+    carrier_id: str | None = None
+    service_id: str | None = None
+    sku: str | None = None
+    capacity_per_day: int | None = None
+    counted: int | None = None
+    from_: date | None = Field(default=None, alias="from")
+    to: date | None = None
+
+    def body(self, incident_id: str) -> dict[str, Any]:
+        fields = self.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"at"})
+        return {"incident_id": incident_id, **fields}
+
+
+class Scenario(Strict):
+    name: str
+    description: str = ""
+    network: NetworkDocument
+    period: Period
+    demand: Demand
+    field: FieldBehaviour = FieldBehaviour()
+    incidents: list[ScheduledIncident] = []
+    policies: list[str] = ["balanced"]  # compared side by side; names from domain.policy
+
+    @model_validator(mode="after")
+    def _known_references(self) -> "Scenario":
+        nodes = {node.id for node in self.network.nodes}
+        carriers = {carrier.id for carrier in self.network.carriers}
+        skus = {sku.sku for sku in self.network.skus}
+        for incident in self.incidents:
+            if incident.node_id and incident.node_id not in nodes:
+                raise ValueError(f"incident at {incident.at}: unknown node {incident.node_id}")
+            if incident.carrier_id and incident.carrier_id not in carriers:
+                raise ValueError(f"incident at {incident.at}: unknown carrier")
+            if incident.sku and incident.sku not in skus:
+                raise ValueError(f"incident at {incident.at}: unknown sku {incident.sku}")
+        unknown = [name for name in self.policies if name not in PRESETS]
+        if unknown:
+            raise ValueError(f"unknown policy {unknown}; known: {', '.join(PRESETS)}")
+        if isinstance(self.demand.sku_popularity, dict):
+            missing = set(self.demand.sku_popularity) - skus
+            if missing:
+                raise ValueError(f"demand names unknown skus: {sorted(missing)}")
+        elif self.demand.sku_popularity not in ("zipf", "uniform"):
+            raise ValueError("sku_popularity is zipf, uniform or a weight per sku")
+        return self
+
+    def shifted(self, days: int) -> "Scenario":
+        """The same scenario `days` later (whole weeks keep the weekdays): a rehearsal can
+        only run in the future of the virtual clock."""
+        if days == 0:
+            return self
+        doc = json.loads(self.model_dump_json(by_alias=True))
+        return Scenario.model_validate(_shift(doc, timedelta(days=days)))
+
+
+def load_scenario(path: Path) -> Scenario:
+    return Scenario.model_validate_json(path.read_text())
+
+
+def weeks_until(start: datetime, now: datetime) -> int:
+    """Days (a multiple of 7) to move a scenario starting at `start` to on or after `now`."""
+    if start >= now:
+        return 0
+    return 7 * ((now - start) // timedelta(weeks=1) + 1)
+
+
+_DATE_KEYS = {"start", "from", "to", "at", "eta", "guarantee_by"}
+
+
+def _shift(value: Any, delta: timedelta, key: str = "") -> Any:
+    if isinstance(value, dict):
+        return {k: _shift(v, delta, k) for k, v in value.items()}
+    if isinstance(value, list):
+        if key == "holidays":
+            return [(date.fromisoformat(d) + delta).isoformat() for d in value]
+        return [_shift(v, delta) for v in value]
+    if isinstance(value, str) and key in _DATE_KEYS:
+        if "T" in value:
+            return (datetime.fromisoformat(value) + delta).isoformat()
+        return (date.fromisoformat(value) + delta).isoformat()
+    return value

@@ -1,0 +1,79 @@
+"""A small scenario run end to end on the real workflows, its figures counted by hand.
+
+One warehouse in Paris ships with two carriers: NEAR (one day, up to 300 km, cheaper) and
+FAR (two days, up to 1,200 km). In this scenario FAR always arrives a day late. So every
+order for Paris is on time and every order for Marseille is late, and the report must say
+exactly that, from what the OMS recorded.
+"""
+
+from datetime import date
+
+from domain.geo import distance_km
+from simulator.demand import carts
+from simulator.run import simulate
+from simulator.scenario import Scenario, weeks_until
+
+EVERY_DAY = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+PARIS = {"name": "Paris", "postal_code": "75011", "lat": 48.86, "lon": 2.38, "weight": 1}
+MARSEILLE = {"name": "Marseille", "postal_code": "13001", "lat": 43.30, "lon": 5.38, "weight": 1}
+
+
+def two_carrier_scenario() -> Scenario:
+    def service(sid: str, km: int, days: int, cost: float) -> dict:
+        return {"id": sid, "kind": "standard", "cost": cost, "pickup_days": EVERY_DAY,
+                "bands": [{"max_km": km, "days": days}]}  # fmt: skip
+
+    hours = [0.0] * 24
+    hours[9] = 24.0  # all the day's orders arrive between 09:00 and 10:00
+    return Scenario.model_validate({
+        "name": "two carriers",
+        "network": {
+            "nodes": [{"id": "DC-PARIS", "type": "warehouse", "name": "Paris DC", "lat": 48.9,
+                       "lon": 2.4, "pick_capacity_per_day": 1000, "cutoff": "15:00",
+                       "open_days": EVERY_DAY, "carriers": ["NEAR", "FAR"]}],
+            "carriers": [{"id": "NEAR", "services": [service("NEAR-STD", 300, 1, 5.0)]},
+                         {"id": "FAR", "services": [service("FAR-STD", 1200, 2, 7.0)]}],
+            "skus": [{"sku": "GIFT", "name": "Gift box"}],
+            "stock": [{"sku": "GIFT", "node_id": "DC-PARIS", "on_hand": 1000, "safety_stock": 0}],
+        },
+        # A Monday in the past: the simulator moves it to the future, whole weeks later.
+        "period": {"start": "2026-01-05T00:00:00+01:00", "days": 1, "drain_days": 5},
+        "demand": {"orders_per_hour": 0.25, "hour_profile": hours, "destinations": [PARIS, MARSEILLE],
+                   "click_and_collect_share": 0, "express_share": 0, "seed": 4},
+        "field": {"pick_error_rate": 0, "carrier_delay_by_carrier": {"NEAR": 0, "FAR": 1},
+                  "carrier_delay_days": 1,
+                  "pick_delay": {"min_hours": 0.5, "mode_hours": 0.5, "max_hours": 1}},
+    })  # fmt: skip
+
+
+async def test_a_small_scenario_is_counted_as_it_happened():
+    scenario = two_carrier_scenario()
+    customers = carts(scenario)
+    to_paris = sum(c.destination.name == "Paris" for c in customers)
+    to_marseille = len(customers) - to_paris
+    assert len(customers) == 6 and to_paris and to_marseille  # both kinds of order occur
+    assert distance_km(48.9, 2.4, 43.30, 5.38) > 300  # only FAR reaches Marseille
+
+    report = await simulate(scenario)
+
+    assert report["orders"] == 6 and report["carts_without_option"] == 0
+    assert report["otif"] == round(to_paris / 6, 4)
+    assert report["on_time"] == round(to_paris / 6, 4)
+    assert report["in_full"] == 1.0
+    assert report["causes"] == {"carrier_delay": to_marseille}
+    assert report["per_carrier"]["NEAR"]["otif"] == 1.0
+    assert report["per_carrier"]["NEAR"]["shipments"] == to_paris
+    assert report["per_carrier"]["FAR"]["otif"] == 0.0
+    assert report["per_carrier"]["FAR"]["delivered_after_expected"] == to_marseille
+    # Shipping plus 1.0 of warehouse picking per shipment, one shipment per order.
+    assert report["cost_per_order"] == round((6.0 * to_paris + 8.0 * to_marseille) / 6, 2)
+    assert report["ship_from_store_share"] == 0.0
+    assert report["oversells"] == 0 and report["ledger_problems"] == []
+    assert report["reroutes"] == 0 and report["exceptions"] == 0
+    assert report["still_open_at_end"] == 0
+    assert report["per_node"]["DC-PARIS"]["units"] == sum(q for c in customers for _, q in c.lines)
+    # The scenario ran in the future of the virtual clock, on the same weekday.
+    assert report["period"]["shifted_days"] % 7 == 0 and report["period"]["shifted_days"] > 0
+    start = date.fromisoformat(report["period"]["start"][:10])
+    assert start.weekday() == 0
+    assert weeks_until(scenario.period.start, scenario.period.start) == 0

@@ -1,0 +1,50 @@
+"""What goes in and out of the order workflow: its input, state, updates and answers.
+
+Kept apart from the workflow so the sandbox imports them once, not for every order.
+"""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel
+
+from domain.order import OrderStatus, OrderView, PlaceOrder, TimelineEntry
+
+
+class OrderInput(BaseModel):
+    order: PlaceOrder
+    placed_at: datetime
+    fingerprint: str  # hash of the checkout body: the same id with another body is refused
+    timezone: str = "Europe/Paris"  # the promised date is a day in this zone
+    sourcing_rounds: int = 3  # rounds of source-then-reserve when stock moves under us
+    max_supply_waits: int = 3  # a pre-order waits for incoming supply at most this often
+
+
+class OrderState(BaseModel):
+    view: OrderView
+    timeline: list[TimelineEntry]
+    revision: int
+    fingerprint: str
+
+
+class CancelInput(BaseModel):
+    reason: str = "customer request"
+    requested_by: str = "customer"
+
+
+class ResolveInput(BaseModel):
+    """Support's decision on an order in the exception queue."""
+
+    action: Literal["accept_partial", "retry"]
+    note: str = ""
+
+
+class ResolveResult(BaseModel):
+    status: OrderStatus
+    detail: str
+
+
+class CancelResult(BaseModel):
+    cancelled: bool
+    status: OrderStatus
+    detail: str
