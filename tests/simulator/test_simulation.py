@@ -38,8 +38,9 @@ def two_carrier_scenario() -> Scenario:
         },
         # A Monday in the past: the simulator moves it to the future, whole weeks later.
         "period": {"start": "2026-01-05T00:00:00+01:00", "days": 1, "drain_days": 5},
-        "demand": {"orders_per_hour": 0.25, "hour_profile": hours, "destinations": [PARIS, MARSEILLE],
-                   "click_and_collect_share": 0, "express_share": 0, "seed": 4},
+        "demand": {"orders_per_hour": 0.25, "hour_profile": hours,
+                   "destinations": [PARIS, MARSEILLE], "click_and_collect_share": 0,
+                   "express_share": 0, "seed": 4},
         "field": {"pick_error_rate": 0, "carrier_delay_by_carrier": {"NEAR": 0, "FAR": 1},
                   "carrier_delay_days": 1,
                   "pick_delay": {"min_hours": 0.5, "mode_hours": 0.5, "max_hours": 1}},
