@@ -26,6 +26,7 @@ class OrderActivities:
     @activity.defn
     def record_order(self, input: RecordOrderInput) -> RecordOrderResult:
         """Store the order's latest view for listings; stale revisions are ignored."""
+        values = orders.order_values(input.view, input.timeline, input.revision)
         with unit_of_work(self.engine) as session:
-            written = orders.record_order(session, input.view, input.timeline, input.revision)
+            written = orders.record_order(session, input.view, values, input.revision)
         return RecordOrderResult(written=written)

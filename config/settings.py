@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     api_workers: int = 1  # API processes; each keeps its own promise cache
     # Orders a worker keeps in memory; beyond that, each event replays the order's history.
     worker_cached_workflows: int = 1000
+    # The workflow sandbox guards determinism (the tests always run with it); a rehearsal
+    # of a peak may run without it, for speed, on code the tests have proven.
+    worker_sandbox: bool = True
 
     @field_validator("api_keys")
     @classmethod

@@ -6,14 +6,9 @@ from db.tables import OrderRow, ShipmentRow
 from domain.order import OrderView, TimelineEntry
 
 
-def record_order(
-    session: Session, view: OrderView, timeline: list[TimelineEntry], revision: int
-) -> bool:
-    """Store the workflow's latest view of an order; an older revision never wins."""
-    row = session.get(OrderRow, view.order_id, with_for_update=True)
-    if row is not None and row.revision >= revision:
-        return False
-    values = dict(
+def order_values(view: OrderView, timeline: list[TimelineEntry], revision: int) -> dict:
+    """The read model's row for a view, made before the transaction (it is the slow part)."""
+    return dict(
         customer_id=view.customer.id,
         status=view.status.value,
         promised_by=view.promised_by,
@@ -26,6 +21,13 @@ def record_order(
         view=view.model_dump(mode="json"),
         timeline=[entry.model_dump(mode="json") for entry in timeline],
     )
+
+
+def record_order(session: Session, view: OrderView, values: dict, revision: int) -> bool:
+    """Store the workflow's latest view of an order; an older revision never wins."""
+    row = session.get(OrderRow, view.order_id, with_for_update=True)
+    if row is not None and row.revision >= revision:
+        return False
     if row is None:
         session.add(OrderRow(order_id=view.order_id, **values))
     else:

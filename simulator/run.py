@@ -170,6 +170,7 @@ def start_workers(env: WorkflowEnvironment, url: str, logs: Path) -> list[subpro
         "OMS_TASK_QUEUE": TASK_QUEUE,
         "OMS_WORKER_CACHED_WORKFLOWS": "50000",  # every order of the peak stays in memory
         "OMS_WEBHOOK_URL": "",
+        "OMS_WORKER_SANDBOX": "false",  # the tests run the same workflows sandboxed
     }
     workers = []
     for n in range(1, WORKERS + 1):

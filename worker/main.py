@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import Engine
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.carriers import CarrierActivities, CarrierGateway, SimulatedCarrier
 from activities.incidents import IncidentActivities
@@ -69,6 +69,7 @@ def build_worker(
     max_activity_threads: int = 32,
     carrier: CarrierGateway | None = None,
     max_cached_workflows: int = 1000,
+    sandboxed: bool = True,
 ) -> Worker:
     # The sandbox imports the workflow modules again for every order it starts: compiled
     # once to bytecode, they are not parsed each time (even with PYTHONDONTWRITEBYTECODE).
@@ -82,6 +83,7 @@ def build_worker(
         max_concurrent_activities=max_activity_threads,
         # Orders in flight beyond the cache are replayed from history at each event.
         max_cached_workflows=max_cached_workflows,
+        **({} if sandboxed else {"workflow_runner": UnsandboxedWorkflowRunner()}),
     )
 
 
@@ -96,6 +98,7 @@ async def run_worker(settings: Settings | None = None) -> None:
         engine,
         default_sinks(settings),
         max_cached_workflows=settings.worker_cached_workflows,
+        sandboxed=settings.worker_sandbox,
     )
     log.info("worker on task queue %s at %s", settings.task_queue, settings.temporal_address)
     await worker.run()
