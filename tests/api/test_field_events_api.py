@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from db import ledger
 from db.engine import unit_of_work
+from domain.policy import PRESETS
 from tests.api.conftest import Api, eventually
 from tests.networks import at, day, order_body
 
@@ -109,6 +110,7 @@ async def test_a_short_pick_is_written_off_and_rerouted_keeping_the_date(api: Ap
     assert (second["node_id"], second["lines"][0]["qty"]) == ("DC-PARIS", 1)
     assert second["tracking"] and second["status"] == "released"
     assert order["promised_by"] == day()  # kept
+    assert order["reroutes"] == 1
     summaries: list[str] = []
     for _ in range(100):  # the reroute is noted once the new shipment is released
         events = (await api.get(f"/v1/orders/{oid}/history")).json()["events"]
@@ -134,6 +136,43 @@ async def test_a_short_pick_is_written_off_and_rerouted_keeping_the_date(api: Ap
     order = await api.wait_status(oid, "delivered")
     assert order["otif"]["on_time"] and order["otif"]["in_full"]
     assert order["otif"]["delivered_units"] == 3
+    # Prometheus counts the reroute from the read model.
+    for _ in range(100):
+        if "oms_reroutes 1.0" in (await api.http.get("/metrics")).text:
+            break
+        await asyncio.sleep(0.05)
+    assert "oms_reroutes 1.0" in (await api.http.get("/metrics")).text
+
+
+async def test_under_a_policy_that_does_not_reroute_a_short_pick_ships_what_is_left(api: Api):
+    policy = PRESETS["nearest-node-no-reroute"].model_dump(mode="json", exclude={"version"})
+    saved = await api.http.put("/v1/admin/sourcing-policy", json=policy, headers=api.auth("admin"))
+    assert saved.status_code == 200 and saved.json()["reroute"] is False
+    oid, shipment = await released_order(api, [("SKU-1", 3)])
+    sid = shipment["shipment_id"]
+    short = node_event("short_picked", oid, sid, [("1", 1)])
+    assert (await api.field("/v1/nodes/DC-LYON/events", short)).status_code == 202
+    await eventually(lambda: lyon(api) == (29, 2))  # written off all the same
+    lost = "1 unit(s) lost to a short pick at DC-LYON will not come: the policy does not reroute"
+    summaries: list[str] = []
+    for _ in range(100):
+        events = (await api.get(f"/v1/orders/{oid}/history")).json()["events"]
+        summaries = [e["summary"] for e in events]
+        if lost in summaries:
+            break
+        await asyncio.sleep(0.05)
+    assert lost in summaries
+    order = (await api.get(f"/v1/orders/{oid}")).json()
+    assert len(order["shipments"]) == 1 and order["reroutes"] == 0
+    assert at_node(api, "DC-PARIS") == (50, 0)  # nothing held anywhere else
+
+    await api.field("/v1/nodes/DC-LYON/events", node_event("shipped", oid, sid))
+    delivered = carrier_event("delivered", sid, at(-2))
+    sent = await api.field(f"/v1/carriers/{shipment['carrier_id']}/events", delivered)
+    assert sent.status_code == 202
+    order = await api.wait_status(oid, "delivered")
+    otif = order["otif"]
+    assert (otif["on_time"], otif["in_full"], otif["delivered_units"]) == (True, False, 2)
 
 
 async def test_a_replayed_event_applies_once(api: Api):
