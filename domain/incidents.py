@@ -64,7 +64,7 @@ class IncidentOutcome(BaseModel):
     """What became of one order an incident touched."""
 
     order_id: str
-    outcome: Literal["rerouted", "repromised", "exception", "unaffected", "rebooked"]
+    outcome: Literal["rerouted", "repromised", "exception", "unaffected", "rebooked", "kept"]
     detail: str = ""
 
 

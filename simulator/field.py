@@ -24,13 +24,13 @@ from sqlmodel import Session, select
 from db.tables import CarrierBookingRow, OutboxRow
 from domain.geo import distance_km
 from domain.network import CarrierService, NetworkDocument, Node
-from domain.shipping_calendar import delivery_date
+from domain.shipping_calendar import delivery_date, weekday
 from simulator.oms_client import OmsClient
 from simulator.scenario import Delay, Scenario
+from workflows.order import IN_STORE_COLLECTION
 
 SHIP_AFTER_PICK = timedelta(minutes=30)
 DELIVERY_TIME = time(14)  # carriers deliver early afternoon, local time
-COLLECT = "COLLECT"
 
 
 class Outbox:
@@ -155,7 +155,7 @@ class Field:
         when = self._pick_time(node, now, pick_by)
         sid = payload["shipment_id"]
         lines = {x["line_id"]: x["qty"] for x in payload["lines"]}
-        carrier = payload.get("carrier_id") or COLLECT
+        carrier = payload.get("carrier_id") or IN_STORE_COLLECTION
         self.at(when, order_id, lambda: self._pick(node, order_id, sid, lines, carrier, pick_by))
 
     # --- Nodes ------------------------------------------------------------------------
@@ -178,8 +178,7 @@ class Field:
         return released + timedelta(days=60)
 
     def _works(self, node: Node, day: date) -> bool:
-        weekday = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[day.weekday()]
-        if weekday not in node.open_days or day in self.holidays:
+        if weekday(day) not in node.open_days or day in self.holidays:
             return False
         capacity = node.pick_capacity_per_day
         for incident in self.scenario.incidents:
@@ -212,34 +211,32 @@ class Field:
         }
         path = f"/v1/nodes/{node.id}/events"
         if missing:
-            self.stats.short_picks += 1
-            status, _ = await self.oms.post(path, self._node_event(sid, order_id, "short_picked",
-                                            missing), role="warehouse")  # fmt: skip
-            if status >= 400:
-                return
-        left = {line: qty - missing.get(line, 0) for line, qty in lines.items()}
-        left = {line: qty for line, qty in left.items() if qty}
-        if not left:
-            return
+            short = self._node_event(sid, order_id, "short_picked", missing)
+            status, _ = await self.oms.post(path, short, role="warehouse")
+            # Refused when the OMS already took those units off the shipment (a count):
+            # the node then picks what the shipment holds now.
+            self.stats.short_picks += status < 400
+            if status < 400 and all(missing.get(line) == qty for line, qty in lines.items()):
+                return  # nothing left to pick
+        # Picked and shipped without lines: everything the shipment still holds.
         status, _ = await self.oms.post(
-            path, self._node_event(sid, order_id, "picked", left), role="warehouse"
+            path, self._node_event(sid, order_id, "picked", {}), role="warehouse"
         )
         if status >= 400:
             return
-        if carrier == COLLECT:
+        if carrier == IN_STORE_COLLECTION:
             ready = now + timedelta(hours=self.behaviour.ready_for_collection_hours)
-            self.at(ready, order_id, lambda: self._delivered(COLLECT, sid, ready))
+            self.at(ready, order_id, lambda: self._delivered(IN_STORE_COLLECTION, sid, ready))
         else:
             shipped = now + SHIP_AFTER_PICK
-            self.at(shipped, order_id, lambda: self._ship(node, order_id, sid, left, carrier))
+            self.at(shipped, order_id, lambda: self._ship(node, order_id, sid, carrier))
 
-    async def _ship(self, node: Node, order_id: str, sid: str, lines: dict[str, int],
-                    carrier: str) -> None:  # fmt: skip
+    async def _ship(self, node: Node, order_id: str, sid: str, carrier: str) -> None:
         if sid in self._withdrawn:
             return
         status, _ = await self.oms.post(
             f"/v1/nodes/{node.id}/events",
-            self._node_event(sid, order_id, "shipped", lines),
+            self._node_event(sid, order_id, "shipped", {}),
             role="warehouse",
         )
         if status >= 400:
@@ -274,13 +271,13 @@ class Field:
             if outage.service_id not in (None, service_id) or not (outage.from_ and outage.to):
                 continue
             if outage.from_ <= day and outage.to >= collect_on:
-                # Parcels wait out the outage: they move again the day after it ends.
-                day += timedelta(
-                    days=(min(outage.to, day) - max(outage.from_, collect_on)).days + 1
-                )
+                # Parcels stand still through the outage, then travel what was left.
+                day += timedelta(days=(outage.to - max(outage.from_, collect_on)).days + 1)
         return datetime.combine(day, DELIVERY_TIME, tz)
 
     async def _delivered(self, carrier: str, sid: str, when: datetime) -> None:
+        if sid in self._withdrawn:
+            return
         await self.oms.post(
             f"/v1/carriers/{carrier}/events",
             {"event_id": f"{sid}-delivered", "type": "delivered", "shipment_id": sid,
@@ -297,21 +294,21 @@ class Field:
         self._support[order_id] += 1
         self.stats.support_decisions += 1
         action = "retry" if self._support[order_id] == 1 else "accept_partial"
-        status, _ = await self.oms.post(
+        status, answer = await self.oms.post(
             f"/v1/orders/{order_id}/resolve", {"action": action, "note": "simulated agent"},
             role="support",
         )  # fmt: skip
-        if status >= 400 and action == "accept_partial":
+        if status >= 400 and "nothing would be delivered" in str(answer):
             await self.oms.post(
                 f"/v1/orders/{order_id}/cancel", {"reason": "nothing can be delivered"},
                 role="support",
             )  # fmt: skip
 
     async def _customer_cancels(self, order_id: str) -> None:
-        status, _ = await self.oms.post(
+        status, answer = await self.oms.post(
             f"/v1/orders/{order_id}/cancel", {"reason": "changed my mind"}, role="checkout"
         )
-        if status < 400:
+        if status < 400 and answer and answer.get("cancelled"):
             self.stats.customer_cancellations += 1
 
     # --- Helpers ----------------------------------------------------------------------

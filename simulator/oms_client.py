@@ -1,7 +1,9 @@
 """How the simulated checkout, field systems and support agents talk to the OMS: its HTTP
 API, with their own keys, and the field's signature on events."""
 
+import asyncio
 import json
+import logging
 import time
 from typing import Any
 
@@ -9,13 +11,16 @@ import httpx
 
 from api.auth import sign
 
+log = logging.getLogger("oms.simulator")
+
 
 class OmsClient:
     def __init__(self, http: httpx.AsyncClient, keys: dict[str, str], signing_secret: str):
         self.http = http
         self.keys = keys  # role -> key
         self.secret = signing_secret
-        self.refused = 0  # 4xx answers: events the OMS turned down (e.g. a shipment taken back)
+        self.refused = 0  # 4xx answers: calls the OMS turned down (e.g. a shipment taken back)
+        self.failed = 0  # 5xx answers, after retries
 
     async def call(
         self, method: str, path: str, body: Any = None, role: str = "checkout"
@@ -29,10 +34,15 @@ class OmsClient:
                 stamp = str(int(time.time()))
                 headers["X-OMS-Timestamp"] = stamp
                 headers["X-OMS-Signature"] = f"sha256={sign(self.secret, stamp, content)}"
-        response = await self.http.request(method, path, content=content, headers=headers)
+        for wait in (0.5, 2.0, 5.0, None):  # a busy OMS may answer 503: try again, as clients do
+            response = await self.http.request(method, path, content=content, headers=headers)
+            if response.status_code < 500 or wait is None:
+                break
+            await asyncio.sleep(wait)
         if response.status_code >= 500:
-            raise RuntimeError(f"{method} {path}: {response.status_code} {response.text[:300]}")
-        if response.status_code >= 400:
+            self.failed += 1
+            log.warning("%s %s: %s %s", method, path, response.status_code, response.text[:300])
+        elif response.status_code >= 400:
             self.refused += 1
         return response.status_code, response.json() if response.content else None
 

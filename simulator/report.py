@@ -24,6 +24,7 @@ def build_report(
     progress,
     stats,
     refused: int,
+    failed: int,
     end: datetime,
     wall_seconds: float,
     shifted_days: int,
@@ -32,7 +33,9 @@ def build_report(
         rows = list(session.exec(select(OrderRow)))
         views = [OrderView.model_validate(row.view) for row in rows]
         oversold, problems = oversells(session, views)
-    after_all = (end + timedelta(days=1)).date()  # every promise is due by then
+    # Judged as of the day after the run or the last promised day: every order counts.
+    last_promise = max((v.promised_by for v in views if v.promised_by), default=end.date())
+    after_all = max(end.date(), last_promise) + timedelta(days=1)
 
     def otif(group_by: str):
         return otif_report(views, after_all, group_by)  # type: ignore[arg-type]
@@ -41,6 +44,7 @@ def build_report(
     types = {node.id: node.type for node in scenario.network.nodes}
     went_to_exception = sum(any(e["type"] == "exception" for e in row.timeline) for row in rows)
     shipments = [s for v in views for s in v.shipments if s.status in LEFT]
+    served = sum(any(s.status in LEFT for s in v.shipments) for v in views)
     home = [s for s in shipments if s.service_id]
     return {
         "scenario": scenario.name,
@@ -67,8 +71,9 @@ def build_report(
             v.status not in ("delivered", "cancelled", "failed") for v in views
         ),  # fmt: skip
         "failed": sum(v.status == "failed" for v in views),
-        "cost_per_order": _ratio(sum(s.cost for s in shipments), len(views), 2),
-        "shipments_per_order": _ratio(len(shipments), len(views), 3),
+        # Per order that shipped something: failing orders must not make a policy look cheap.
+        "cost_per_order": _ratio(sum(s.cost for s in shipments), served, 2),
+        "shipments_per_order": _ratio(len(shipments), served, 3),
         "ship_from_store_share": _ratio(
             sum(types.get(s.node_id) == "store" for s in home), len(home)
         ),  # fmt: skip
@@ -83,7 +88,7 @@ def build_report(
             for row in otif("day").rows
         ],  # fmt: skip
         "backlog": progress.backlog,
-        "field": vars(stats) | {"events_refused": refused},
+        "field": vars(stats) | {"calls_refused": refused, "calls_failed": failed},
         "wall_seconds": round(wall_seconds, 1),
     }
 
@@ -101,10 +106,11 @@ def oversells(session: Session, views: list[OrderView]) -> tuple[int, list[str]]
                 for line in shipment.lines:
                     sent[(view.order_id, shipment.node_id, line.sku)] += line.qty
     problems = ledger.balance_problems(session)
+    broken = len(problems)
     unbacked = {key: qty - committed[key] for key, qty in sent.items() if qty > committed[key]}
     problems += [f"{o} sent {n} x {sku} from {node} without stock" for (o, node, sku), n in
                  unbacked.items()]  # fmt: skip
-    return sum(unbacked.values()) + len(ledger.balance_problems(session)), problems
+    return sum(unbacked.values()) + broken, problems
 
 
 def _per_node(views: list[OrderView], otif_rows, types: dict[str, str]) -> dict[str, Any]:
@@ -115,7 +121,8 @@ def _per_node(views: list[OrderView], otif_rows, types: dict[str, str]) -> dict[
             figures["shipments"] += s.status in LEFT
             figures["units"] += s.units if s.status in LEFT else 0
             figures["short_picked_units"] += sum(line.short_qty for line in s.lines)
-            figures["taken_back"] += s.status == ShipmentStatus.CANCELLED and bool(s.pick_by)
+            # Pulled back after release: rerouted, cancelled by the customer, or failed.
+            figures["withdrawn"] += s.status == ShipmentStatus.CANCELLED and bool(s.pick_by)
             figures["late_picks"] += bool(s.pick_by and s.shipped_at and s.shipped_at > s.pick_by)
     result = {}
     otif_by = {row.key: row for row in otif_rows}

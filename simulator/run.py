@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import psycopg
 from sqlmodel import Session
+from temporalio.api.testservice.v1 import SleepRequest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -63,9 +64,15 @@ class VirtualClock:
         return self._base + timedelta(seconds=time.monotonic() - self._wall)
 
     async def advance_to(self, target: datetime) -> None:
+        """Let virtual time run to `target`; it only moves while no activity is running, so
+        a busy peak hour can take minutes of wall time."""
         now = await self.sync()
         if target > now:
-            await self.env.sleep(target - now)
+            request = SleepRequest()
+            request.duration.FromTimedelta(target - now)
+            await self.env.client.test_service.unlock_time_skipping_with_sleep(
+                request, timeout=timedelta(minutes=30)
+            )
         await self.sync()
 
 
@@ -146,18 +153,19 @@ async def _run(scenario, policy_name, show, engine, env, started, logs) -> dict[
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://oms", timeout=60) as http:
         oms = OmsClient(http, keys, settings.signing_secret)
-        field_ = Field(scenario, oms, engine, clock.now)
+        sim_field = Field(scenario, oms, engine, clock.now)
         progress = Progress()
         workers = start_workers(env, engine.url.render_as_string(hide_password=False), logs)
         try:
             await _setup(oms, scenario, policy_name)
-            await _drive(scenario, clock, oms, field_, engine, progress, show)
+            await _drive(scenario, clock, oms, sim_field, engine, progress, show)
         finally:
             stop(workers)
         end = await clock.sync()
     api_engine.dispose()
     return build_report(
-        scenario, policy_name, engine, progress, field_.stats, refused=oms.refused,
+        scenario, policy_name, engine, progress, sim_field.stats, refused=oms.refused,
+        failed=oms.failed,
         end=end, wall_seconds=time.monotonic() - started, shifted_days=shift,
     )  # fmt: skip
 
@@ -202,7 +210,7 @@ async def _setup(oms: OmsClient, scenario: Scenario, policy_name: str) -> None:
         raise RuntimeError(f"policy {policy_name} was refused: {body}")
 
 
-async def _drive(scenario, clock, oms, field_, engine, progress, show) -> None:
+async def _drive(scenario, clock, oms, sim_field, engine, progress, show) -> None:
     period = scenario.period
     step = timedelta(minutes=period.step_minutes)
     queue = carts(scenario)
@@ -224,13 +232,13 @@ async def _drive(scenario, clock, oms, field_, engine, progress, show) -> None:
             body = incident.body(f"SIM-INC-{len(scenario.incidents) - len(incidents)}")
             status, answer = await oms.post("/v1/incidents", body, role="warehouse")
             show(f"{now:%a %d %b %H:%M} incident {incident.type}: {status}")
-        placed = await asyncio.gather(*(_checkout(oms, field_, cart, gate) for cart in arriving))
+        placed = await asyncio.gather(*(_checkout(oms, sim_field, cart, gate) for cart in arriving))
         progress.placed += sum(placed)
         progress.lost_carts += len(arriving) - sum(placed)
         placed_this_hour += sum(placed)
-        field_.read_notifications(now)
-        await _act(field_.due(now), gate)
-        if now >= next_sample:
+        sim_field.read_notifications(now)
+        await _act(sim_field.due(now), gate)
+        while now >= next_sample:
             counts = _counts(engine)
             progress.backlog.append({
                 "at": next_sample.isoformat(), "placed": placed_this_hour,
@@ -241,7 +249,7 @@ async def _drive(scenario, clock, oms, field_, engine, progress, show) -> None:
             placed_this_hour = 0
             next_sample += timedelta(hours=1)
             if next_sample.hour % 6 == 0:
-                show(_line(now, progress, counts, field_))
+                show(_line(now, progress, counts, sim_field))
             # Done when every order is closed (what the field still plans concerns closed
             # orders only), or at the drain limit.
             if not queue and now >= period.end:
@@ -251,7 +259,7 @@ async def _drive(scenario, clock, oms, field_, engine, progress, show) -> None:
         await clock.advance_to(t)
 
 
-async def _checkout(oms: OmsClient, field_: Field, cart: Cart, gate: asyncio.Semaphore) -> bool:
+async def _checkout(oms: OmsClient, sim_field: Field, cart: Cart, gate: asyncio.Semaphore) -> bool:
     """A customer asks for the promise, picks an option, and places the order with it."""
     d = cart.destination
     where = {"postal_code": d.postal_code, "country": d.country, "lat": d.lat, "lon": d.lon}
@@ -266,7 +274,7 @@ async def _checkout(oms: OmsClient, field_: Field, cart: Cart, gate: asyncio.Sem
         point = (d.lat, d.lon)
         if option["method"] == "click_and_collect":
             delivery = {"method": "click_and_collect", "store_id": option["store_id"]}
-            point = field_.nodes[option["store_id"]].lat, field_.nodes[option["store_id"]].lon
+            point = sim_field.nodes[option["store_id"]].lat, sim_field.nodes[option["store_id"]].lon
         delivery["option_id"] = option["option_id"]
         body = {
             "order_id": cart.order_id,
@@ -276,7 +284,7 @@ async def _checkout(oms: OmsClient, field_: Field, cart: Cart, gate: asyncio.Sem
                       enumerate(cart.lines, 1)],
             "delivery": delivery,
         }  # fmt: skip
-        field_.placed(cart.order_id, point, field_.clock(), cart.cancels_after)
+        sim_field.placed(cart.order_id, point, sim_field.clock(), cart.cancels_after)
         status, _ = await oms.post("/v1/orders", body)
         return status == 202
 
@@ -311,10 +319,10 @@ def _counts(engine) -> dict[str, int]:
         return orders_by_status(session)
 
 
-def _line(now: datetime, progress: Progress, counts: dict[str, int], field_: Field) -> str:
+def _line(now: datetime, progress: Progress, counts: dict[str, int], sim_field: Field) -> str:
     open_ = sum(counts.get(s, 0) for s in OPEN)
     return (
         f"{now:%a %d %b %H:%M}  placed {progress.placed:>6}/{progress.carts}  open {open_:>5}  "
         f"delivered {counts.get('delivered', 0):>6}  exceptions {counts.get('exception', 0):>4}  "
-        f"short picks {field_.stats.short_picks:>4}"
+        f"short picks {sim_field.stats.short_picks:>4}"
     )

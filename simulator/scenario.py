@@ -6,8 +6,16 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
+from domain.incidents import Incident
 from domain.network import NetworkDocument
 from domain.policy import PRESETS
 
@@ -132,6 +140,10 @@ class Scenario(Strict):
         carriers = {carrier.id for carrier in self.network.carriers}
         skus = {sku.sku for sku in self.network.skus}
         for incident in self.incidents:
+            try:  # the same checks as POST /v1/incidents: the field must not obey a refusal
+                Incident.model_validate(incident.body("check"))
+            except ValidationError as exc:
+                raise ValueError(f"incident at {incident.at}: {exc}") from exc
             if incident.node_id and incident.node_id not in nodes:
                 raise ValueError(f"incident at {incident.at}: unknown node {incident.node_id}")
             if incident.carrier_id and incident.carrier_id not in carriers:

@@ -89,6 +89,7 @@ NOTIFY = dict(
 # Notifications and read-model writes are short and frequent: they run as local
 # activities, in the worker that runs the order, without a round trip through the server
 # for each (a peak makes a dozen per order). Their keys make a rerun harmless.
+LOCAL_WRITES = "local-writes"  # the patch that made them local
 READ_MODEL = dict(
     start_to_close_timeout=timedelta(seconds=30),
     retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
@@ -548,7 +549,9 @@ class OrderWorkflow:
             moved = []
         if moved:
             await self._reroute(moved, incident.words)
-        if not moved:
+        if not moved and not self._may_reroute:
+            outcome, detail = "kept", "the policy does not reroute"
+        elif not moved:
             outcome, detail = "unaffected", "nothing left to move"
         elif self._stuck is not None:
             outcome, detail = "exception", self._stuck
@@ -558,6 +561,8 @@ class OrderWorkflow:
             nodes = sorted({s.node_id for s in self._awaiting_pick()})
             outcome, detail = "rerouted", f"to {', '.join(nodes)}, still by {promised}"
         self._view.status = self._derived_status()
+        if self._view.status == OrderStatus.DELIVERED:
+            self._close_delivered()  # the units lost were the last ones not delivered
         self._save()
         await workflow.get_external_workflow_handle(signal.reply_to).signal(
             "outcome", IncidentOutcome(order_id=self._view.order_id, outcome=outcome, detail=detail)
@@ -938,7 +943,7 @@ class OrderWorkflow:
             key=key,
         )
         self._background.append(
-            workflow.start_local_activity_method(
+            _start_write(
                 NotificationActivities.notify,
                 Notification(
                     key=key,
@@ -964,7 +969,7 @@ class OrderWorkflow:
         if self._view.promised_by is not None:
             updates.append(sa.PROMISED_BY.value_set(_midnight(self._view.promised_by)))
         workflow.upsert_search_attributes(updates)
-        write = workflow.start_local_activity_method(
+        write = _start_write(
             OrderActivities.record_order,
             RecordOrderInput(view=self._view, timeline=self._timeline, revision=self._revision),
             **READ_MODEL,
@@ -1016,6 +1021,14 @@ class OrderWorkflow:
         if delivery.promised_by:
             words += f", promised by {delivery.promised_by.isoformat()}"
         return words
+
+
+def _start_write(activity: Any, arg: Any, **options: Any) -> Any:
+    """Notifications and read-model writes run as local activities; orders started before
+    that change (no marker in their history) replay them as the activities they were."""
+    if workflow.patched(LOCAL_WRITES):
+        return workflow.start_local_activity_method(activity, arg, **options)
+    return workflow.start_activity_method(activity, arg, **options)
 
 
 def _failure_type(err: ActivityError) -> str | None:
