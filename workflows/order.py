@@ -353,21 +353,22 @@ class OrderWorkflow:
                 f"Best plan delivers {plan.deliver_by.isoformat()}, after the promised "
                 f"{self._view.promised_by.isoformat()}",
             )
-        if not await self._dispatch(plan):
+        if not await self._dispatch(plan, OrderStatus.RELEASED):
             return
-        self._view.status = OrderStatus.RELEASED
         assert self._view.promised_by is not None
+        # The read model has the released order already (the dispatch wrote it); this
+        # note reaches it with the next change.
         self._notify(
             "customer",
             self._view.customer.id,
             "order_confirmed",
             {"promised_by": self._view.promised_by.isoformat()},
         )
-        self._save()
 
-    async def _dispatch(self, plan: SourcingPlan) -> bool:
+    async def _dispatch(self, plan: SourcingPlan, status: OrderStatus | None = None) -> bool:
         """Turn a plan into shipments: book the carrier, take a picking slot, release each
-        to its node. False if the order failed on the way."""
+        to its node (the order then takes `status`, if given). False if the order failed on
+        the way."""
         order = self._input.order
         made = []
         for planned in plan.shipments:
@@ -436,6 +437,8 @@ class OrderWorkflow:
                 )
         for shipment, _ in made:
             shipment.status = ShipmentStatus.RELEASED
+        if status is not None:
+            self._view.status = status
         # The read model maps shipment ids to orders for carrier events: write it before
         # any node is told of the shipment.
         await self._save(wait=True)
