@@ -42,6 +42,8 @@ def simulate_command(args: argparse.Namespace) -> int:
         if folder:
             write(report, folder)
     if args.out:
+        # DIR/report.json is the first policy's (the scenario's own, or the first --policy);
+        # every policy's is under DIR/policies/.
         write(reports[0], args.out)
     if len(reports) > 1:
         table = comparison_table(reports)

@@ -15,7 +15,6 @@ ROWS = [
     ("ship-from-store share", "ship_from_store_share", "{:.1%}"),
     ("carts without an option", "carts_without_option", "{:,}"),
     ("oversells", "oversells", "{:,}"),
-    ("run time (s)", "wall_seconds", "{:.0f}"),
 ]
 
 
