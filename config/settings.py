@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     # The workflow sandbox guards determinism (the tests always run with it); a rehearsal
     # of a peak may run without it, for speed, on code the tests have proven.
     worker_sandbox: bool = True
+    worker_activity_threads: int = 32  # activities at once in one worker process
 
     @field_validator("api_keys")
     @classmethod

@@ -179,6 +179,7 @@ def start_workers(env: WorkflowEnvironment, url: str, logs: Path) -> list[subpro
         "OMS_WORKER_CACHED_WORKFLOWS": "50000",  # every order of the peak stays in memory
         "OMS_WEBHOOK_URL": "",
         "OMS_WORKER_SANDBOX": "false",  # the tests run the same workflows sandboxed
+        "OMS_WORKER_ACTIVITY_THREADS": "8",  # fewer threads queue less on SQLite's one writer
     }
     workers = []
     for n in range(1, WORKERS + 1):

@@ -99,6 +99,7 @@ async def run_worker(settings: Settings | None = None) -> None:
         default_sinks(settings),
         max_cached_workflows=settings.worker_cached_workflows,
         sandboxed=settings.worker_sandbox,
+        max_activity_threads=settings.worker_activity_threads,
     )
     log.info("worker on task queue %s at %s", settings.task_queue, settings.temporal_address)
     await worker.run()
