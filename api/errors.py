@@ -1,6 +1,7 @@
 """The one place where business failures become HTTP answers, all shaped {"detail": ...}."""
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request, status
@@ -48,14 +49,16 @@ STATUS_OF: dict[type[DomainError], int] = {
 
 
 def _safe(value):
-    """Echo the caller's input back only as text that is valid UTF-8 (lone surrogates in a
-    hostile body would otherwise break the error response itself)."""
+    """Echo the caller's input back only as valid JSON: text in UTF-8 (lone surrogates in a
+    hostile body would otherwise break the error response itself), finite numbers."""
     if isinstance(value, str):
         return value.encode("utf-8", "backslashreplace").decode("utf-8")
     if isinstance(value, dict):
         return {_safe(k): _safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # a body may say Infinity or NaN; a JSON response may not
     if value is None or isinstance(value, bool | int | float):
         return value
     return _safe(str(value))

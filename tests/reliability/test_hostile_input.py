@@ -98,3 +98,16 @@ async def test_duplicated_payloads_apply_once(api: Api):
         paris = {p.node_id: p for p in ledger.positions(session, "SKU-1")}["DC-PARIS"]
         assert paris.on_hand == 50  # the network says 50: loading it twice sets, not adds
         assert ledger.balance_problems(session) == []
+
+
+async def test_infinity_or_nan_in_a_bad_body_is_a_4xx(api: Api):
+    # Python's JSON reader takes Infinity and NaN; the error echoing them must still be JSON.
+    for raw in (b'{"qty": Infinity}', b'{"event_id": NaN}', b"[-Infinity]"):
+        response = await api.field("/v1/inventory/events", raw)
+        assert response.status_code == 422, response.text
+    response = await api.http.post(
+        "/v1/promise",
+        content=b'{"lines": [{"sku": "SKU-1", "qty": Infinity}]}',
+        headers={**api.auth("checkout"), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
