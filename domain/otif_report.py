@@ -69,7 +69,7 @@ def judge(view: OrderView, today: date) -> _Judged | None:
             cause = "late_pick"
         elif len(live) < len(view.shipments):
             cause = "rerouted_late"
-        elif any(_carrier_late(s) for s in live):
+        elif any(carrier_late(s) for s in live):
             cause = "carrier_delay"
         else:
             cause = "other"
@@ -80,7 +80,8 @@ def judge(view: OrderView, today: date) -> _Judged | None:
     )  # fmt: skip
 
 
-def _carrier_late(shipment) -> bool:
+def carrier_late(shipment) -> bool:
+    """Delivered after the day the carrier's published transit gave."""
     expected, delivered = shipment.expected_delivery, shipment.delivered_at
     return bool(expected and delivered and delivered.date() > expected)
 

@@ -124,10 +124,6 @@ class Field:
             out.append(heapq.heappop(self._due))
         return out
 
-    @property
-    def pending(self) -> int:
-        return len(self._due)
-
     def placed(self, order_id: str, point: tuple[float, float], placed_at: datetime,
                cancels_after: timedelta | None) -> None:  # fmt: skip
         self.points[order_id] = point

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from db import ledger
 from db.tables import OrderRow, ReservationRow
 from domain.order import OrderView, ShipmentStatus
-from domain.otif_report import otif_report
+from domain.otif_report import carrier_late, otif_report
 
 LEFT = {ShipmentStatus.SHIPPED, ShipmentStatus.IN_TRANSIT, ShipmentStatus.DELIVERED}
 
@@ -146,12 +146,7 @@ def _per_carrier(views: list[OrderView], otif_rows) -> dict[str, Any]:
             figures = out[s.carrier_id or "none"]
             figures["shipments"] += 1
             figures["delivered"] += s.status == ShipmentStatus.DELIVERED
-            late = (
-                s.delivered_at
-                and s.expected_delivery
-                and (s.delivered_at.date() > s.expected_delivery)
-            )
-            figures["delivered_after_expected"] += bool(late)
+            figures["delivered_after_expected"] += carrier_late(s)
     otif_by = {row.key: row for row in otif_rows}
     return {carrier: {**figures, "otif": otif_by[carrier].otif if carrier in otif_by else None}
             for carrier, figures in sorted(out.items())}  # fmt: skip
