@@ -95,7 +95,7 @@ class NotificationActivities:
         with Session(self.engine) as session:  # a read: sent already, by an earlier try?
             sent = outbox.was_sent(session, notification.key)
         if sent is not None:
-            return NotifyResult(key=sent.key, delivered_at=sent.sent_at or sent.created_at)
+            return NotifyResult(key=sent.key, delivered_at=sent.sent_at)
         row = OutboxRow(
             key=notification.key,
             order_id=notification.order_id,

@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,6 +24,8 @@ class Settings(BaseSettings):
     database_url: str = ""  # empty: SQLite in data_dir
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
+    # gzip saves bandwidth to a remote cluster; next to the server it only costs CPU.
+    temporal_compression: Literal["gzip", "none"] = "gzip"
     task_queue: str = "oms-orders"
     # "checkout:KEY,support:KEY,..." — several keys per role are allowed.
     api_keys: str = ""

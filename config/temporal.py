@@ -2,6 +2,7 @@
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import GrpcCompression
 
 from config.settings import Settings
 
@@ -11,4 +12,7 @@ async def connect_temporal(settings: Settings) -> Client:
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
+        grpc_compression=GrpcCompression.GZIP
+        if settings.temporal_compression == "gzip"
+        else GrpcCompression.NONE,
     )

@@ -102,6 +102,10 @@ def known_skus(session: Session, skus: list[str]) -> set[str]:
     return set(session.exec(select(SkuRow.sku).where(SkuRow.sku.in_(skus))))
 
 
+def node_exists(session: Session, node_id: str) -> bool:
+    return session.exec(select(NodeRow.id).where(NodeRow.id == node_id)).first() is not None
+
+
 def read_node(session: Session, node_id: str) -> Node | None:
     row = session.get(NodeRow, node_id)
     return Node.model_validate(row.spec) if row else None

@@ -2,6 +2,7 @@
 
 from sqlmodel import Session, select
 
+from db.engine import upsert
 from db.tables import OrderRow, ShipmentRow
 from domain.order import OrderView, TimelineEntry
 
@@ -24,30 +25,40 @@ def order_values(view: OrderView, timeline: list[TimelineEntry], revision: int) 
 
 
 def record_order(session: Session, view: OrderView, values: dict, revision: int) -> bool:
-    """Store the workflow's latest view of an order; an older revision never wins."""
-    row = session.get(OrderRow, view.order_id, with_for_update=True)
-    if row is not None and row.revision >= revision:
+    """Store the workflow's latest view of an order; an older revision never wins. One
+    statement per table, no read first: the peak makes a dozen of these per order."""
+    columns = {"order_id": view.order_id, **values}
+    statement = upsert(session, OrderRow).values(**columns)
+    statement = statement.on_conflict_do_update(
+        index_elements=[OrderRow.order_id],
+        set_={name: statement.excluded[name] for name in values},
+        where=OrderRow.revision < statement.excluded.revision,
+    ).returning(OrderRow.order_id)
+    if session.exec(statement).first() is None:
         return False
-    if row is None:
-        session.add(OrderRow(order_id=view.order_id, **values))
-    else:
-        for key, value in values.items():
-            setattr(row, key, value)
-    for shipment in view.shipments:
-        session.merge(
-            ShipmentRow(
-                shipment_id=shipment.shipment_id,
-                order_id=view.order_id,
-                node_id=shipment.node_id,
-                carrier_id=shipment.carrier_id,
-            )
-        )
-    session.flush()
+    if view.shipments:
+        # A shipment's order, node and carrier never change: new ones are added.
+        rows = [
+            dict(shipment_id=s.shipment_id, order_id=view.order_id, node_id=s.node_id,
+                 carrier_id=s.carrier_id)
+            for s in view.shipments
+        ]  # fmt: skip
+        session.exec(upsert(session, ShipmentRow).values(rows).on_conflict_do_nothing())
     return True
 
 
 def get_order(session: Session, order_id: str) -> OrderRow | None:
     return session.get(OrderRow, order_id)
+
+
+def order_view(session: Session, order_id: str) -> OrderView | None:
+    """The order's view alone (not its timeline, which grows with every event)."""
+    found = session.exec(select(OrderRow.view).where(OrderRow.order_id == order_id)).first()
+    return OrderView.model_validate(found) if found is not None else None
+
+
+def order_status(session: Session, order_id: str) -> str | None:
+    return session.exec(select(OrderRow.status).where(OrderRow.order_id == order_id)).first()
 
 
 def list_orders(

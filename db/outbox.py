@@ -1,30 +1,54 @@
 """The outbox: every notification the OMS sends, with each delivery attempt, by key."""
 
 from datetime import datetime
+from typing import NamedTuple
 
+from sqlalchemy import func
 from sqlmodel import Session, select
 
+from db.engine import upsert
 from db.tables import OutboxRow
 
 
+class OutboxSent(NamedTuple):
+    key: str
+    sent_at: datetime
+
+
 def record(session: Session, row: OutboxRow, sent_at: datetime | None, error: str | None) -> None:
-    """Note one delivery attempt of a notification: sent (at `sent_at`) or failed."""
-    existing = session.get(OutboxRow, row.key, with_for_update=True)
-    if existing is None:
-        session.add(row)
-        existing = row
-    elif existing.status == "sent":
-        return
-    existing.attempts += 1
-    if sent_at is not None:
-        existing.status, existing.sent_at = "sent", sent_at
-    else:
-        existing.last_error = (error or "")[:500]
+    """Note one delivery attempt of a notification: sent (at `sent_at`) or failed. A sent
+    notification stays as it was sent. One statement: every order makes several."""
+    values = row.model_dump(exclude={"status", "attempts", "sent_at", "last_error"})
+    statement = upsert(session, OutboxRow).values(
+        **values,
+        attempts=1,
+        status="sent" if sent_at is not None else "pending",
+        sent_at=sent_at,
+        last_error=None if sent_at is not None else (error or "")[:500],
+    )
+    table = OutboxRow.__table__  # type: ignore[attr-defined]
+    session.exec(
+        statement.on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={
+                "attempts": table.c.attempts + 1,
+                "status": statement.excluded.status,
+                "sent_at": statement.excluded.sent_at,
+                "last_error": func.coalesce(statement.excluded.last_error, table.c.last_error),
+            },
+            where=table.c.status != "sent",
+        )
+    )
 
 
-def was_sent(session: Session, key: str) -> OutboxRow | None:
-    row = session.get(OutboxRow, key)
-    return row if row is not None and row.status == "sent" else None
+def was_sent(session: Session, key: str) -> OutboxSent | None:
+    """When the notification `key` was delivered, if it was."""
+    table = OutboxRow.__table__  # type: ignore[attr-defined]
+    query = select(table.c.sent_at, table.c.created_at).where(
+        table.c.key == key, table.c.status == "sent"
+    )
+    found = session.exec(query).first()
+    return OutboxSent(key=key, sent_at=found.sent_at or found.created_at) if found else None
 
 
 def for_order(session: Session, order_id: str) -> list[OutboxRow]:

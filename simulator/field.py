@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -39,16 +40,23 @@ class Outbox:
     after it, so each read looks back a minute and skips what it has seen."""
 
     LOOK_BACK = timedelta(minutes=1)
+    TOPICS = ("release_for_picking", "cancel_picking", "order_delayed")  # what the field acts on
 
     def __init__(self, engine: Engine):
         self.engine = engine
         self.since: datetime | None = None  # as the database gives it back
         self.seen: set[str] = set()
 
-    def new(self) -> list[OutboxRow]:
-        query = select(OutboxRow).order_by(OutboxRow.created_at, OutboxRow.key)
+    def new(self) -> list[Any]:
+        table = OutboxRow.__table__  # type: ignore[attr-defined]
+        query = (
+            select(table.c.key, table.c.order_id, table.c.recipient, table.c.recipient_id,
+                   table.c.topic, table.c.payload, table.c.created_at)
+            .where(table.c.topic.in_(self.TOPICS))
+            .order_by(table.c.created_at, table.c.key)
+        )  # fmt: skip
         if self.since is not None:
-            query = query.where(OutboxRow.created_at >= self.since)
+            query = query.where(table.c.created_at >= self.since)
         with Session(self.engine) as session:
             fresh = [row for row in session.exec(query) if row.key not in self.seen]
         for row in fresh:

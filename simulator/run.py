@@ -14,15 +14,18 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
+from google.protobuf.empty_pb2 import Empty
 from sqlmodel import Session
 from temporalio.api.testservice.v1 import SleepRequest
+from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import GrpcCompression
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
@@ -50,13 +53,14 @@ OPEN = [s.value for s in OrderStatus if s not in CLOSED_STATUSES]
 class VirtualClock:
     """The test server's clock, read without a call: between steps it runs at wall speed."""
 
-    def __init__(self, env: WorkflowEnvironment):
-        self.env = env
+    def __init__(self, client: Client):
+        self.client = client
         self._base = datetime.min
         self._wall = 0.0
 
     async def sync(self) -> datetime:
-        self._base = await self.env.get_current_time()
+        answer = await self.client.test_service.get_current_time(Empty())
+        self._base = answer.time.ToDatetime().replace(tzinfo=UTC)
         self._wall = time.monotonic()
         return self._base
 
@@ -70,7 +74,7 @@ class VirtualClock:
         if target > now:
             request = SleepRequest()
             request.duration.FromTimedelta(target - now)
-            await self.env.client.test_service.unlock_time_skipping_with_sleep(
+            await self.client.test_service.unlock_time_skipping_with_sleep(
                 request, timeout=timedelta(minutes=30)
             )
         await self.sync()
@@ -109,11 +113,24 @@ async def simulate(
             test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
         )
         try:
-            await search_attributes.register(env.client)
-            return await _run(scenario, policy_name, show, engine, env, started, logs)
+            client = await _client(env)
+            await search_attributes.register(client)
+            return await _run(scenario, policy_name, show, engine, client, started, logs)
         finally:
             await env.shutdown()
             engine.dispose()
+
+
+async def _client(env: WorkflowEnvironment) -> Client:
+    """The simulator's own connection to the test server: a busy server can leave a
+    keep-alive ping unanswered past its timeout, which drops the connection under the
+    step in progress; and nothing gains from compressing calls to a server next door."""
+    return await Client.connect(
+        env.client.service_client.config.target_host,
+        data_converter=pydantic_data_converter,
+        keep_alive_config=None,
+        grpc_compression=GrpcCompression.NONE,
+    )
 
 
 @contextmanager
@@ -132,8 +149,8 @@ def scratch_database(folder: Path, postgres: str | None) -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-async def _run(scenario, policy_name, show, engine, env, started, logs) -> dict[str, Any]:
-    clock = VirtualClock(env)
+async def _run(scenario, policy_name, show, engine, client, started, logs) -> dict[str, Any]:
+    clock = VirtualClock(client)
     shift = weeks_until(scenario.period.start, await clock.sync())
     if shift:
         show(f"the scenario starts in the past: moved {shift} days later, same weekdays")
@@ -149,13 +166,13 @@ async def _run(scenario, policy_name, show, engine, env, started, logs) -> dict[
     )
     # The API has its own connections, as in production where it is its own process.
     api_engine = make_engine(engine.url.render_as_string(hide_password=False))
-    app = create_app(settings, api_engine, env.client, clock=clock.now)
+    app = create_app(settings, api_engine, client, clock=clock.now)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://oms", timeout=60) as http:
         oms = OmsClient(http, keys, settings.signing_secret)
         sim_field = Field(scenario, oms, engine, clock.now)
         progress = Progress()
-        workers = start_workers(env, engine.url.render_as_string(hide_password=False), logs)
+        workers = start_workers(client, engine.url.render_as_string(hide_password=False), logs)
         try:
             await _setup(oms, scenario, policy_name)
             await _drive(scenario, clock, oms, sim_field, engine, progress, show)
@@ -170,10 +187,11 @@ async def _run(scenario, policy_name, show, engine, env, started, logs) -> dict[
     )  # fmt: skip
 
 
-def start_workers(env: WorkflowEnvironment, url: str, logs: Path) -> list[subprocess.Popen]:
+def start_workers(client: Client, url: str, logs: Path) -> list[subprocess.Popen]:
     """`oms worker` processes on the test server and the scenario's database."""
     settings = {
-        "OMS_TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+        "OMS_TEMPORAL_ADDRESS": client.service_client.config.target_host,
+        "OMS_TEMPORAL_COMPRESSION": "none",
         "OMS_DATABASE_URL": url,
         "OMS_TASK_QUEUE": TASK_QUEUE,
         "OMS_WORKER_CACHED_WORKFLOWS": "50000",  # every order of the peak stays in memory

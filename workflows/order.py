@@ -365,10 +365,12 @@ class OrderWorkflow:
             {"promised_by": self._view.promised_by.isoformat()},
         )
 
-    async def _dispatch(self, plan: SourcingPlan, status: OrderStatus | None = None) -> bool:
+    async def _dispatch(
+        self, plan: SourcingPlan, status: OrderStatus | None = None, reroute: bool = False
+    ) -> bool:
         """Turn a plan into shipments: book the carrier, take a picking slot, release each
-        to its node (the order then takes `status`, if given). False if the order failed on
-        the way."""
+        to its node (the order then takes `status`, if given; a `reroute` is counted).
+        False if the order failed on the way."""
         order = self._input.order
         made = []
         for planned in plan.shipments:
@@ -439,6 +441,8 @@ class OrderWorkflow:
             shipment.status = ShipmentStatus.RELEASED
         if status is not None:
             self._view.status = status
+        if reroute:
+            self._view.reroutes += len(made)
         # The read model maps shipment ids to orders for carrier events: write it before
         # any node is told of the shipment.
         await self._save(wait=True)
@@ -488,9 +492,8 @@ class OrderWorkflow:
         if not isinstance(outcome, SourcingPlan):
             return
         plan = outcome
-        if not await self._dispatch(plan):
+        if not await self._dispatch(plan, reroute=True):
             return
-        self._view.reroutes += len(plan.shipments)
         promised = self._view.promised_by
         nodes = ", ".join(s.node_id for s in plan.shipments)
         if promised is not None and plan.deliver_by > promised:

@@ -11,10 +11,9 @@ from pydantic import BaseModel
 from api import order_gateway
 from api.deps import Field, NowDep, SessionDep, TemporalDep
 from db import orders as read_model
-from db.network import read_node
+from db.network import node_exists
 from domain.field_events import CarrierEvent, CarrierEventSignal, NodeEvent, NodeEventSignal
 from domain.ids import Id
-from domain.order import OrderView
 from workflows.order import OrderWorkflow
 
 router = APIRouter(tags=["field events"], dependencies=Field)
@@ -34,15 +33,14 @@ async def node_event(
     node_id: Id, event: NodeEvent, session: SessionDep, client: TemporalDep, now: NowDep
 ) -> EventAccepted:
     """A node picked, short-picked or shipped a shipment (signed by the node's system)."""
-    if read_node(session, node_id) is None:
+    if not node_exists(session, node_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown node {node_id}")
     # Checked against the read model, written before any node hears of a shipment: no
     # round trip to the order's workflow for each scan in a peak. The workflow still has
     # the last word (it ignores, and notes, an event that no longer fits).
-    row = read_model.get_order(session, event.order_id)
-    if row is None:
+    view = read_model.order_view(session, event.order_id)
+    if view is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no order {event.order_id}")
-    view = OrderView.model_validate(row.view)
     shipment = next((s for s in view.shipments if s.shipment_id == event.shipment_id), None)
     if shipment is None or shipment.node_id != node_id:
         raise HTTPException(

@@ -61,10 +61,10 @@ async def place_order(
     order = _hold_to_option(order, settings.signing_secret, now)
     _check_order(session, order, settings.default_timezone, now)
     await order_gateway.place(client, settings, order, now)
-    row = read_model.get_order(session, order.order_id)
+    written = read_model.order_status(session, order.order_id)
     return OrderAccepted(
         order_id=order.order_id,
-        status=OrderStatus(row.status) if row else OrderStatus.PLACED,
+        status=OrderStatus(written) if written else OrderStatus.PLACED,
         links=_links(order.order_id),
     )
 
@@ -90,10 +90,10 @@ async def get_order(order_id: str, session: SessionDep, client: TemporalDep) -> 
     live = await order_gateway.state(client, order_id)
     if live is not None:
         return live.view
-    row = read_model.get_order(session, order_id)
-    if row is None:
+    view = read_model.order_view(session, order_id)
+    if view is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no order {order_id}")
-    return OrderView.model_validate(row.view)
+    return view
 
 
 @router.get("/{order_id}/history", response_model=OrderHistory, dependencies=[Support])

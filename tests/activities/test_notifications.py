@@ -70,6 +70,7 @@ def test_a_failed_delivery_stays_pending_and_the_retry_delivers_it(engine, recei
     with unit_of_work(engine) as session:
         [row] = outbox.for_order(session, "A-1")
         assert row.status == "sent" and row.sent_at is not None
+        assert row.attempts == 2 and "503" in (row.last_error or "")  # the failure stays told
     keys = [headers["Idempotency-Key"] for headers, _ in receiver.calls]
     assert keys == ["A-1:n1:order_received", "A-1:n1:order_received"]
     assert receiver.calls[-1][1]["topic"] == "order_received"

@@ -11,7 +11,7 @@ from domain.errors import InvalidNetwork
 from domain.inventory import InventoryEvent
 from domain.network import NetworkDocument, Peak
 from domain.order import PlaceOrder
-from tests.networks import order_body, small_network
+from tests.networks import PROMISED, order_body, small_network
 
 # The example of DESIGN.md, "Network file", verbatim.
 DESIGN_EXAMPLE = """
@@ -188,7 +188,7 @@ def test_a_checkout_body_is_accepted():
     order = PlaceOrder.model_validate(order_body("A-1", [("SKU-1", 2), ("SKU-2", 1)]))
 
     assert order.units == 3
-    assert order.delivery.promised_by == date(2026, 12, 24)
+    assert order.delivery.promised_by == PROMISED
 
 
 def test_home_delivery_needs_an_address():
