@@ -9,7 +9,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from db import capacity, ledger
-from db.engine import unit_of_work
+from db.engine import read_only, unit_of_work
 from db.network import read_calendar, read_node
 from db.policies import active_policy
 from db.supply_chain import load_supply_chain
@@ -89,7 +89,7 @@ class InventoryActivities:
     @activity.defn
     def source_order(self, input: SourceOrderInput) -> SourceOrderResult:
         """Plan the order under the policy in force, on fresh ledger and capacity figures."""
-        with unit_of_work(self.engine) as session:
+        with read_only(self.engine) as session:
             chain = load_supply_chain(session, [line.sku for line in input.lines])
             policy = active_policy(session)
         delivery = input.delivery
@@ -129,10 +129,11 @@ class InventoryActivities:
     @activity.defn
     def book_capacity(self, input: BookCapacityInput) -> BookCapacityResult:
         """Take a picking slot for the shipment at its node (idempotent per shipment)."""
-        with unit_of_work(self.engine) as session:
+        with read_only(self.engine) as session:  # the network, read before queueing to write
             node = read_node(session, input.node_id)
-            assert node is not None, f"unknown node {input.node_id}"  # it was just sourced
             holidays = set(read_calendar(session).holidays)
+        assert node is not None, f"unknown node {input.node_id}"  # it was just sourced
+        with unit_of_work(self.engine) as session:
             day = capacity.book(session, input.shipment_id, node, input.not_before, holidays)
         if day is None:
             raise ApplicationError(
@@ -152,8 +153,8 @@ class InventoryActivities:
     @activity.defn
     def reserve_stock(self, input: ReserveStockInput) -> ReserveStockResult:
         """Hold every planned unit in one transaction, or none."""
-        with unit_of_work(self.engine) as session:
-            requests = []
+        requests = []
+        with read_only(self.engine) as session:  # the network, read before queueing to write
             for shipment in input.plan.shipments:
                 # Only the plan's nodes: the reservation is the hot path of every order.
                 node = read_node(session, shipment.node_id)
@@ -172,6 +173,7 @@ class InventoryActivities:
                             protection_qty=protected,
                         )
                     )
+        with unit_of_work(self.engine) as session:
             try:
                 ledger.reserve(session, requests, datetime.now(UTC))
             except InsufficientStock as exc:

@@ -110,6 +110,14 @@ def unit_of_work(engine: Engine) -> Iterator[Session]:
             yield session
 
 
+@contextmanager
+def read_only(engine: Engine) -> Iterator[Session]:
+    """Several reads on one snapshot, outside the writers' queue (on SQLite in WAL mode a
+    reader neither waits for a writer nor holds one up)."""
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        yield session
+
+
 def insert_if_absent(session: Session, table: type[SQLModel], values: dict[str, Any]) -> bool:
     """Insert a row unless its primary key exists; True if this call inserted it.
 
