@@ -5,9 +5,11 @@ from collections.abc import Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from fastapi import FastAPI, Request, status
+from fastapi import FastAPI, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.client import Client
 
 from api import errors
@@ -49,20 +51,33 @@ def create_app(
     app.state.temporal = TemporalGateway(settings, temporal_client)
     app.state.supply_chain = SupplyChainCache(app.state.engine)
 
-    @app.middleware("http")
-    async def _limit_body(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return JSONResponse(
-                {"detail": f"body larger than {MAX_BODY_BYTES} bytes"},
-                status_code=status.HTTP_413_CONTENT_TOO_LARGE,
-            )
-        return await call_next(request)
-
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     errors.install(app)
     for module in (health, promise, orders, field, incidents, inventory, reports, admin):
         app.include_router(module.router, responses=errors.DOCUMENTED)
     return app
+
+
+class BodyLimit:
+    """Refuses a body announced larger than `limit` before it is read. Plain ASGI: the
+    promise runs on every cart change, and a request-object middleware costs it a task and
+    a stream per call."""
+
+    def __init__(self, app: ASGIApp, limit: int):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            length = Headers(scope=scope).get("content-length")
+            if length and (not length.isdigit() or int(length) > self.limit):
+                refusal = JSONResponse(
+                    {"detail": f"body larger than {self.limit} bytes"},
+                    status_code=status.HTTP_413_CONTENT_TOO_LARGE,
+                )
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def _wall_clock() -> datetime:
