@@ -93,9 +93,9 @@ class NotificationActivities:
         """Deliver the notification through every sink, and record it in the outbox;
         Temporal retries until it is delivered (the order's history keeps it meanwhile)."""
         with Session(self.engine) as session:  # a read: sent already, by an earlier try?
-            sent = outbox.was_sent(session, notification.key)
+            sent = outbox.sent_at(session, notification.key)
         if sent is not None:
-            return NotifyResult(key=sent.key, delivered_at=sent.sent_at)
+            return NotifyResult(key=notification.key, delivered_at=sent)
         row = OutboxRow(
             key=notification.key,
             order_id=notification.order_id,

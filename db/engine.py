@@ -18,8 +18,7 @@ def make_engine(url: str) -> Engine:
     """An engine tuned for the ledger's short write transactions."""
     if url.startswith("sqlite"):
         ensure_sqlite_folder(url)
-        # Connections are cheap here, and kept: opening one (and its pragmas) for a burst
-        # of requests costs more than the query it serves.
+        # Connections are cheap here; running out of them would stall every activity thread.
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},

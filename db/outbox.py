@@ -1,18 +1,12 @@
 """The outbox: every notification the OMS sends, with each delivery attempt, by key."""
 
 from datetime import datetime
-from typing import NamedTuple
 
 from sqlalchemy import func
 from sqlmodel import Session, select
 
 from db.engine import upsert
 from db.tables import OutboxRow
-
-
-class OutboxSent(NamedTuple):
-    key: str
-    sent_at: datetime
 
 
 def record(session: Session, row: OutboxRow, sent_at: datetime | None, error: str | None) -> None:
@@ -41,14 +35,14 @@ def record(session: Session, row: OutboxRow, sent_at: datetime | None, error: st
     )
 
 
-def was_sent(session: Session, key: str) -> OutboxSent | None:
+def sent_at(session: Session, key: str) -> datetime | None:
     """When the notification `key` was delivered, if it was."""
     table = OutboxRow.__table__  # type: ignore[attr-defined]
     query = select(table.c.sent_at, table.c.created_at).where(
         table.c.key == key, table.c.status == "sent"
     )
     found = session.exec(query).first()
-    return OutboxSent(key=key, sent_at=found.sent_at or found.created_at) if found else None
+    return (found.sent_at or found.created_at) if found else None
 
 
 def for_order(session: Session, order_id: str) -> list[OutboxRow]:
