@@ -1,5 +1,6 @@
 """The Alembic migrations build exactly the schema the models describe, on both backends."""
 
+import multiprocessing
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -76,3 +77,23 @@ def test_downgrade_to_base_and_upgrade_again(migrated: tuple[str, Engine]) -> No
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     command.upgrade(config, "head")
     assert schema_diff(engine) == []
+
+
+def _migrate(url: str) -> None:
+    upgrade(url)
+
+
+def test_processes_starting_together_migrate_a_fresh_database_in_turn(tmp_path: Path):
+    """The API and the worker both migrate at start: neither fails on the other's tables
+    (PostgreSQL takes the same turns on an advisory lock, in every pg_url fixture)."""
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_migrate, args=(url,)) for _ in range(4)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(120)
+    assert [p.exitcode for p in processes] == [0, 0, 0, 0]
+    engine = create_engine(url)
+    assert schema_diff(engine) == []
+    engine.dispose()
