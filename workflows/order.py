@@ -42,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
         TimelineEntry,
     )
     from domain.otif import judge_otif, local_day, promise_deadline
-    from domain.sourcing import SourcingPlan
+    from domain.sourcing import PlannedShipment, SourcingPlan
     from workflows import search_attributes as sa
     from workflows.incident import IncidentSignal
     from workflows.order_messages import (
@@ -417,7 +417,7 @@ class OrderWorkflow:
             self._note("released", f"Released {shipment.shipment_id} to {shipment.node_id}")
         return True
 
-    async def _book(self, made: list[tuple[Shipment, Any]]) -> str | None:
+    async def _book(self, made: list[tuple[Shipment, PlannedShipment]]) -> str | None:
         """Book each new shipment's carrier and picking slot; why not, if a node has no slot
         left. Since FEWER_TASKS all at once: one wait for the server instead of several."""
         if workflow.patched(FEWER_TASKS):
@@ -440,7 +440,7 @@ class OrderWorkflow:
                 return _reason(err)
         return None
 
-    async def _book_carrier(self, shipment: Shipment, planned: Any) -> None:
+    async def _book_carrier(self, shipment: Shipment, planned: PlannedShipment) -> None:
         if not (planned.carrier_id and planned.service_id):
             self._note(
                 "collect_at_store",
@@ -469,7 +469,7 @@ class OrderWorkflow:
             f"expected {planned.deliver_by.isoformat()}",
         )
 
-    async def _book_slot(self, shipment: Shipment, planned: Any) -> None:
+    async def _book_slot(self, shipment: Shipment, planned: PlannedShipment) -> None:
         slot = await workflow.execute_activity_method(
             InventoryActivities.book_capacity,
             BookCapacityInput(

@@ -79,16 +79,12 @@ def test_downgrade_to_base_and_upgrade_again(migrated: tuple[str, Engine]) -> No
     assert schema_diff(engine) == []
 
 
-def _migrate(url: str) -> None:
-    upgrade(url)
-
-
 def test_processes_starting_together_migrate_a_fresh_database_in_turn(tmp_path: Path):
     """The API and the worker both migrate at start: neither fails on the other's tables
     (PostgreSQL takes the same turns on an advisory lock, in every pg_url fixture)."""
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_migrate, args=(url,)) for _ in range(4)]
+    processes = [context.Process(target=upgrade, args=(url,)) for _ in range(4)]
     for process in processes:
         process.start()
     for process in processes:
