@@ -11,6 +11,7 @@ from temporalio.exceptions import ApplicationError
 from db import capacity, ledger
 from db.engine import read_only, unit_of_work
 from db.network import read_calendar, read_node
+from db.performance import PerformanceCache
 from db.policies import active_policy
 from db.supply_chain import load_supply_chain
 from domain.errors import InsufficientStock
@@ -85,6 +86,7 @@ class WriteOffShortPickInput(BaseModel):
 class InventoryActivities:
     def __init__(self, engine: Engine):
         self.engine = engine
+        self.performance = PerformanceCache()
 
     @activity.defn
     def source_order(self, input: SourceOrderInput) -> SourceOrderResult:
@@ -92,6 +94,8 @@ class InventoryActivities:
         with read_only(self.engine) as session:
             chain = load_supply_chain(session, [line.sku for line in input.lines])
             policy = active_policy(session)
+            if policy.lead_times == "learned":
+                chain.performance = self.performance.get(session, chain, input.now)
         delivery = input.delivery
         pickup = None
         if delivery.method == "click_and_collect":
@@ -114,7 +118,7 @@ class InventoryActivities:
             plan = source_order(
                 input.lines, destination, chain.offers([x.sku for x in input.lines], pickup),
                 chain.carriers_on(input.now.date()), chain.holidays, input.now,
-                delivery.promised_by, policy, kinds,
+                delivery.promised_by, policy, kinds, outlook=chain.outlook(policy),
             )  # fmt: skip
         except Unsourceable as exc:
             next_supply = _next_supply(chain, input.lines, exc.missing)

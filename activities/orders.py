@@ -4,7 +4,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 from temporalio import activity
 
-from db import orders
+from db import orders, performance
 from db.engine import unit_of_work
 from domain.order import OrderView, TimelineEntry
 
@@ -27,6 +27,9 @@ class OrderActivities:
     def record_order(self, input: RecordOrderInput) -> RecordOrderResult:
         """Store the order's latest view for listings; stale revisions are ignored."""
         values = orders.order_values(input.view, input.timeline, input.revision)
+        outcomes = performance.outcome_values(input.view)
         with unit_of_work(self.engine) as session:
             written = orders.record_order(session, input.view, values, input.revision)
+            if written:  # the field's record learns from the newest view only
+                performance.record_outcomes(session, outcomes)
         return RecordOrderResult(written=written)

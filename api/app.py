@@ -14,7 +14,17 @@ from temporalio.client import Client
 
 from api import errors
 from api.promise_cache import SupplyChainCache
-from api.routes import admin, field, health, incidents, inventory, orders, promise, reports
+from api.routes import (
+    admin,
+    field,
+    health,
+    incidents,
+    inventory,
+    orders,
+    performance,
+    promise,
+    reports,
+)
 from api.temporal import TemporalGateway
 from config import Settings, get_settings
 from db.engine import make_engine
@@ -49,11 +59,21 @@ def create_app(
     app.state.clock = clock or _wall_clock
     app.state.engine = engine or make_engine(settings.sqlalchemy_url)
     app.state.temporal = TemporalGateway(settings, temporal_client)
-    app.state.supply_chain = SupplyChainCache(app.state.engine)
+    app.state.supply_chain = SupplyChainCache(app.state.engine, clock=app.state.clock)
 
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     errors.install(app)
-    for module in (health, promise, orders, field, incidents, inventory, reports, admin):
+    for module in (
+        health,
+        promise,
+        orders,
+        field,
+        incidents,
+        inventory,
+        reports,
+        performance,
+        admin,
+    ):
         app.include_router(module.router, responses=errors.DOCUMENTED)
     return app
 

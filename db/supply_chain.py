@@ -33,6 +33,16 @@ def load_supply_chain(session: Session, skus: list[str] | None = None) -> Supply
     return chain
 
 
+def network_only(session: Session) -> SupplyChain:
+    """The network alone (nodes, carriers, calendar), without stock, supply or capacity."""
+    network = read_network(session)
+    return SupplyChain(
+        nodes=sorted(network.nodes.values(), key=lambda n: n.id),
+        carriers={c.id: c for c in network.carriers},
+        calendar=network.calendar,
+    )
+
+
 def read_supply(session: Session, skus: list[str] | None = None) -> dict[str, list[Supply]]:
     query = select(SupplyRow).order_by(SupplyRow.eta, SupplyRow.id)
     if skus is not None:

@@ -151,6 +151,28 @@ class ShipmentRow(SQLModel, table=True):
     carrier_id: str | None = Field(default=None, max_length=64)
 
 
+class ShipmentOutcomeRow(SQLModel, table=True):
+    """What the field did with a released shipment: when work could start on it, when it
+    was handed over (shipped, or ready at the counter) and delivered. The OMS learns its
+    nodes' lead times and its carriers' lanes from these rows."""
+
+    __tablename__ = "shipment_outcomes"
+    __table_args__ = (Index("shipment_outcomes_recent", "handed_over_at"),)
+    shipment_id: str = Field(primary_key=True, max_length=128)
+    order_id: str = Field(max_length=64)
+    node_id: str = Field(max_length=64)
+    kind: str = Field(max_length=16)  # ship | collect
+    status: str = Field(max_length=16)  # the shipment's status
+    carrier_id: str | None = Field(default=None, max_length=64)
+    service_id: str | None = Field(default=None, max_length=64)
+    distance_km: float | None = None
+    released_at: datetime
+    started_at: datetime  # released, or the start of its picking day if later
+    ship_by: datetime | None = None  # the handover the plan counted on
+    handed_over_at: datetime | None = None
+    delivered_at: datetime | None = None
+
+
 # --- Outbox and the simulated carrier -------------------------------------------------
 
 

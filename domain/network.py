@@ -42,6 +42,9 @@ class Node(Strict):
     ship_from_store: bool = False
     click_and_collect: bool = False
     protection_qty: Annotated[int, Field(ge=0)] = 0
+    # Hours from release to handover the node commits to: what the promise plans with
+    # until the node's own record (its shipped events) says otherwise.
+    preparation_hours: Annotated[float, Field(ge=0, le=72)] = 0.0
 
     @field_validator("timezone")
     @classmethod
@@ -75,6 +78,13 @@ class CarrierService(Strict):
         # Checked on every route of every promise: sort the bands once.
         self._bands = tuple(sorted((b.max_km, b.days) for b in self.bands))
         self._pickup_days = frozenset(self.pickup_days)
+
+    def band_for(self, km: float) -> float | None:
+        """The published band (its max km) that covers a distance."""
+        for max_km, _ in self._bands:
+            if km <= max_km:
+                return max_km
+        return None
 
     def transit_days(self, km: float) -> int | None:
         """Days in transit for a distance, or None when no band reaches it."""

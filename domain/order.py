@@ -117,6 +117,9 @@ class Shipment(BaseModel):
     expected_delivery: date | None = None
     pick_by: datetime | None = None  # the node's picking SLA; missed, the order is rerouted
     cost: float = 0.0  # planned shipping + picking, in the network's currency
+    distance_km: float | None = None
+    released_at: datetime | None = None  # told to the node
+    ship_by: datetime | None = None  # the handover the plan counts on (its day's cut-off)
     shipped_at: datetime | None = None
     delivered_at: datetime | None = None
 

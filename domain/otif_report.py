@@ -6,8 +6,10 @@ Rules, stated once:
 - A failed order, or one still open after its promised day, counts as a miss.
 - Each miss gets one cause, the first that applies: `short_pick` (units missing at
   picking), `not_delivered` (failed or never arrived), `late_pick` (a node shipped after its
-  picking SLA), `rerouted_late` (rerouted by an incident or SLA and late), `carrier_delay`
-  (shipped in time, delivered after the carrier's expected day), `other`.
+  picking SLA), `missed_cutoff` (picked within its picking day but handed over after the
+  cut-off the plan counted on, so the parcel left with a later pickup), `rerouted_late`
+  (rerouted by an incident or SLA and late), `carrier_delay` (collected on time, delivered
+  after the day the OMS expected), `other`.
 """
 
 from collections.abc import Iterable
@@ -18,7 +20,8 @@ from pydantic import BaseModel
 
 from domain.order import OrderStatus, OrderView
 
-GroupBy = Literal["none", "node", "carrier", "day", "cause"]
+GroupBy = Literal["none", "node", "carrier", "day", "cause", "method"]
+Method = Literal["home_standard", "home_express", "click_and_collect"]
 
 
 class OtifRow(BaseModel):
@@ -47,6 +50,7 @@ class _Judged(BaseModel):
     day: date | None
     nodes: list[str]
     carriers: list[str]
+    method: str
 
 
 def judge(view: OrderView, today: date) -> _Judged | None:
@@ -67,6 +71,8 @@ def judge(view: OrderView, today: date) -> _Judged | None:
             cause = "not_delivered"
         elif any(s.pick_by and s.shipped_at and s.shipped_at > s.pick_by for s in live):
             cause = "late_pick"
+        elif any(missed_cutoff(s) for s in live):
+            cause = "missed_cutoff"
         elif len(live) < len(view.shipments):
             cause = "rerouted_late"
         elif any(carrier_late(s) for s in live):
@@ -77,11 +83,24 @@ def judge(view: OrderView, today: date) -> _Judged | None:
         on_time=on_time, in_full=in_full, cause=cause, day=view.promised_by,
         nodes=sorted({s.node_id for s in live}) or ["none"],
         carriers=sorted({s.carrier_id or "none" for s in live}) or ["none"],
+        method=method_of(view),
     )  # fmt: skip
 
 
+def method_of(view: OrderView) -> Method:
+    """How the customer chose to get the order."""
+    if view.delivery.method == "click_and_collect":
+        return "click_and_collect"
+    return "home_express" if view.delivery.service == "express" else "home_standard"
+
+
+def missed_cutoff(shipment) -> bool:
+    """Handed over after the cut-off its plan counted on (the parcel left a pickup later)."""
+    return bool(shipment.ship_by and shipment.shipped_at and shipment.shipped_at > shipment.ship_by)
+
+
 def carrier_late(shipment) -> bool:
-    """Delivered after the day the carrier's published transit gave."""
+    """Delivered after the day the OMS expected when it planned the shipment."""
     expected, delivered = shipment.expected_delivery, shipment.delivered_at
     return bool(expected and delivered and delivered.date() > expected)
 
@@ -116,6 +135,8 @@ def _keys(verdict: _Judged, group_by: GroupBy) -> list[str]:
             return [verdict.day.isoformat() if verdict.day else "none"]
         case "cause":
             return [verdict.cause or "otif"]
+        case "method":
+            return [verdict.method]
         case _:
             return ["all"]
 

@@ -4,7 +4,7 @@ Hard constraints remove candidates; the weighted score ranks what is left. Each 
 policy gets a version, and every plan names the version that chose it.
 """
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -37,6 +37,13 @@ class SourcingPolicy(BaseModel):
     # Move work off a node or carrier that fails (short pick, missed SLA, incident); off,
     # the order waits for the node and ships what it has, as a plain nearest-node OMS does.
     reroute: bool = True
+    # The chance a promised date is kept: dates come from what the field has shown (each
+    # node's lead times, each carrier lane's delays) at this level. Higher is safer and
+    # later; lower is faster and missed more often.
+    promise_confidence: Annotated[float, Field(ge=0.5, le=0.999)] = 0.97
+    # "learned": plan with the lead times the field shows; "published": with the cut-offs
+    # and transit bands as configured, as a plain OMS does.
+    lead_times: Literal["learned", "published"] = "learned"
     picking_cost: dict[str, Annotated[float, Field(ge=0)]] = {"warehouse": 1.0, "store": 2.5}
     weights: Weights = Weights()
 
@@ -53,7 +60,8 @@ NEAREST_NODE_POLICY = SourcingPolicy(
 PRESETS = {
     DEFAULT_POLICY.name: DEFAULT_POLICY,
     NEAREST_NODE_POLICY.name: NEAREST_NODE_POLICY,
+    # A plain OMS: nearest node, no reroute, static promise from published cut-offs and bands.
     "nearest-node-no-reroute": NEAREST_NODE_POLICY.model_copy(
-        update={"name": "nearest-node-no-reroute", "reroute": False}
+        update={"name": "nearest-node-no-reroute", "reroute": False, "lead_times": "published"}
     ),
 }

@@ -14,6 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from domain.geo import distance_km
 from domain.ids import Id
+from domain.lead_times import SHIP
 from domain.order import OrderLine
 from domain.policy import DEFAULT_POLICY, SourcingPolicy
 from domain.routing import best_route, carrier_routes, ship_day
@@ -107,14 +108,17 @@ def promise(
         if store.id not in policy.excluded_nodes
     ]
     # One read of the supply chain serves every option (collection stores always listed).
-    offers = chain.offers([line.sku for line in lines], {s.id for s in stores}, now)
+    outlook = chain.outlook(policy)
+    learned = outlook.performance is not None
+    offers = chain.offers([line.sku for line in lines], {s.id for s in stores}, now, learned)
     options: list[DeliveryOption] = []
     unavailable: list[Unavailable] = []
     carriers = chain.carriers_on(now.date())
     for method, kinds in (("home_standard", ("standard",)), ("home_express", ("express",))):
         try:
             plan = source_order(lines, home, offers, carriers, chain.holidays, now,
-                                policy=policy, kinds=kinds, explain=False)  # fmt: skip
+                                policy=policy, kinds=kinds, explain=False,
+                                outlook=outlook)  # fmt: skip
         except Unsourceable as short:
             if method == "home_express" or not short.missing:
                 continue
@@ -133,7 +137,7 @@ def promise(
         at_store = Destination(lat=store.lat, lon=store.lon, pickup_node_id=store.id)
         try:
             plan = source_order(lines, at_store, offers, carriers, chain.holidays,
-                                now, policy=policy, explain=False)  # fmt: skip
+                                now, policy=policy, explain=False, outlook=outlook)  # fmt: skip
         except Unsourceable:
             continue
         options.append(_option(chain, now, "click_and_collect", store.id, plan))
@@ -195,9 +199,11 @@ def _preorder(
         if ship_on is None:
             return None
         km = distance_km(node.lat, node.lon, home.lat, home.lon)
+        outlook = chain.outlook(policy)
         routes = carrier_routes(
-            node, km, chain.carriers_on(now.date()), ship_on, chain.holidays, ("standard",)
-        )
+            node, km, chain.carriers_on(now.date()), ship_on, chain.holidays, ("standard",),
+            outlook.handover(node, SHIP, now, ship_on), outlook,
+        )  # fmt: skip
         route = best_route(routes, None)
         if route is None:
             return None
@@ -211,11 +217,13 @@ def _preorder(
                for line in lines if line.qty > missing.get(line.line_id, 0)]  # fmt: skip
     plan = SourcingPlan(shipments=[], deliver_by=latest or now.date(), explanation=[])
     if on_hand:
-        offers = chain.offers([line.sku for line in on_hand], now=now)
+        outlook = chain.outlook(policy)
+        offers = chain.offers([line.sku for line in on_hand], now=now,
+                              learned=outlook.performance is not None)  # fmt: skip
         try:
             plan = source_order(
                 on_hand, home, offers, chain.carriers_on(now.date()), chain.holidays, now,
-                policy=policy, kinds=("standard",), explain=False,
+                policy=policy, kinds=("standard",), explain=False, outlook=outlook,
             )  # fmt: skip
         except Unsourceable:
             return None

@@ -44,6 +44,32 @@ def _carried(
     remaining = transit
     while remaining > 0:
         day += timedelta(days=1)
-        if weekday(day) != "sun" and day not in holidays:
+        if is_delivery_day(day, holidays):
             remaining -= 1
     return day
+
+
+def is_delivery_day(day: date, holidays: Collection[date]) -> bool:
+    """Carriers deliver Monday to Saturday, holidays excluded."""
+    return weekday(day) != "sun" and day not in holidays
+
+
+def add_delivery_days(day: date, days: int, holidays: Collection[date]) -> date:
+    """The delivery day `days` delivery days after `day` (a late lane's extra days)."""
+    while days > 0:
+        day += timedelta(days=1)
+        if is_delivery_day(day, holidays):
+            days -= 1
+    return day
+
+
+def delivery_days_between(expected: date, actual: date, holidays: Collection[date]) -> int:
+    """How many delivery days `actual` came after `expected` (negative: before)."""
+    if actual == expected:
+        return 0
+    sign, low, high = (1, expected, actual) if actual > expected else (-1, actual, expected)
+    count, day = 0, low
+    while day < high:
+        day += timedelta(days=1)
+        count += is_delivery_day(day, holidays)
+    return sign * count

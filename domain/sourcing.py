@@ -10,16 +10,26 @@ keeps the promised date always beats one that does not. Every plan explains itse
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
 from domain.errors import InsufficientStock
 from domain.geo import distance_km
+from domain.lead_times import COLLECT, SHIP, Handover
 from domain.network import Carrier, Node
 from domain.order import OrderLine
 from domain.policy import DEFAULT_POLICY, SourcingPolicy
-from domain.routing import Route, best_route, carrier_routes, collect_route, ship_day
+from domain.routing import (
+    PUBLISHED,
+    FieldOutlook,
+    Route,
+    best_route,
+    carrier_routes,
+    collect_route,
+    ship_day,
+)
 
 
 @dataclass(slots=True)
@@ -31,6 +41,8 @@ class NodeOffer:
     atp: dict[str, int]
     capacity_used: dict[date, int] = field(default_factory=dict)
     ship_on: date | None = None  # when known already (the promise computes it once a minute)
+    handover: Handover | None = None  # when its parcels leave, learned (likewise)
+    ready: Handover | None = None  # when its click and collect parcels are ready (likewise)
 
 
 class PlannedLine(BaseModel):
@@ -45,9 +57,11 @@ class PlannedShipment(BaseModel):
     carrier_id: str | None  # None: collected at the node itself
     service_id: str | None
     distance_km: float
-    ship_on: date
+    ship_on: date  # handed over (at the promise's confidence)
     deliver_by: date
     cost: float = 0.0  # shipping + picking
+    pick_on: date | None = None  # the picking day to book, when before ship_on
+    ship_by: datetime | None = None  # the handover the plan counts on: ship_on's cut-off
 
     @property
     def units(self) -> int:
@@ -116,8 +130,11 @@ def source_order(
     policy: SourcingPolicy = DEFAULT_POLICY,
     kinds: Collection[str] = ("standard", "express"),
     explain: bool = True,
+    outlook: FieldOutlook = PUBLISHED,
 ) -> SourcingPlan:
-    """The best plan under the policy; raise Unsourceable if the stock is not there."""
+    """The best plan under the policy; raise Unsourceable if the stock is not there.
+
+    Dates come from `outlook`: the published calendar, or what the field has shown."""
     by_id = carriers if isinstance(carriers, Mapping) else {c.id: c for c in carriers}
     needed: dict[str, int] = {}
     for line in lines:  # two lines may ask for the same SKU
@@ -125,7 +142,7 @@ def source_order(
     notes: list[str] = []
     candidates = _candidates(
         offers, needed, destination, by_id, holidays, now, promised_by, policy, kinds,
-        notes if explain else None,
+        notes if explain else None, outlook,
     )  # fmt: skip
 
     whole = [(x.line_id, x.sku, x.qty) for x in lines]
@@ -179,6 +196,7 @@ def _candidates(
     policy: SourcingPolicy,
     kinds: Collection[str],
     notes: list[str] | None,
+    outlook: FieldOutlook = PUBLISHED,
 ) -> list[_Candidate]:
     """Nodes that pass every hard constraint, each with its best route."""
     excluded = set(policy.excluded_nodes)
@@ -205,15 +223,21 @@ def _candidates(
             if not has:
                 reason = "has none of the cart after safety stock and protection"
         if reason is None:
-            ship_on = offer.ship_on or ship_day(node, now, holidays, offer.capacity_used)
+            ship_on = offer.ship_on or ship_day(
+                node, now, holidays, offer.capacity_used, outlook.not_before(node, now)
+            )
             if ship_on is None:
                 reason = "no picking capacity left in the coming weeks"
             else:
                 km = destination.km_from(node)
                 if pickup:
-                    route: Route | None = collect_route(node, ship_on)
+                    ready = offer.ready or outlook.handover(node, COLLECT, now, ship_on)
+                    route: Route | None = collect_route(node, ship_on, ready, outlook.confidence)
                 else:
-                    routes = carrier_routes(node, km, carriers, ship_on, holidays, kinds)
+                    handover = offer.handover or outlook.handover(node, SHIP, now, ship_on)
+                    routes = carrier_routes(
+                        node, km, carriers, ship_on, holidays, kinds, handover, outlook
+                    )
                     route = best_route(routes, promised_by)
                 if route is None:
                     reason = f"no carrier service reaches {km:.0f} km"
@@ -319,6 +343,8 @@ def _plan(measured: _Measured, policy: SourcingPolicy) -> SourcingPlan:
                 ship_on=route.ship_on,
                 deliver_by=route.deliver_on,
                 cost=round(route.cost + picking, 2),
+                pick_on=route.pick_on,
+                ship_by=_handover_deadline(candidate.node, route),
             )
         )
     score = PlanScore(
@@ -336,6 +362,13 @@ def _plan(measured: _Measured, policy: SourcingPolicy) -> SourcingPlan:
         score=score,
         explanation=[],
     )
+
+
+def _handover_deadline(node: Node, route: Route) -> datetime:
+    """When the parcel must have left for the plan to hold: the cut-off of its day (for
+    collection, the end of the day it is to be ready)."""
+    at = time(23, 59, 59) if route.carrier_id is None else node.cutoff
+    return datetime.combine(route.ship_on, at, ZoneInfo(node.timezone))
 
 
 def _alone(node: Node, route: Route, policy: SourcingPolicy, today: date) -> float:

@@ -12,8 +12,10 @@ from datetime import date, datetime
 
 from domain.incidents import Incident, without_outages
 from domain.inventory import available_to_promise
+from domain.lead_times import COLLECT, SHIP, FieldPerformance, Handover
 from domain.network import Calendar, Carrier, Node, Supply
-from domain.routing import ship_day
+from domain.policy import SourcingPolicy
+from domain.routing import PUBLISHED, FieldOutlook, ship_day, work_starts
 from domain.sourcing import NodeOffer
 
 
@@ -39,6 +41,9 @@ class SupplyChain:
     # Replace, don't mutate: a new value is what tells the ship days to be worked out again.
     capacity_used: dict[str, dict[date, int]] = field(default_factory=dict)
     outages: list[Incident] = field(default_factory=list)  # carrier outages in force
+    # What the field has shown (lead times, lane delays); None: nothing learned yet.
+    # Replace, don't mutate, as for capacity_used.
+    performance: FieldPerformance | None = None
 
     def __post_init__(self) -> None:
         self.index = {node.id: n for n, node in enumerate(self.nodes)}
@@ -46,9 +51,11 @@ class SupplyChain:
         self.holidays = frozenset(self.calendar.holidays)
         self._ship_days: dict[str, date | None] = {}
         self._ship_days_key: tuple | None = None
+        self._handovers: dict[str, tuple[Handover | None, Handover | None]] = {}
+        self._handovers_key: tuple | None = None
 
     def __setattr__(self, name: str, value) -> None:
-        if name == "capacity_used":
+        if name in ("capacity_used", "performance"):
             object.__setattr__(self, "_capacity_version", getattr(self, "_capacity_version", 0) + 1)
         object.__setattr__(self, name, value)
 
@@ -67,30 +74,67 @@ class SupplyChain:
             return self.carriers
         return without_outages(self.carriers, self.outages, day)
 
+    def outlook(self, policy: SourcingPolicy) -> FieldOutlook:
+        """What plans expect of the field under `policy`: what it has shown and the outages
+        announced, or (a plain OMS) the published calendar alone."""
+        if policy.lead_times == "published":
+            return PUBLISHED
+        return FieldOutlook(self.performance, policy.promise_confidence, tuple(self.outages))
+
     def offers(
-        self, skus: list[str], always: str | set[str] | None = None, now: datetime | None = None
+        self,
+        skus: list[str],
+        always: str | set[str] | None = None,
+        now: datetime | None = None,
+        learned: bool = False,
     ) -> list[NodeOffer]:
         """Nodes holding any of these SKUs (and those in `always`, e.g. collection stores).
 
-        Given `now`, each offer carries the node's ship day, worked out once a minute."""
+        Given `now`, each offer carries the node's ship day (and, `learned`, when its
+        parcels leave), worked out once a minute."""
         rows = [(sku, self.atp[sku]) for sku in dict.fromkeys(skus) if sku in self.atp]
-        days = self.ship_days(now) if now is not None else {}
+        days = self.ship_days(now, learned) if now is not None else {}
+        handovers = self.handovers(now) if now is not None and learned else {}
         keep = {always} if isinstance(always, str) else (always or set())
         out = []
         for position, node in enumerate(self.nodes):
             atp = {sku: row[position] for sku, row in rows if row[position] > 0}
             if atp or node.id in keep:
                 used = self.capacity_used.get(node.id, {})
-                out.append(NodeOffer(node, atp, used, days.get(node.id)))
+                ship, ready = handovers.get(node.id, (None, None))
+                out.append(NodeOffer(node, atp, used, days.get(node.id), ship, ready))
         return out
 
-    def ship_days(self, now: datetime) -> dict[str, date | None]:
-        """Every node's next picking day at `now` (cut-off, calendar, capacity)."""
-        key = (now.replace(second=0, microsecond=0), self._capacity_version)
+    def ship_days(self, now: datetime, learned: bool = False) -> dict[str, date | None]:
+        """Every node's next picking day at `now` (cut-off, calendar, capacity, and,
+        `learned`, a backlog the node cannot clear today)."""
+        key = (now.replace(second=0, microsecond=0), self._capacity_version, learned)
         if self._ship_days_key != key:
+            outlook = FieldOutlook(self.performance) if learned else PUBLISHED
             self._ship_days = {
-                node.id: ship_day(node, now, self.holidays, self.capacity_used.get(node.id))
+                node.id: ship_day(node, now, self.holidays, self.capacity_used.get(node.id),
+                                  outlook.not_before(node, now))  # fmt: skip
                 for node in self.nodes
             }
             self._ship_days_key = key
         return self._ship_days
+
+    def handovers(self, now: datetime) -> dict[str, tuple[Handover | None, Handover | None]]:
+        """Every node's handover days for work released at `now`, to a carrier and to its
+        own counter, as learned (worked out once a minute)."""
+        key = (now.replace(second=0, microsecond=0), self._capacity_version)
+        if self._handovers_key != key:
+            days = self.ship_days(now, learned=True)
+            performance = self.performance
+            self._handovers = {}
+            for node in self.nodes:
+                pick_on = days.get(node.id)
+                if pick_on is None or performance is None:
+                    continue
+                start = work_starts(node, now, pick_on)
+                self._handovers[node.id] = (
+                    performance.handover(node, SHIP, start),
+                    performance.handover(node, COLLECT, start),
+                )
+            self._handovers_key = key
+        return self._handovers

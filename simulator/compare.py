@@ -5,6 +5,9 @@ from typing import Any
 ROWS = [
     ("orders", "orders", "{:,}"),
     ("OTIF", "otif", "{:.1%}"),
+    ("OTIF home standard", ("otif_by_method", "home_standard", "otif"), "{:.1%}"),
+    ("OTIF home express", ("otif_by_method", "home_express", "otif"), "{:.1%}"),
+    ("OTIF click & collect", ("otif_by_method", "click_and_collect", "otif"), "{:.1%}"),
     ("on time", "on_time", "{:.1%}"),
     ("in full", "in_full", "{:.1%}"),
     ("reroutes", "reroutes", "{:,}"),
@@ -15,6 +18,11 @@ ROWS = [
     ("ship-from-store share", "ship_from_store_share", "{:.1%}"),
     ("carts without an option", "carts_without_option", "{:,}"),
     ("oversells", "oversells", "{:,}"),
+    ("delivered after the OMS's expected day", "delivered_after_expected_share", "{:.1%}"),
+    ("promise slack, home standard (days)", ("promise_slack_days", "home_standard"), "{:.2f}"),
+    ("promise slack, home express (days)", ("promise_slack_days", "home_express"), "{:.2f}"),
+    ("promise slack, click & collect (days)", ("promise_slack_days", "click_and_collect"),
+     "{:.2f}"),
 ]
 
 
@@ -23,9 +31,18 @@ def comparison_table(reports: list[dict[str, Any]]) -> str:
     head = "| | " + " | ".join(r["policy"] for r in reports) + " |"
     lines = [head, "|---" * (len(reports) + 1) + "|"]
     for label, key, fmt in ROWS:
-        lines.append(f"| {label} | " + " | ".join(fmt.format(r[key]) for r in reports) + " |")
+        cells = " | ".join(_cell(r, key, fmt) for r in reports)
+        lines.append(f"| {label} | {cells} |")
     causes = sorted({cause for r in reports for cause in r["causes"]})
     for cause in causes:
         cells = " | ".join(f"{r['causes'].get(cause, 0):,}" for r in reports)
         lines.append(f"| misses: {cause.replace('_', ' ')} | {cells} |")
     return "\n".join(lines)
+
+
+def _cell(report: dict[str, Any], key: str | tuple[str, ...], fmt: str) -> str:
+    """A figure of the report (a key, or a path into nested figures); - when absent."""
+    value: Any = report
+    for part in (key,) if isinstance(key, str) else key:
+        value = value.get(part) if isinstance(value, dict) else None
+    return "-" if value is None else fmt.format(value)

@@ -10,9 +10,13 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from db import ledger
+from db.performance import load_performance
 from db.tables import OrderRow, ReservationRow
+from domain.lead_times import SHIP, FieldPerformance
 from domain.order import OrderView, ShipmentStatus
-from domain.otif_report import carrier_late, otif_report
+from domain.otif_report import carrier_late, method_of, otif_report
+from domain.policy import PRESETS
+from domain.supply_chain import SupplyChain
 
 LEFT = {ShipmentStatus.SHIPPED, ShipmentStatus.IN_TRANSIT, ShipmentStatus.DELIVERED}
 
@@ -33,6 +37,11 @@ def build_report(
         rows = list(session.exec(select(OrderRow)))
         views = [OrderView.model_validate(row.view) for row in rows]
         oversold, problems = oversells(session, views)
+        network = scenario.network
+        learned = load_performance(session, SupplyChain(
+            nodes=network.nodes, carriers={c.id: c for c in network.carriers},
+            calendar=network.calendar,
+        ), end)  # fmt: skip
     # Judged as of the day after the run or the last promised day: every order counts.
     last_promise = max((v.promised_by for v in views if v.promised_by), default=end.date())
     after_all = max(end.date(), last_promise) + timedelta(days=1)
@@ -46,6 +55,9 @@ def build_report(
     shipments = [s for v in views for s in v.shipments if s.status in LEFT]
     served = sum(any(s.status in LEFT for s in v.shipments) for v in views)
     home = [s for s in shipments if s.service_id]
+    delivered = [s for s in shipments if s.delivered_at and s.expected_delivery]
+    guarantees = {p.guarantee_by for p in scenario.network.calendar.peaks if p.guarantee_by}
+    confidence = PRESETS[policy].promise_confidence
     return {
         "scenario": scenario.name,
         "policy": policy,
@@ -81,7 +93,16 @@ def build_report(
             sum(v.delivery.method == "click_and_collect" for v in views), len(views)
         ),
         "causes": {row.key: row.orders for row in otif("cause").rows if row.key != "otif"},
-        "per_node": _per_node(views, otif("node").rows, types),
+        "otif_by_method": {
+            row.key: row.model_dump(include={"orders", "otif", "on_time", "in_full"})
+            for row in otif("method").rows
+        },
+        # Shipments delivered after the day the OMS itself expected when it planned them.
+        "delivered_after_expected_share": _ratio(
+            sum(carrier_late(s) for s in delivered), len(delivered)
+        ),
+        "promise_slack_days": promise_slack(views, guarantees),
+        "per_node": _per_node(views, otif("node").rows, types, learned, scenario, confidence),
         "per_carrier": _per_carrier(views, otif("carrier").rows),
         "by_day": [
             row.model_dump(include={"orders", "otif", "on_time", "in_full"}) | {"day": row.key}
@@ -113,7 +134,31 @@ def oversells(session: Session, views: list[OrderView]) -> tuple[int, list[str]]
     return sum(unbacked.values()) + broken, problems
 
 
-def _per_node(views: list[OrderView], otif_rows, types: dict[str, str]) -> dict[str, Any]:
+def promise_slack(views: list[OrderView], guarantees: set) -> dict[str, float | None]:
+    """Per delivery method, the mean days between the promised day and the delivery, over
+    delivered orders not held to a peak's guarantee date: how much a promise sandbags."""
+    slack: dict[str, list[int]] = defaultdict(list)
+    for view in views:
+        if view.otif is None or view.otif.delivered_on is None or view.promised_by is None:
+            continue
+        if view.promised_by in guarantees:
+            continue
+        slack[method_of(view)].append((view.promised_by - view.otif.delivered_on).days)
+    return {
+        method: round(sum(days) / len(days), 2) if days else None
+        for method in ("home_standard", "home_express", "click_and_collect")
+        for days in [slack.get(method, [])]
+    }
+
+
+def _per_node(
+    views: list[OrderView],
+    otif_rows,
+    types: dict[str, str],
+    learned: FieldPerformance,
+    scenario,
+    confidence: float,
+) -> dict[str, Any]:
     out: dict[str, dict[str, Any]] = defaultdict(lambda: Counter())
     for view in views:
         for s in view.shipments:
@@ -126,14 +171,25 @@ def _per_node(views: list[OrderView], otif_rows, types: dict[str, str]) -> dict[
             figures["late_picks"] += bool(s.pick_by and s.shipped_at and s.shipped_at > s.pick_by)
     result = {}
     otif_by = {row.key: row for row in otif_rows}
-    for node, figures in sorted(out.items()):
-        row = otif_by.get(node)
-        result[node] = {
-            "type": types.get(node, "?"),
+    nodes = {node.id: node for node in scenario.network.nodes}
+    for node_id, figures in sorted(out.items()):
+        row = otif_by.get(node_id)
+        result[node_id] = {
+            "type": types.get(node_id, "?"),
             **figures,
             "orders": row.orders if row else 0,
             "otif": row.otif if row else None,
         }
+        node = nodes.get(node_id)
+        if node is not None:
+            lead = learned.lead_times(node, SHIP)
+            summary = learned.summaries.get(node_id)
+            result[node_id] |= {
+                "configured_preparation_hours": node.preparation_hours,
+                "learned_lead_hours": round(lead.quantile(None, confidence), 2),
+                "learned_median_hours": round(lead.quantile(None, 0.5), 2),
+                "on_time_handover_rate": summary.on_time_handover_rate if summary else None,
+            }
     return result
 
 

@@ -7,9 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import Engine
 from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.carriers import CarrierActivities, CarrierGateway, SimulatedCarrier
+from activities.field_watch import FieldWatchActivities
 from activities.incidents import IncidentActivities
 from activities.inventory import InventoryActivities
 from activities.notifications import LogSink, NotificationActivities, NotificationSink, WebhookSink
@@ -18,10 +20,11 @@ from config import Settings, get_settings
 from config.temporal import connect_temporal
 from db.engine import make_engine
 from db.migrate import upgrade_at_start
+from workflows.field_watch import WATCH_ID, FieldWatchInput, FieldWatchWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.order import OrderWorkflow
 
-WORKFLOWS = [OrderWorkflow, IncidentWorkflow]
+WORKFLOWS = [OrderWorkflow, IncidentWorkflow, FieldWatchWorkflow]
 
 log = logging.getLogger("oms.worker")
 
@@ -37,7 +40,9 @@ def build_activities(
     notifications = NotificationActivities(engine, sinks if sinks is not None else [LogSink()])
     orders = OrderActivities(engine)
     incidents = IncidentActivities(engine)
+    watch = FieldWatchActivities(engine)
     return [
+        watch.find_late_handovers,
         incidents.find_touched,
         incidents.save_outcomes,
         inventory.source_order,
@@ -102,7 +107,19 @@ async def run_worker(settings: Settings | None = None) -> None:
         max_activity_threads=settings.worker_activity_threads,
     )
     log.info("worker on task queue %s at %s", settings.task_queue, settings.temporal_address)
+    await start_field_watch(client, settings.task_queue)
     await worker.run()
+
+
+async def start_field_watch(client: Client, task_queue: str) -> None:
+    """Start the network's field watch, unless it runs already (every worker asks)."""
+    await client.start_workflow(
+        FieldWatchWorkflow.run,
+        FieldWatchInput(),
+        id=WATCH_ID,
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
 
 
 def main() -> None:

@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.otif import judge_otif, local_day, promise_deadline
     from domain.sourcing import PlannedShipment, SourcingPlan
     from workflows import search_attributes as sa
+    from workflows.field_watch import HandoverLateSignal
     from workflows.incident import IncidentSignal
     from workflows.order_messages import (
         CancelInput,
@@ -94,6 +95,10 @@ LOCAL_WRITES = "local-writes"  # the patch that made them local
 # order books its carrier and its picking slot side by side, and keeps one timer per
 # deadline instead of starting and cancelling one at every event it waits for.
 FEWER_TASKS = "fewer-tasks"
+# Since this patch a shipment that misses its picking SLA moves only if another node keeps
+# the promised date; otherwise its node gets one more picking day (moving it would start
+# the work over, later), and only then is it taken back as before.
+SLA_GRACE = "sla-grace"
 READ_MODEL = dict(
     start_to_close_timeout=timedelta(seconds=30),
     retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
@@ -126,7 +131,9 @@ class OrderWorkflow:
         )
         self._timeline: list[TimelineEntry] = []
         self._revision = 0
-        self._inbox: list[NodeEventSignal | CarrierEventSignal | IncidentSignal] = []
+        self._inbox: list[
+            NodeEventSignal | CarrierEventSignal | IncidentSignal | HandoverLateSignal
+        ] = []
         self._seen_events: set[str] = set()
         self._cancel: CancelInput | None = None
         self._cancel_result: CancelResult | None = None
@@ -141,6 +148,7 @@ class OrderWorkflow:
         self._resolution: ResolveInput | None = None
         self._may_reroute = True  # the sourcing policy lets work move off a failing node
         self._sla_waived: set[str] = set()  # shipments left late at their node, by policy
+        self._sla_grace: dict[str, datetime] = {}  # shipment -> its SLA, one day later
         self._alarm: asyncio.Future[None] | None = None  # rings at the next deadline
         self._alarm_at: datetime | None = None
 
@@ -170,6 +178,13 @@ class OrderWorkflow:
     @workflow.signal
     def incident(self, signal: IncidentSignal) -> None:
         key = f"incident:{signal.incident.incident_id}"
+        if key not in self._seen_events:
+            self._seen_events.add(key)
+            self._inbox.append(signal)
+
+    @workflow.signal
+    def handover_late(self, signal: HandoverLateSignal) -> None:
+        key = f"late:{signal.late.shipment_id}"
         if key not in self._seen_events:
             self._seen_events.add(key)
             self._inbox.append(signal)
@@ -277,22 +292,9 @@ class OrderWorkflow:
         for _ in range(self._input.sourcing_rounds):
             self._round += 1
             try:
-                sourced = await workflow.execute_activity_method(
-                    InventoryActivities.source_order,
-                    SourceOrderInput(
-                        order_id=order.order_id,
-                        lines=lines,
-                        delivery=order.delivery.model_copy(
-                            update={"promised_by": self._view.promised_by}
-                        ),
-                        now=workflow.now(),
-                        exclude_nodes=sorted(self._avoid),
-                    ),
-                    **LEDGER,
-                )
+                plan = await self._plan(lines, self._avoid)
             except ActivityError as err:
                 return _reason(err), _detail(err, "next_supply_on"), _detail(err, "missing") or {}
-            plan = sourced.plan
             self._may_reroute = plan.reroute
             words = ", ".join(
                 f"{s.node_id} ({s.units} units, {s.distance_km:.0f} km)" for s in plan.shipments
@@ -382,6 +384,8 @@ class OrderWorkflow:
                 ],
                 expected_delivery=planned.deliver_by,
                 cost=planned.cost,
+                distance_km=planned.distance_km,
+                ship_by=planned.ship_by,
             )
             self._view.shipments.append(shipment)
             made.append((shipment, planned))
@@ -391,6 +395,7 @@ class OrderWorkflow:
             return False
         for shipment, _ in made:
             shipment.status = ShipmentStatus.RELEASED
+            shipment.released_at = workflow.now()
         if status is not None:
             self._view.status = status
         if reroute:
@@ -470,20 +475,19 @@ class OrderWorkflow:
         )
 
     async def _book_slot(self, shipment: Shipment, planned: PlannedShipment) -> None:
+        pick_on = planned.pick_on or planned.ship_on
         slot = await workflow.execute_activity_method(
             InventoryActivities.book_capacity,
             BookCapacityInput(
-                shipment_id=shipment.shipment_id,
-                node_id=shipment.node_id,
-                not_before=planned.ship_on,
+                shipment_id=shipment.shipment_id, node_id=shipment.node_id, not_before=pick_on
             ),
             **LEDGER,
         )
         shipment.pick_by = slot.pick_by
-        if slot.day > planned.ship_on:
+        if slot.day > pick_on:
             self._note(
                 "capacity_full",
-                f"{shipment.node_id} is full on {planned.ship_on}: "
+                f"{shipment.node_id} is full on {pick_on}: "
                 f"{shipment.shipment_id} is picked on {slot.day}",
             )
 
@@ -596,6 +600,58 @@ class OrderWorkflow:
             "outcome", IncidentOutcome(order_id=self._view.order_id, outcome=outcome, detail=detail)
         )
 
+    async def _handover_late(self, signal: HandoverLateSignal) -> None:
+        """A shipment will likely not leave its node when the plan counted on: move it now,
+        before its picking SLA passes, if another node keeps the promised date; else leave
+        it where it is (it may still make it) and say so."""
+        shipment = self._shipment(signal.late.shipment_id)
+        if shipment is None or shipment.status != ShipmentStatus.RELEASED:
+            return  # picked or gone meanwhile
+        why = (f"{shipment.node_id} will likely not hand {shipment.shipment_id} over in time "
+               f"({signal.late.chance:.0%} chance left, by what it has shown)")  # fmt: skip
+        if not self._may_reroute:
+            self._note("at_risk", f"{why}; the policy does not reroute")
+            self._save()
+            return
+        if not await self._kept_elsewhere(shipment):
+            self._note("at_risk", f"{why}; no other node keeps {self._view.promised_by}: "
+                       "it stays")  # fmt: skip
+            self._save()
+            return
+        self._avoid.add(shipment.node_id)
+        await self._reroute(await self._take_back(shipment, why), why)
+        self._save()
+
+    async def _kept_elsewhere(self, shipment: Shipment) -> bool:
+        """Would another node deliver the shipment's units by the promised date? (A plan,
+        holding nothing.)"""
+        lines = [
+            OrderLine(line_id=x.line_id, sku=x.sku, qty=x.qty) for x in shipment.lines if x.qty
+        ]
+        try:
+            elsewhere = await self._plan(lines, {*self._avoid, shipment.node_id})
+        except ActivityError:
+            return False
+        promised = self._view.promised_by
+        return promised is None or elsewhere.deliver_by <= promised
+
+    async def _plan(self, lines: list[OrderLine], avoid: set[str]) -> SourcingPlan:
+        """The best plan for `lines` on fresh figures, away from `avoid`, holding nothing
+        (an ActivityError says why there is none)."""
+        order = self._input.order
+        sourced = await workflow.execute_activity_method(
+            InventoryActivities.source_order,
+            SourceOrderInput(
+                order_id=order.order_id,
+                lines=lines,
+                delivery=order.delivery.model_copy(update={"promised_by": self._view.promised_by}),
+                now=workflow.now(),
+                exclude_nodes=sorted(avoid),
+            ),
+            **LEDGER,
+        )
+        return sourced.plan
+
     async def _resolve(self, decision: ResolveInput) -> None:
         lines, self._stuck, self._stuck_lines = self._stuck_lines, None, []
         self._note("support_decision", f"Support decided: {decision.action.replace('_', ' ')}"
@@ -631,9 +687,14 @@ class OrderWorkflow:
 
     # --- Field events ------------------------------------------------------------------
 
-    async def _apply(self, signal: NodeEventSignal | CarrierEventSignal | IncidentSignal) -> None:
+    async def _apply(
+        self, signal: NodeEventSignal | CarrierEventSignal | IncidentSignal | HandoverLateSignal
+    ) -> None:
         if isinstance(signal, IncidentSignal):
             await self._apply_incident(signal)
+            return
+        if isinstance(signal, HandoverLateSignal):
+            await self._handover_late(signal)
             return
         shipment = self._shipment(signal.event.shipment_id)
         if isinstance(signal, NodeEventSignal):
@@ -932,7 +993,7 @@ class OrderWorkflow:
     def _next_deadline(self) -> datetime | None:
         """The next picking SLA of a released shipment, or the end of the promise's day."""
         deadlines = [
-            s.pick_by
+            self._sla(s)
             for s in self._awaiting_pick()
             if s.pick_by is not None and s.shipment_id not in self._sla_waived
         ]
@@ -947,7 +1008,9 @@ class OrderWorkflow:
         late = [
             s
             for s in self._awaiting_pick()
-            if s.pick_by is not None and s.pick_by <= now and s.shipment_id not in self._sla_waived
+            if s.pick_by is not None
+            and self._sla(s) <= now
+            and s.shipment_id not in self._sla_waived
         ]
         if late and not self._may_reroute:
             for shipment in late:
@@ -957,6 +1020,8 @@ class OrderWorkflow:
             self._save()
             return
         for shipment in late:
+            if await self._grace(shipment):
+                continue
             self._avoid.add(shipment.node_id)
             lines = await self._take_back(shipment, "not picked within its SLA")
             await self._reroute(lines, f"{shipment.node_id} missed its picking SLA")
@@ -964,6 +1029,26 @@ class OrderWorkflow:
             self._save()
             return
         self._promise_missed()
+
+    def _sla(self, shipment: Shipment) -> datetime:
+        assert shipment.pick_by is not None
+        return self._sla_grace.get(shipment.shipment_id, shipment.pick_by)
+
+    async def _grace(self, shipment: Shipment) -> bool:
+        """A shipment past its picking SLA stays at its node one more picking day when no
+        other node keeps the promised date (moving it would only start the work over);
+        True if it stays."""
+        if shipment.shipment_id in self._sla_grace or not workflow.patched(SLA_GRACE):
+            return False
+        if await self._kept_elsewhere(shipment):
+            return False
+        promised = self._view.promised_by
+        assert shipment.pick_by is not None
+        self._sla_grace[shipment.shipment_id] = shipment.pick_by + timedelta(days=1)
+        self._note("sla_missed", f"{shipment.node_id} missed its picking SLA for "
+                   f"{shipment.shipment_id}; no other node keeps {promised}: it gets one "
+                   "more picking day")  # fmt: skip
+        return True
 
     def _awaiting_pick(self) -> list[Shipment]:
         return [s for s in self._view.shipments if s.status == ShipmentStatus.RELEASED]

@@ -14,7 +14,7 @@ async def promise_cart(
     request: PromiseRequest, http: Request, settings: SettingsDep, clock: NowDep
 ) -> Promise:
     """Delivery options for a cart with dates the OMS commits to (no I/O on this path)."""
-    chain, policy = await http.app.state.supply_chain.get()
+    chain, policy = await http.app.state.supply_chain.get(clock)
     now = request.at or clock
     with metrics.PROMISE_SECONDS.time():
         answer = promise(request, chain, now, policy)

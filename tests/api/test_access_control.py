@@ -27,6 +27,7 @@ ROUTES = [
     ("GET", "/v1/reports/otif", {"checkout", "support", "admin"}),
     ("GET", "/v1/incidents/{incident_id}", {"checkout", "support", "admin"}),
     ("GET", "/v1/inventory/{sku}", {"checkout", "support", "warehouse", "admin"}),
+    ("GET", "/v1/nodes/{node_id}/performance", {"checkout", "support", "warehouse", "admin"}),
     ("POST", "/v1/inventory/events", {"warehouse", "admin", SIGNED}),
     ("POST", "/v1/nodes/{node_id}/events", {"warehouse", "admin", SIGNED}),
     ("POST", "/v1/carriers/{carrier_id}/events", {"warehouse", "admin", SIGNED}),

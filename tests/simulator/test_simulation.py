@@ -78,3 +78,56 @@ async def test_a_small_scenario_is_counted_as_it_happened():
     start = date.fromisoformat(report["period"]["start"][:10])
     assert start.weekday() == 0
     assert weeks_until(scenario.period.start, scenario.period.start) == 0
+
+
+def slow_node_scenario() -> Scenario:
+    """One warehouse that takes 6 to 8 hours to hand a parcel over once it starts picking
+    at 08:00, with a 15:00 cut-off: what it gets at 09:00 leaves with the next day's pickup,
+    whatever its published cut-off says. 24 orders on the first day, 6 on the second."""
+    near = {"id": "NEAR-STD", "kind": "standard", "cost": 5.0, "pickup_days": EVERY_DAY,
+            "bands": [{"max_km": 300, "days": 1}]}  # fmt: skip
+    hours = [0.0] * 24
+    hours[9] = 24.0
+    return Scenario.model_validate({
+        "name": "slow node",
+        "network": {
+            "nodes": [{"id": "DC-PARIS", "type": "warehouse", "name": "Paris DC", "lat": 48.9,
+                       "lon": 2.4, "pick_capacity_per_day": 1000, "cutoff": "15:00",
+                       "open_days": EVERY_DAY, "carriers": ["NEAR"]}],
+            "carriers": [{"id": "NEAR", "services": [near]}],
+            "skus": [{"sku": "GIFT", "name": "Gift box"}],
+            "stock": [{"sku": "GIFT", "node_id": "DC-PARIS", "on_hand": 1000, "safety_stock": 0}],
+        },
+        "period": {"start": "2026-01-05T00:00:00+01:00", "days": 2, "drain_days": 4},
+        "demand": {"orders_per_hour": 0.25, "hour_profile": hours, "destinations": [PARIS],
+                   "peaks": [{"from": "2026-01-05T00:00:00+01:00",
+                              "to": "2026-01-06T00:00:00+01:00", "multiplier": 4}],
+                   "click_and_collect_share": 0, "express_share": 0, "seed": 4},
+        "field": {"pick_error_rate": 0, "carrier_delay_probability": 0,
+                  "pick_delay": {"min_hours": 6, "mode_hours": 7, "max_hours": 8}},
+    })  # fmt: skip
+
+
+async def test_the_oms_learns_a_slow_node_and_keeps_the_promise_a_plain_oms_breaks():
+    scenario = slow_node_scenario()
+    customers = carts(scenario)
+    first_day = sum(c.at.date() == customers[0].at.date() for c in customers)
+    second_day = len(customers) - first_day
+    assert first_day == 24 and second_day == 6
+
+    plain = await simulate(scenario, "nearest-node-no-reroute")
+    learning = await simulate(scenario, "balanced")
+
+    # The plain OMS promises from the published cut-off: every parcel leaves a day later.
+    assert plain["otif"] == 0.0
+    assert plain["causes"] == {"missed_cutoff": len(customers)}
+    assert plain["delivered_after_expected_share"] == 1.0
+    # The OMS learns from the first day's shipped events and keeps the second day's dates.
+    assert learning["otif"] == round(second_day / len(customers), 4)
+    assert learning["causes"] == {"missed_cutoff": first_day}
+    node = learning["per_node"]["DC-PARIS"]
+    assert node["configured_preparation_hours"] == 0
+    assert 6.5 <= node["learned_median_hours"] <= 8.5  # from 09:xx, 6-8 h after 08:00
+    # No sandbagging: the second day's orders are promised the day they arrive, no later.
+    assert learning["promise_slack_days"]["home_standard"] == 0.0
+    assert learning["oversells"] == 0 and plain["oversells"] == 0

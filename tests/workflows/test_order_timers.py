@@ -122,10 +122,16 @@ async def test_a_node_that_misses_its_picking_sla_loses_the_order_to_the_next_be
         assert any(s.startswith("Rerouted to DC-PARIS") for s in summaries)
         assert "cancel_picking" in topics(engine, oid)
 
-        # Paris misses its SLA too: nobody else has the SKU, so a person must decide.
+        # Paris misses its SLA too. Nobody else has the SKU: moving it would keep no date,
+        # so Paris gets one more picking day; missed again, a person must decide.
         now = await ts_env.get_current_time()
         assert second.pick_by is not None
         await ts_env.sleep(second.pick_by - now + timedelta(minutes=5))
+        state = await wait_for(handle, lambda s: s.timeline[-1].type == "sla_missed")
+        assert "DC-PARIS missed its picking SLA" in state.timeline[-1].summary
+        assert "it gets one more picking day" in state.timeline[-1].summary
+        assert state.view.status == OrderStatus.RELEASED
+        await ts_env.sleep(timedelta(days=1))
         state = await wait_for(handle, lambda s: s.view.status == OrderStatus.EXCEPTION)
         assert "cannot reroute after DC-PARIS missed its picking SLA" in (state.view.reason or "")
         assert "order_delayed" in topics(engine, oid)
