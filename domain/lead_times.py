@@ -120,9 +120,12 @@ class FieldPerformance:
     )
     summaries: dict[str, "NodeFigures"] = field(default_factory=dict)
     open_work: dict[str, dict[date, int]] = field(default_factory=dict)  # node -> day -> count
+    fleet: dict[tuple[str, str], NodeLeadTimes] = field(default_factory=dict)  # by node type
 
     def lead_times(self, node: Node, kind: str) -> NodeLeadTimes:
-        known = self.lead.get((node.id, kind))
+        """The node's own record; while it has too little, its fleet's (the nodes of its
+        type: a new store works like the other stores); else its configured time."""
+        known = self.lead.get((node.id, kind)) or self.fleet.get((node.type, kind))
         if known is not None:
             return known
         return NodeLeadTimes(node.preparation_hours, [()] * 24)
@@ -309,7 +312,7 @@ def learn(
                 if outcome.ship_by is not None:
                     judged[node.id] += 1
                     on_time[node.id] += outcome.handed_over_at <= outcome.ship_by  # type: ignore[operator]
-        extra = _lane_delay(outcome, node, services, holidays, outages)
+        extra = _lane_delay(outcome, node, services, holidays, outages, now)
         if extra is not None:
             service = services[outcome.service_id or ""]
             band = service.band_for(outcome.distance_km or 0.0)
@@ -317,18 +320,17 @@ def learn(
                 if band is not None and len(lanes[lane]) < LANE_WINDOW:  # type: ignore[index]
                     lanes[lane].append(extra)  # type: ignore[index]
     performance = FieldPerformance()
-    for node_id, kind in {(node_id, kind) for node_id, kind, _ in cohorts}:
-        by_hour = [cohorts.get((node_id, kind, hour), []) for hour in range(24)]
-        everything = [seen for cohort in by_hour for seen in cohort]
-        if len(everything) < MIN_NODE_SAMPLES:
-            continue  # too little seen: the configured preparation time serves
-        pooled = _pooled_by_hour(by_hour)
-        performance.lead[(node_id, kind)] = NodeLeadTimes(
-            nodes[node_id].preparation_hours,
-            [_lead_times(seen) for seen in pooled],
-            _lead_times(everything),
-            [max((h for h, done in seen if done), default=0.0) for seen in pooled],
-        )
+    fleets: dict[tuple[str, str, int], list[tuple[float, bool]]] = defaultdict(list)
+    for (node_id, kind, hour), cohort in cohorts.items():
+        fleets[(nodes[node_id].type, kind, hour)] += cohort
+    for key in {k[:2] for k in cohorts}:
+        learned = _learned(cohorts, key, nodes[key[0]].preparation_hours)
+        if learned is not None:
+            performance.lead[key] = learned
+    for key in {k[:2] for k in fleets}:
+        learned = _learned(fleets, key, 0.0)
+        if learned is not None:
+            performance.fleet[key] = learned
     for lane, extras in lanes.items():
         if len(extras) >= MIN_LANE_SAMPLES:
             counts = Counter(max(0, e) for e in extras)
@@ -338,17 +340,39 @@ def learn(
     performance.open_work = {node_id: dict(days) for node_id, days in open_work.items()}
     for node_id in set(open_work) | {node_id for node_id, _ in handed}:
         shipments = handed[(node_id, SHIP)] + handed[(node_id, COLLECT)]
-        busiest = max(hourly[node_id].values(), default=0)
+        hours = hourly[node_id]
+        busiest = max(hours.values(), default=0)
+        # A pace is shown over a day of work at least, not in the first hours of a surge.
+        shown = bool(hours) and max(hours) - min(hours) >= timedelta(days=1)
         performance.summaries[node_id] = NodeFigures(
             shipments=shipments,
             on_time_handover_rate=(
                 round(on_time[node_id] / judged[node_id], 4) if judged[node_id] else None
             ),
             # What it has shown it can do; too few shipments prove nothing yet.
-            throughput_per_hour=busiest if shipments >= MIN_NODE_SAMPLES else None,
+            throughput_per_hour=busiest if shown and shipments >= MIN_NODE_SAMPLES else None,
             backlog=sum(open_work.get(node_id, {}).values()),
         )  # fmt: skip
     return performance
+
+
+def _learned(
+    cohorts: Mapping[tuple[str, str, int], list[tuple[float, bool]]],
+    key: tuple[str, str],
+    configured: float,
+) -> NodeLeadTimes | None:
+    """Lead times from the cohorts of one node (or fleet) and kind; None with too few."""
+    by_hour = [cohorts.get((*key, hour), []) for hour in range(24)]
+    everything = [seen for cohort in by_hour for seen in cohort]
+    if len(everything) < MIN_NODE_SAMPLES:
+        return None  # too little seen: the configured preparation time serves
+    pooled = _pooled_by_hour(by_hour)
+    return NodeLeadTimes(
+        configured,
+        [_lead_times(seen) for seen in pooled],
+        _lead_times(everything),
+        [max((h for h, done in seen if done), default=0.0) for seen in pooled],
+    )
 
 
 def _pooled_by_hour(by_hour: list[list[tuple[float, bool]]]) -> list[list[tuple[float, bool]]]:
@@ -410,35 +434,36 @@ def _lane_delay(
     services: Mapping[str, CarrierService],
     holidays: frozenset[date],
     outages: list[Incident],
+    now: datetime,
 ) -> int | None:
     """Delivery days the carrier took beyond its published band, from the day it collected
-    the parcel (so a node that missed its cut-off is not blamed on the carrier); None for
-    a parcel caught in a reported outage."""
-    if (
-        outcome.kind != SHIP
-        or outcome.delivered_at is None
-        or outcome.handed_over_at is None
-        or outcome.service_id not in services
-    ):
+    the parcel (so a node that missed its cut-off is not blamed on the carrier). Only for
+    parcels due by now: of the ones still travelling, the delivered would be the quick
+    ones. One due and not delivered counts as late by its days overdue so far. None for
+    a parcel not due yet, or caught in a reported outage."""
+    if outcome.kind != SHIP or outcome.handed_over_at is None:
         return None
-    service = services[outcome.service_id]
+    service = services.get(outcome.service_id or "")
+    if service is None:
+        return None
     tz = ZoneInfo(node.timezone)
     collected = collected_on(outcome.handed_over_at, node)
-    delivered = outcome.delivered_at.astimezone(tz).date()
+    published = delivery_date(collected, service, outcome.distance_km or 0.0, holidays)
+    today = now.astimezone(tz).date()
+    if published is None or published >= today:
+        return None  # not due before today: what came of it says nothing yet
+    arrived = outcome.delivered_at.astimezone(tz).date() if outcome.delivered_at else None
     for outage in outages:
         if (
             outage.carrier_id == outcome.carrier_id
             and outage.service_id in (None, service.id)
             and outage.from_ is not None
             and outage.to is not None
-            and outage.from_ <= delivered
+            and outage.from_ <= (arrived or today)
             and outage.to >= collected
         ):
             return None
-    published = delivery_date(collected, service, outcome.distance_km or 0.0, holidays)
-    if published is None:
-        return None
-    return delivery_days_between(published, delivered, holidays)
+    return delivery_days_between(published, arrived or today, holidays)
 
 
 def collected_on(handed_over_at: datetime, node: Node) -> date:

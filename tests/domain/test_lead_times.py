@@ -385,3 +385,47 @@ def test_parcels_caught_in_a_reported_outage_do_not_teach_the_lane():
     learned = learn(stuck, {"DC-LYON": dc()}, services, frozenset(), LATER, outages=[outage])
     assert learned.lane(POSTE_STD, 100) is None  # the published band holds
     assert taught(stuck, dc()).lane(POSTE_STD, 100) == ((1, 1.0),)  # without the outage
+
+
+def test_a_store_with_no_record_of_its_own_plans_with_the_other_stores():
+    lille = node("STORE-LILLE", DC_LYON_AT, type="store", cutoff=time(17))
+    nantes = node("STORE-NANTES", DC_LYON_AT, type="store", cutoff=time(17))
+    record = every_hour("STORE-LILLE", 6.0)
+    learned = taught(record, lille, nantes, dc())
+    assert learned.lead_times(nantes, SHIP).quantile(12, 0.9) == 6.0  # Lille's pace
+    assert learned.handover(nantes, SHIP, at(WEDNESDAY, 12)).first == THURSDAY
+    assert not learned.lead_times(dc(), SHIP).learned  # a warehouse is not a store
+
+
+def test_a_backlog_the_node_cannot_clear_before_its_cut_off_fills_today():
+    # Over two days it never handed over more than 6 parcels an hour; at 12:00 it has 30
+    # due today and 3 hours to its 15:00 cut-off.
+    record = [handed_over("DC-LYON", at(WEDNESDAY - timedelta(days=2), 8) + timedelta(hours=n),
+                          1.0) for n in range(48) for _ in range(6)]  # fmt: skip
+    services: dict = {}
+    busy = learn(record, {"DC-LYON": dc()}, services, frozenset(), LATER,
+                 {"DC-LYON": {WEDNESDAY: 30}})  # fmt: skip
+    assert busy.summaries["DC-LYON"].throughput_per_hour == 6
+    assert busy.backlogged(dc(), at(WEDNESDAY, 12))
+    assert not busy.backlogged(dc(), at(WEDNESDAY, 9))  # 6 hours left: 36 can go
+    assert FieldOutlook(busy).not_before(dc(), at(WEDNESDAY, 12)) == THURSDAY
+    # A pace seen only in the first hours of a surge proves nothing yet.
+    young = learn(record[:60], {"DC-LYON": dc()}, services, frozenset(), LATER,
+                  {"DC-LYON": {WEDNESDAY: 30}})  # fmt: skip
+    assert not young.backlogged(dc(), at(WEDNESDAY, 12))
+
+
+def test_a_lane_learns_only_from_parcels_due_by_now_counting_the_overdue_as_late():
+    # Handed over on Monday 16 Nov, due Tuesday 17: 20 delivered on time, 10 still not
+    # there on Thursday 19 (two days overdue so far). A parcel handed over on Wednesday,
+    # due Thursday, says nothing yet, delivered early or not.
+    services = {s.id: s for c in CARRIERS.values() for s in c.services}
+    monday = date(2026, 11, 16)
+    on_time = [delivered(POSTE_STD, 100, 0, monday) for _ in range(20)]
+    overdue = [Outcome("DC-LYON", SHIP, at(monday, 9), at(monday, 11), "POSTE", "POSTE-STD",
+                       100, None) for _ in range(10)]  # fmt: skip
+    not_due = [delivered(POSTE_STD, 100, 0, date(2026, 11, 18)) for _ in range(40)]
+    learned = learn(not_due + on_time + overdue, {"DC-LYON": dc()}, services, frozenset(),
+                    at(date(2026, 11, 19), 9))  # fmt: skip
+    lane = dict(learned.lane(POSTE_STD, 100) or ())
+    assert lane == {0: 20 / 30, 2: 10 / 30}
