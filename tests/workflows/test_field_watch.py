@@ -11,7 +11,7 @@ from db.engine import unit_of_work
 from db.performance import record_outcomes
 from domain.lead_times import MIN_NODE_SAMPLES, SHIP
 from domain.order import OrderStatus, Shipment
-from tests.networks import PROMISED, order_body
+from tests.networks import order_body
 from tests.workflows.test_order_workflow import start, wait_for
 from worker.main import build_worker
 from workflows.field_watch import FieldWatchInput, FieldWatchWorkflow
@@ -48,7 +48,10 @@ async def test_a_shipment_stuck_at_its_node_is_moved_before_its_picking_sla(
     a_node_that_hands_over_in(engine, "DC-PARIS", 2.0, now)
     oid = f"A-{uuid.uuid4().hex[:6]}"
     async with build_worker(ts_env.client, task_queue, engine):
-        handle = await start(ts_env.client, task_queue, order_body(oid, [("SKU-1", 1)]))
+        # A date a month ahead of the test server's clock (it runs ahead of the wall clock).
+        promised = (now + timedelta(days=30)).date()
+        body = order_body(oid, [("SKU-1", 1)], promised_by=promised.isoformat())
+        handle = await start(ts_env.client, task_queue, body)
         state = await wait_for(handle, lambda s: s.view.status == OrderStatus.RELEASED)
         [stuck] = state.view.shipments
         assert stuck.node_id == "DC-LYON" and stuck.pick_by and stuck.ship_by
@@ -66,7 +69,7 @@ async def test_a_shipment_stuck_at_its_node_is_moved_before_its_picking_sla(
         taken_back = next(e for e in state.timeline if e.type == "taken_back")
         assert taken_back.at < stuck.pick_by
         assert "DC-LYON will likely not hand" in taken_back.summary
-        assert state.view.promised_by == PROMISED  # moved in time to keep the date
+        assert state.view.promised_by == promised  # moved in time to keep the date
         assert state.view.reroutes == 1
         await watch.terminate("test over")
         await handle.terminate("test over")
@@ -99,7 +102,9 @@ async def test_an_order_told_of_a_late_handover_keeps_it_when_nothing_else_keeps
     a_node_that_hands_over_in(engine, "DC-LYON", 2.0, now)
     oid = f"A-{uuid.uuid4().hex[:6]}"
     async with build_worker(ts_env.client, task_queue, engine):
-        handle = await start(ts_env.client, task_queue, order_body(oid, [("SKU-2", 1)]))
+        promised = (now + timedelta(days=30)).date().isoformat()
+        body = order_body(oid, [("SKU-2", 1)], promised_by=promised)
+        handle = await start(ts_env.client, task_queue, body)
         state = await wait_for(handle, lambda s: s.view.status == OrderStatus.RELEASED)
         [shipment] = state.view.shipments
         watch = await ts_env.client.start_workflow(
