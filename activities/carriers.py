@@ -10,8 +10,8 @@ from typing import Protocol
 
 from pydantic import BaseModel
 from sqlalchemy import Engine
-from temporalio import activity
 
+from activities import defn
 from db.engine import unit_of_work
 from db.tables import CarrierBookingRow
 
@@ -86,10 +86,10 @@ class CarrierActivities:
     def __init__(self, gateway: CarrierGateway):
         self.gateway = gateway
 
-    @activity.defn
+    @defn
     def book_carrier(self, request: BookingRequest) -> Booking:
         return self.gateway.book(request)
 
-    @activity.defn
+    @defn
     def cancel_booking(self, input: CancelBookingInput) -> CancelBookingResult:
         return CancelBookingResult(cancelled=self.gateway.cancel(input.shipment_id))

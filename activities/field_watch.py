@@ -5,8 +5,8 @@ from datetime import datetime
 from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import col, select
-from temporalio import activity
 
+from activities import defn
 from db.engine import read_only
 from db.performance import PerformanceCache
 from db.supply_chain import network_only
@@ -36,7 +36,7 @@ class FieldWatchActivities:
         self.engine = engine
         self.performance = PerformanceCache()
 
-    @activity.defn
+    @defn
     def find_late_handovers(self, input: FindLateHandoversInput) -> LateHandovers:
         """Released, not picked, and by what the node has shown unlikely to leave by the
         cut-off its plan counted on (it only reads)."""

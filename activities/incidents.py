@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import select
-from temporalio import activity
 
+from activities import defn
 from db import capacity, incidents, ledger
 from db.engine import unit_of_work
 from db.tables import CapacityBookingRow, CarrierBookingRow, ShipmentRow
@@ -30,7 +30,7 @@ class IncidentActivities:
     def __init__(self, engine):
         self.engine: Engine = engine
 
-    @activity.defn
+    @defn
     def find_touched(self, incident: Incident) -> Touched:
         """The shipments the incident breaks (idempotent: it only reads, except for a
         stock count, whose ledger correction applies once under the incident's id)."""
@@ -71,7 +71,7 @@ class IncidentActivities:
                     lines[hold.line_id] = lines.get(hold.line_id, 0) + hold.qty
         return touched
 
-    @activity.defn
+    @defn
     def save_outcomes(self, input: SaveOutcomesInput) -> None:
         with unit_of_work(self.engine) as session:
             incidents.save_outcomes(session, input.incident_id, input.outcomes)

@@ -5,9 +5,9 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 from sqlalchemy import Engine
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import defn
 from db import capacity, ledger
 from db.engine import read_only, unit_of_work
 from db.network import read_calendar, read_node
@@ -88,7 +88,7 @@ class InventoryActivities:
         self.engine = engine
         self.performance = PerformanceCache()
 
-    @activity.defn
+    @defn
     def source_order(self, input: SourceOrderInput) -> SourceOrderResult:
         """Plan the order under the policy in force, on fresh ledger and capacity figures."""
         with read_only(self.engine) as session:
@@ -130,7 +130,7 @@ class InventoryActivities:
             ) from exc
         return SourceOrderResult(plan=plan)
 
-    @activity.defn
+    @defn
     def book_capacity(self, input: BookCapacityInput) -> BookCapacityResult:
         """Take a picking slot for the shipment at its node (idempotent per shipment)."""
         with read_only(self.engine) as session:  # the network, read before queueing to write
@@ -148,13 +148,13 @@ class InventoryActivities:
         pick_by = datetime.combine(day + timedelta(days=1), time(0), ZoneInfo(node.timezone))
         return BookCapacityResult(day=day, pick_by=pick_by)
 
-    @activity.defn
+    @defn
     def release_capacity(self, input: ReleaseCapacityInput) -> ReleaseCapacityResult:
         with unit_of_work(self.engine) as session:
             day = capacity.release(session, input.shipment_id)
         return ReleaseCapacityResult(day=day)
 
-    @activity.defn
+    @defn
     def reserve_stock(self, input: ReserveStockInput) -> ReserveStockResult:
         """Hold every planned unit in one transaction, or none."""
         requests = []
@@ -186,19 +186,19 @@ class InventoryActivities:
                 ) from exc
         return ReserveStockResult(reservation_ids=[r.reservation_id for r in requests])
 
-    @activity.defn
+    @defn
     def release_stock(self, input: ReleaseStockInput) -> StockMovedResult:
         with unit_of_work(self.engine) as session:
             units = ledger.release(session, input.order_id, datetime.now(UTC), input.node_id)
         return StockMovedResult(units=sum(u.qty for u in units))
 
-    @activity.defn
+    @defn
     def commit_stock(self, input: CommitStockInput) -> StockMovedResult:
         with unit_of_work(self.engine) as session:
             units = ledger.commit(session, input.order_id, input.node_id, datetime.now(UTC))
         return StockMovedResult(units=sum(u.qty for u in units))
 
-    @activity.defn
+    @defn
     def write_off_short_pick(self, input: WriteOffShortPickInput) -> StockMovedResult:
         with unit_of_work(self.engine) as session:
             units = ledger.write_off_short_pick(

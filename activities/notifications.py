@@ -18,8 +18,8 @@ import httpx
 from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session
-from temporalio import activity
 
+from activities import defn
 from db import outbox
 from db.engine import unit_of_work
 from db.tables import OutboxRow
@@ -88,7 +88,7 @@ class NotificationActivities:
         self.engine = engine
         self.sinks = sinks
 
-    @activity.defn
+    @defn
     def notify(self, notification: Notification) -> NotifyResult:
         """Deliver the notification through every sink, and record it in the outbox;
         Temporal retries until it is delivered (the order's history keeps it meanwhile)."""

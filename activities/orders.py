@@ -2,8 +2,8 @@
 
 from pydantic import BaseModel
 from sqlalchemy import Engine
-from temporalio import activity
 
+from activities import defn
 from db import orders, performance
 from db.engine import unit_of_work
 from domain.order import OrderView, TimelineEntry
@@ -23,7 +23,7 @@ class OrderActivities:
     def __init__(self, engine: Engine):
         self.engine = engine
 
-    @activity.defn
+    @defn
     def record_order(self, input: RecordOrderInput) -> RecordOrderResult:
         """Store the order's latest view for listings; stale revisions are ignored."""
         values = orders.order_values(input.view, input.timeline, input.revision)

@@ -131,4 +131,6 @@ async def test_the_oms_learns_a_slow_node_and_keeps_the_promise_a_plain_oms_brea
     assert 6.5 <= node["learned_median_hours"] <= 8.5  # from 09:xx, 6-8 h after 08:00
     # No sandbagging: the dates kept are the days the parcels arrive, no later.
     assert learning["promise_slack_days"]["home_standard"] <= 0.0
+    assert learning["otif_by_method"]["home_standard"]["orders"] == len(customers)
+    assert plain["otif_by_method"]["home_standard"]["otif"] == 0.0
     assert learning["oversells"] == 0 and plain["oversells"] == 0

@@ -40,6 +40,25 @@ def four_hours_into(shipment: Shipment) -> datetime:
     return max(shipment.released_at, shipment.pick_by - timedelta(days=1)) + timedelta(hours=4)
 
 
+async def released_and_watched(ts_env: WorkflowEnvironment, task_queue: str, oid: str,
+                               sku: str, now: datetime):  # fmt: skip
+    """An order for one unit of `sku`, promised a month ahead of the test server's clock
+    (it runs ahead of the wall clock), released; and a field watch every half hour."""
+    promised = (now + timedelta(days=30)).date().isoformat()
+    handle = await start(
+        ts_env.client, task_queue, order_body(oid, [(sku, 1)], promised_by=promised)
+    )
+    state = await wait_for(handle, lambda s: s.view.status == OrderStatus.RELEASED)
+    [shipment] = state.view.shipments
+    watch = await ts_env.client.start_workflow(
+        FieldWatchWorkflow.run,
+        FieldWatchInput(every_minutes=30),
+        id=f"watch-{uuid.uuid4().hex[:6]}",
+        task_queue=task_queue,
+    )
+    return handle, shipment, watch
+
+
 async def test_a_shipment_stuck_at_its_node_is_moved_before_its_picking_sla(
     ts_env: WorkflowEnvironment, task_queue: str, engine
 ):
@@ -48,19 +67,9 @@ async def test_a_shipment_stuck_at_its_node_is_moved_before_its_picking_sla(
     a_node_that_hands_over_in(engine, "DC-PARIS", 2.0, now)
     oid = f"A-{uuid.uuid4().hex[:6]}"
     async with build_worker(ts_env.client, task_queue, engine):
-        # A date a month ahead of the test server's clock (it runs ahead of the wall clock).
         promised = (now + timedelta(days=30)).date()
-        body = order_body(oid, [("SKU-1", 1)], promised_by=promised.isoformat())
-        handle = await start(ts_env.client, task_queue, body)
-        state = await wait_for(handle, lambda s: s.view.status == OrderStatus.RELEASED)
-        [stuck] = state.view.shipments
+        handle, stuck, watch = await released_and_watched(ts_env, task_queue, oid, "SKU-1", now)
         assert stuck.node_id == "DC-LYON" and stuck.pick_by and stuck.ship_by
-        watch = await ts_env.client.start_workflow(
-            FieldWatchWorkflow.run,
-            FieldWatchInput(every_minutes=30),
-            id=f"watch-{uuid.uuid4().hex[:6]}",
-            task_queue=task_queue,
-        )
         # Lyon hands over in 2 hours, always: after 4 hours without a pick, it will not.
         await ts_env.sleep(four_hours_into(stuck) - now)
         state = await wait_for(handle, lambda s: len(s.view.shipments) == 2)
@@ -102,17 +111,7 @@ async def test_an_order_told_of_a_late_handover_keeps_it_when_nothing_else_keeps
     a_node_that_hands_over_in(engine, "DC-LYON", 2.0, now)
     oid = f"A-{uuid.uuid4().hex[:6]}"
     async with build_worker(ts_env.client, task_queue, engine):
-        promised = (now + timedelta(days=30)).date().isoformat()
-        body = order_body(oid, [("SKU-2", 1)], promised_by=promised)
-        handle = await start(ts_env.client, task_queue, body)
-        state = await wait_for(handle, lambda s: s.view.status == OrderStatus.RELEASED)
-        [shipment] = state.view.shipments
-        watch = await ts_env.client.start_workflow(
-            FieldWatchWorkflow.run,
-            FieldWatchInput(every_minutes=30),
-            id=f"watch-{uuid.uuid4().hex[:6]}",
-            task_queue=task_queue,
-        )
+        handle, shipment, watch = await released_and_watched(ts_env, task_queue, oid, "SKU-2", now)
         await ts_env.sleep(four_hours_into(shipment) - now)
         state = await wait_for(handle, lambda s: any(e.type == "at_risk" for e in s.timeline))
         assert len(state.view.shipments) == 1 and state.view.shipments[0].status == "released"
