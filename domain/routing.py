@@ -43,7 +43,6 @@ class FieldOutlook:
             return None
         return self.performance.handover(node, kind, work_starts(node, now, pick_on))
 
-
     def not_before(self, node: Node, now: datetime) -> date | None:
         """Tomorrow, when the node's backlog fills today (as learned); else None."""
         if self.performance is None or not self.performance.backlogged(node, now):

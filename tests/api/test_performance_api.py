@@ -40,9 +40,7 @@ async def test_a_preparation_time_out_of_range_is_a_422_naming_the_field(api: Ap
 
 async def test_a_promise_confidence_out_of_range_is_a_422_naming_the_field(api: Api):
     policy = {"name": "too-sure", "promise_confidence": 1.5}
-    answer = await api.http.put(
-        "/v1/admin/sourcing-policy", json=policy, headers=api.auth("admin")
-    )
+    answer = await api.http.put("/v1/admin/sourcing-policy", json=policy, headers=api.auth("admin"))
     assert answer.status_code == 422
     assert "promise_confidence" in answer.text
     current = await api.http.get("/v1/admin/sourcing-policy", headers=api.auth("admin"))
