@@ -60,9 +60,6 @@ class Handover:
         """The first day by which the parcel has left with at least `confidence`."""
         return _quantile(self.days, confidence)
 
-    def chance_by(self, day: date) -> float:
-        return sum(p for d, p in self.days if d <= day)
-
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
