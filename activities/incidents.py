@@ -1,7 +1,7 @@
 """What an incident touches: the shipments it takes a node's slot or a carrier from, and
 for a stock count below the ledger, the holds it cuts."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
 from sqlalchemy import Engine
@@ -10,6 +10,7 @@ from sqlmodel import select
 from activities import defn
 from db import capacity, incidents, ledger
 from db.engine import unit_of_work
+from db.network import read_network
 from db.tables import CapacityBookingRow, CarrierBookingRow, ShipmentRow
 from domain.incidents import Incident, IncidentOutcome
 
@@ -47,15 +48,23 @@ class IncidentActivities:
                         _add(touched, session, row.shipment_id)
             elif incident.type == "carrier_outage":
                 assert incident.from_ and incident.to
+                network = read_network(session)
+                services = {
+                    s.id: s for c in network.carriers if c.id == incident.carrier_id
+                    for s in c.services
+                }  # fmt: skip
+                # A parcel picked some days before the outage may wait for a pickup day in it.
                 query = select(CarrierBookingRow, CapacityBookingRow).where(
                     CarrierBookingRow.shipment_id == CapacityBookingRow.shipment_id,
                     CarrierBookingRow.carrier_id == incident.carrier_id,
                     CarrierBookingRow.status == "booked",
-                    CapacityBookingRow.day >= incident.from_,
+                    CapacityBookingRow.day >= incident.from_ - timedelta(days=7),
                     CapacityBookingRow.day <= incident.to,
                 )
-                for booking, _slot in session.exec(query):
-                    if incident.service_id in (None, booking.service_id):
+                holidays = network.calendar.holidays
+                for booking, slot in session.exec(query):
+                    service = services.get(booking.service_id)
+                    if service and incident.stops_collection(service, slot.day, holidays):
                         _add(touched, session, booking.shipment_id)
             else:
                 assert incident.node_id and incident.sku and incident.counted is not None

@@ -1,12 +1,14 @@
 """Incidents: facts from the field that break plans, each with an id that applies it once."""
 
+from collections.abc import Collection
 from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.ids import Day, Id
-from domain.network import Carrier
+from domain.network import Carrier, CarrierService
+from domain.shipping_calendar import collection_day
 
 
 class Incident(BaseModel):
@@ -45,6 +47,17 @@ class Incident(BaseModel):
 
     def covers(self, day: date) -> bool:
         return self.from_ is not None and self.to is not None and self.from_ <= day <= self.to
+
+    def stops_collection(
+        self, service: CarrierService, handed_over: date, holidays: Collection[date]
+    ) -> bool:
+        """Does this carrier outage stop the carrier collecting a parcel of `service` handed
+        over on `handed_over`? (A parcel waiting for a pickup day after the outage is not
+        held up by it.)"""
+        if self.type != "carrier_outage" or self.service_id not in (None, service.id):
+            return False
+        collected = collection_day(handed_over, service, holidays)
+        return collected is not None and self.covers(collected)
 
     @property
     def words(self) -> str:

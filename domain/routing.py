@@ -10,7 +10,12 @@ from zoneinfo import ZoneInfo
 from domain.incidents import Incident
 from domain.lead_times import COLLECT, FieldPerformance, Handover, deliver_on
 from domain.network import Carrier, Node
-from domain.shipping_calendar import MAX_LOOKAHEAD_DAYS, add_delivery_days, weekday
+from domain.shipping_calendar import (
+    MAX_LOOKAHEAD_DAYS,
+    add_delivery_days,
+    collection_day,
+    weekday,
+)
 
 # The kind of a route that ends at the node's own counter (COLLECT, from lead_times).
 
@@ -120,7 +125,8 @@ def carrier_routes(
             if arrives is None:
                 continue
             if outlook.outages:
-                arrives = _through_outages(arrives, handover.first, carrier_id, service.id,
+                collected = collection_day(handover.first, service, frozen) or handover.first
+                arrives = _through_outages(arrives, collected, carrier_id, service.id,
                                            outlook.outages, frozen)  # fmt: skip
             routes.append(
                 Route(
@@ -146,7 +152,9 @@ def _through_outages(
     outages: tuple[Incident, ...],
     holidays: frozenset[date],
 ) -> date:
-    """A parcel stands still through a carrier's outage, then travels what was left."""
+    """A parcel stands still through a carrier's outage, then travels what was left. It is
+    in the carrier's hands from the day the carrier collects it (`leaves`): an outage over
+    before then only delays the parcels collected during it."""
     for outage in outages:
         if outage.carrier_id != carrier_id or outage.service_id not in (None, service_id):
             continue

@@ -29,17 +29,31 @@ def delivery_date(
     return _carried(ship_on, service._pickup_days, transit, holidays)
 
 
+def collection_day(
+    handed_over: date, service: CarrierService, holidays: Collection[date]
+) -> date | None:
+    """The carrier's first pickup day on or after the day a parcel is handed over: until
+    then the parcel waits at the node, out of the carrier's hands (and of its outages)."""
+    holidays = holidays if isinstance(holidays, frozenset) else frozenset(holidays)
+    return _first_pickup(handed_over, service._pickup_days, holidays)
+
+
+@lru_cache(maxsize=65_536)
+def _first_pickup(day: date, pickup_days: frozenset[str], holidays: frozenset[date]) -> date | None:
+    for _ in range(MAX_LOOKAHEAD_DAYS):
+        if weekday(day) in pickup_days and day not in holidays:
+            return day
+        day += timedelta(days=1)
+    return None
+
+
 @lru_cache(maxsize=65_536)
 def _carried(
     ship_on: date, pickup_days: frozenset[str], transit: int, holidays: frozenset[date]
 ) -> date | None:
     # The promise asks this for every node of every cart: the answers repeat, remember them.
-    day = ship_on
-    for _ in range(MAX_LOOKAHEAD_DAYS):
-        if weekday(day) in pickup_days and day not in holidays:
-            break
-        day += timedelta(days=1)
-    else:
+    day = _first_pickup(ship_on, pickup_days, holidays)
+    if day is None:
         return None
     remaining = transit
     while remaining > 0:

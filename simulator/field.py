@@ -25,7 +25,12 @@ from sqlmodel import Session, select
 from db.tables import CarrierBookingRow, OutboxRow
 from domain.geo import distance_km
 from domain.network import CarrierService, NetworkDocument, Node
-from domain.shipping_calendar import delivery_date, weekday
+from domain.shipping_calendar import (
+    add_delivery_days,
+    collection_day,
+    delivery_date,
+    weekday,
+)
 from simulator.oms_client import OmsClient
 from simulator.scenario import Delay, Scenario
 from workflows.order import IN_STORE_COLLECTION
@@ -253,30 +258,22 @@ class Field:
     def _arrival(self, node: Node, order_id: str, sid: str, carrier: str,
                  shipped: datetime) -> datetime:  # fmt: skip
         """The carrier's published transit from the day it collects, then its delays:
-        random ones, and the days of an outage."""
+        random ones, and the days of an outage while it has the parcel."""
         tz = ZoneInfo(node.timezone)
         local = shipped.astimezone(tz)
-        collect_on = local.date() + timedelta(days=1 if local.time() > node.cutoff else 0)
-        service_id = booked_service(self.engine, sid)
-        service = self.services.get(service_id or "")
+        handed_over = local.date() + timedelta(days=1 if local.time() > node.cutoff else 0)
+        service = self.services.get(booked_service(self.engine, sid) or "")
         lat, lon = self.points.get(order_id, (node.lat, node.lon))
         km = distance_km(node.lat, node.lon, lat, lon)
-        day = delivery_date(collect_on, service, km, self.holidays) if service else None
-        day = day or collect_on + timedelta(days=3)
         chance = self.behaviour.carrier_delay_by_carrier.get(
             carrier, self.behaviour.carrier_delay_probability
         )
+        late = 0
         if self.rng.random() < chance:
             self.stats.carrier_delays += 1
-            day += timedelta(days=self.rng.randint(1, self.behaviour.carrier_delay_days))
-        for outage in self.scenario.incidents:
-            if outage.type != "carrier_outage" or outage.carrier_id != carrier:
-                continue
-            if outage.service_id not in (None, service_id) or not (outage.from_ and outage.to):
-                continue
-            if outage.from_ <= day and outage.to >= collect_on:
-                # Parcels stand still through the outage, then travel what was left.
-                day += timedelta(days=(outage.to - max(outage.from_, collect_on)).days + 1)
+            late = self.rng.randint(1, self.behaviour.carrier_delay_days)
+        outages = [i for i in self.scenario.incidents if i.type == "carrier_outage"]
+        day = arrival_day(handed_over, carrier, service, km, self.holidays, late, outages)
         return datetime.combine(day, DELIVERY_TIME, tz)
 
     async def _delivered(self, carrier: str, sid: str, when: datetime) -> None:
@@ -326,3 +323,31 @@ class Field:
             "shipment_id": sid,
             "lines": [{"line_id": line, "qty": qty} for line, qty in lines.items()],
         }
+
+
+def arrival_day(
+    handed_over: date,
+    carrier: str,
+    service: CarrierService | None,
+    km: float,
+    holidays: frozenset[date],
+    late: int,
+    outages: list,
+) -> date:
+    """The day a parcel handed over on `handed_over` is delivered: the service's published
+    transit from its first pickup day, `late` delivery days more, and a stand-still through
+    each outage of the service while the carrier has the parcel (from its pickup day).
+    Carriers deliver on delivery days only (Monday to Saturday, holidays excluded)."""
+    day = delivery_date(handed_over, service, km, holidays) if service else None
+    day = day or handed_over + timedelta(days=3)
+    collected = (collection_day(handed_over, service, holidays) if service else None) or handed_over
+    day = add_delivery_days(day, late, holidays)
+    for outage in outages:
+        if outage.carrier_id != carrier or not (outage.from_ and outage.to):
+            continue
+        if outage.service_id not in (None, service.id if service else None):
+            continue
+        if outage.from_ <= day and outage.to >= collected:
+            lost = (outage.to - max(outage.from_, collected)).days + 1
+            day = add_delivery_days(day + timedelta(days=lost - 1), 1, holidays)
+    return day

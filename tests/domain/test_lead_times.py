@@ -17,7 +17,7 @@ from domain.lead_times import (
     learn,
     node_performance,
 )
-from domain.network import Calendar, CarrierService, Node
+from domain.network import Calendar, Carrier, CarrierService, Node
 from domain.policy import DEFAULT_POLICY, PRESETS, SourcingPolicy
 from domain.routing import FieldOutlook, carrier_routes, work_starts
 from domain.supply_chain import SupplyChain
@@ -256,6 +256,41 @@ def test_an_outage_announced_for_tomorrow_delays_a_parcel_that_would_travel_then
     [route] = carrier_routes(dc(), 500, CARRIERS, WEDNESDAY, frozenset(), ("standard",),
                              outlook=outlook)  # fmt: skip
     assert route.deliver_on == SATURDAY  # Friday published; it stands still on Thursday
+
+
+WEEKDAYS_ONLY = Carrier(
+    id="POSTE",
+    services=[{"id": "POSTE-STD", "kind": "standard", "cost": 5.0, "bands": [{"max_km": 1200,
+               "days": 1}], "pickup_days": ["mon", "tue", "wed", "thu", "fri"]}],
+)  # fmt: skip
+SATURDAY_OUTAGE = Incident(incident_id="I-2", type="carrier_outage", carrier_id="POSTE",
+                           **{"from": SATURDAY, "to": SATURDAY})  # fmt: skip
+
+
+def test_a_parcel_waiting_for_monday_pickup_is_not_held_up_by_a_saturday_outage():
+    outlook = FieldOutlook(None, 1.0, (SATURDAY_OUTAGE,))
+    [route] = carrier_routes(dc(), 500, {"POSTE": WEEKDAYS_ONLY}, SATURDAY, frozenset(),
+                             ("standard",), outlook=outlook)  # fmt: skip
+    assert route.deliver_on == SATURDAY + timedelta(days=3)  # collected Monday, Tuesday
+    [route] = carrier_routes(dc(), 500, {"POSTE": WEEKDAYS_ONLY}, FRIDAY, frozenset(),
+                             ("standard",), outlook=outlook)  # fmt: skip
+    assert route.deliver_on == SATURDAY + timedelta(days=2)  # collected Friday, stood still
+
+
+def test_an_outage_touches_the_parcels_the_carrier_would_collect_during_it():
+    [service] = WEEKDAYS_ONLY.services
+    assert SATURDAY_OUTAGE.stops_collection(service, SATURDAY, ()) is False  # Monday pickup
+    friday = Incident(incident_id="I-3", type="carrier_outage", carrier_id="POSTE",
+                      service_id="POSTE-STD", **{"from": FRIDAY, "to": FRIDAY})  # fmt: skip
+    assert friday.stops_collection(service, THURSDAY, ()) is False  # collected Thursday
+    assert friday.stops_collection(service, FRIDAY, ()) is True
+    next_monday = SATURDAY + timedelta(days=2)
+    monday = Incident(incident_id="I-4", type="carrier_outage", carrier_id="POSTE",
+                      **{"from": next_monday, "to": next_monday})  # fmt: skip
+    assert monday.stops_collection(service, SATURDAY, ()) is True  # waits for Monday's pickup
+    other = Incident(incident_id="I-5", type="carrier_outage", carrier_id="POSTE",
+                     service_id="POSTE-EXP", **{"from": FRIDAY, "to": FRIDAY})  # fmt: skip
+    assert other.stops_collection(service, FRIDAY, ()) is False  # another service is out
 
 
 # --- The promise on what was learned ---------------------------------------------------
