@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from sqlalchemy import Engine
+from temporalio.client import Client
 
 from api.app import create_app
 from api.auth import sign
@@ -29,6 +30,7 @@ class Api:
     http: httpx.AsyncClient
     engine: Engine
     settings: Settings
+    client: Client
 
     def auth(self, role: str | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {KEYS[role]}"} if role else {}
@@ -90,4 +92,4 @@ async def api(client, task_queue: str, engine: Engine, sqlite_url: str) -> Async
     transport = httpx.ASGITransport(app=app)
     async with build_worker(client, task_queue, engine):
         async with httpx.AsyncClient(transport=transport, base_url="http://oms") as http:
-            yield Api(http=http, engine=engine, settings=settings)
+            yield Api(http=http, engine=engine, settings=settings, client=client)

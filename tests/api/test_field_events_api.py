@@ -9,6 +9,7 @@ from db import ledger
 from db.engine import unit_of_work
 from domain.policy import PRESETS
 from tests.api.conftest import Api, eventually
+from tests.histories import keep_history
 from tests.networks import at, day, order_body
 
 
@@ -136,6 +137,7 @@ async def test_a_short_pick_is_written_off_and_rerouted_keeping_the_date(api: Ap
     order = await api.wait_status(oid, "delivered")
     assert order["otif"]["on_time"] and order["otif"]["in_full"]
     assert order["otif"]["delivered_units"] == 3
+    await keep_history(api.client, f"order-{oid}", "order-short-pick-rerouted")
     # Prometheus counts the reroute from the read model.
     for _ in range(100):
         if "oms_reroutes 1.0" in (await api.http.get("/metrics")).text:

@@ -10,6 +10,7 @@ from db import ledger
 from db.engine import unit_of_work
 from db.tables import CarrierBookingRow, OutboxRow
 from tests.api.conftest import Api
+from tests.histories import keep_history
 from tests.networks import at, day, order_body
 
 TODAY = datetime.now(UTC).date()
@@ -188,6 +189,8 @@ async def test_support_accepts_a_partial_delivery_or_retries_once_stock_is_back(
     assert {s["node_id"] for s in order["shipments"] if s["status"] == "released"} == {"DC-PARIS"}
     assert held(api, "SKU-2")["DC-PARIS"] == (5, 1)
     assert second not in [o["order_id"] for o in (await api.get("/v1/exceptions")).json()["orders"]]
+    await keep_history(api.client, f"order-{first}", "order-exception-partial-accepted")
+    await keep_history(api.client, f"order-{second}", "order-exception-retried")
 
 
 async def test_a_capacity_drop_moves_only_the_shipments_beyond_it(api: Api):
@@ -268,6 +271,7 @@ async def test_a_reroute_that_cannot_keep_the_date_repromises_and_tells_everyone
     # Delivered by the new date: on time against the promise the customer was given.
     done = await deliver_everything(api, oid, f"{order['promised_by']}T12:00:00+01:00")
     assert done["otif"]["on_time"] and done["otif"]["in_full"]
+    await keep_history(api.client, f"order-{oid}", "order-node-closed-repromised")
 
 
 async def test_after_a_carrier_outage_the_rebooked_order_is_delivered_on_time(api: Api):
@@ -281,3 +285,5 @@ async def test_after_a_carrier_outage_the_rebooked_order_is_delivered_on_time(ap
     assert [s["carrier_id"] for s in done["shipments"]] == ["COLISSIMO", "DPD"]
     assert done["otif"]["on_time"] and done["otif"]["in_full"]
     assert held(api)["DC-LYON"] == (28, 0)
+    await keep_history(api.client, f"order-{oid}", "order-carrier-outage-rebooked")
+    await keep_history(api.client, f"incident-{outage['incident_id']}", "incident-carrier-outage")

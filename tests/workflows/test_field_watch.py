@@ -11,6 +11,7 @@ from db.engine import unit_of_work
 from db.performance import record_outcomes
 from domain.lead_times import MIN_NODE_SAMPLES, SHIP
 from domain.order import OrderStatus, Shipment
+from tests.histories import keep_history
 from tests.networks import order_body
 from tests.workflows.test_order_workflow import start, wait_for
 from worker.main import build_worker
@@ -82,6 +83,8 @@ async def test_a_shipment_stuck_at_its_node_is_moved_before_its_picking_sla(
         assert state.view.reroutes == 1
         await watch.terminate("test over")
         await handle.terminate("test over")
+        await keep_history(ts_env.client, handle.id, "order-late-handover-moved")
+        await keep_history(ts_env.client, watch.id, "field-watch")
 
 
 async def test_a_shipment_within_its_nodes_usual_lead_time_is_not_at_risk(engine):

@@ -10,6 +10,7 @@ from db import ledger
 from db.engine import unit_of_work
 from db.tables import CarrierBookingRow, OutboxRow
 from domain.order import OrderStatus
+from tests.histories import keep_history
 from tests.networks import order_body
 from tests.workflows.test_order_workflow import carrier_event, node_event, start, wait_for
 from worker.main import build_worker
@@ -138,5 +139,6 @@ async def test_a_node_that_misses_its_picking_sla_loses_the_order_to_the_next_be
         await ts_env.sleep(timedelta(days=1))
         state = await wait_for(handle, lambda s: s.view.status == OrderStatus.EXCEPTION)
         assert "cannot reroute after DC-PARIS missed its picking SLA" in (state.view.reason or "")
+        await keep_history(ts_env.client, handle.id, "order-sla-missed-twice")
         assert "order_delayed" in topics(engine, oid)
         await handle.terminate("test over")

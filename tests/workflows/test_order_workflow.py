@@ -13,6 +13,7 @@ from db.engine import unit_of_work
 from db.tables import CarrierBookingRow, OrderRow, OutboxRow
 from domain.field_events import CarrierEvent, CarrierEventSignal, NodeEvent, NodeEventSignal
 from domain.order import OrderStatus, PlaceOrder
+from tests.histories import keep_history
 from tests.networks import day, order_body
 from worker.main import build_worker
 from workflows.order import CancelInput, OrderInput, OrderState, OrderWorkflow
@@ -82,6 +83,7 @@ async def test_order_goes_from_placed_to_delivered_on_time_and_in_full(
         )
         final = await handle.result()
         state = await handle.query(OrderWorkflow.state)
+        await keep_history(client, handle.id, "order-delivered")
 
     assert final.status == OrderStatus.DELIVERED
     assert final.otif and final.otif.on_time and final.otif.in_full
@@ -116,6 +118,7 @@ async def test_cancel_before_shipping_gives_stock_back_and_cancels_booking(
         )
         assert result.cancelled
         final = await handle.result()
+        await keep_history(client, handle.id, "order-cancelled")
     assert final.status == OrderStatus.CANCELLED
     sid = state.view.shipments[0].shipment_id
     with unit_of_work(engine) as session:
@@ -137,6 +140,7 @@ async def test_cancel_after_shipping_is_refused(client: Client, task_queue: str,
         state = await handle.query(OrderWorkflow.state)
         assert state.view.status == OrderStatus.SHIPPED
         await handle.terminate("test over")
+        await keep_history(client, handle.id, "order-cancel-refused")
 
 
 async def test_support_finds_orders_by_status_customer_and_node(
