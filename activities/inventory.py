@@ -14,7 +14,7 @@ from db.network import read_calendar, read_node
 from db.performance import PerformanceCache
 from db.policies import active_policy
 from db.supply_chain import load_supply_chain
-from domain.errors import InsufficientStock
+from domain.errors import InsufficientStock, Refusal
 from domain.order import Delivery, OrderLine
 from domain.sourcing import Destination, SourcingPlan, Unsourceable, source_order
 from domain.supply_chain import SupplyChain, protection
@@ -102,7 +102,9 @@ class InventoryActivities:
             store = chain.by_id.get(delivery.store_id or "")
             if store is None:
                 raise ApplicationError(
-                    f"unknown store {delivery.store_id}", type="UnknownStore", non_retryable=True
+                    f"unknown store {delivery.store_id}",
+                    type=Refusal.UNKNOWN_STORE,
+                    non_retryable=True,
                 )
             destination = Destination(lat=store.lat, lon=store.lon, pickup_node_id=store.id)
             pickup = store.id
@@ -125,7 +127,7 @@ class InventoryActivities:
             raise ApplicationError(
                 str(exc),
                 {"missing": exc.missing, "next_supply_on": next_supply},
-                type="Unsourceable",
+                type=Refusal.UNSOURCEABLE,
                 non_retryable=True,
             ) from exc
         return SourceOrderResult(plan=plan)
@@ -142,7 +144,7 @@ class InventoryActivities:
         if day is None:
             raise ApplicationError(
                 f"{input.node_id} has no picking capacity left in the coming weeks",
-                type="NoCapacity",
+                type=Refusal.NO_CAPACITY,
                 non_retryable=True,
             )
         pick_by = datetime.combine(day + timedelta(days=1), time(0), ZoneInfo(node.timezone))
@@ -182,7 +184,7 @@ class InventoryActivities:
                 ledger.reserve(session, requests, datetime.now(UTC))
             except InsufficientStock as exc:
                 raise ApplicationError(
-                    str(exc), type="InsufficientStock", non_retryable=True
+                    str(exc), type=Refusal.INSUFFICIENT_STOCK, non_retryable=True
                 ) from exc
         return ReserveStockResult(reservation_ids=[r.reservation_id for r in requests])
 

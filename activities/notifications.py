@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import httpx
 from pydantic import BaseModel
@@ -23,10 +23,9 @@ from activities import defn
 from db import outbox
 from db.engine import unit_of_work
 from db.tables import OutboxRow
+from domain.order_lifecycle import Recipient
 
 log = logging.getLogger("oms.notifications")
-
-Recipient = Literal["customer", "node", "carrier"]
 
 
 class Notification(BaseModel):

@@ -2,7 +2,7 @@
 
 import hashlib
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from fastapi import HTTPException, status
 from temporalio.client import (
@@ -58,7 +58,7 @@ async def place(client: Client, settings: Settings, order: PlaceOrder, now: date
     ]
     if order.delivery.promised_by:
         attributes.append(
-            SearchAttributePair(sa.PROMISED_BY, _midnight(order.delivery.promised_by))
+            SearchAttributePair(sa.PROMISED_BY, sa.promised_by(order.delivery.promised_by))
         )
     try:
         handle = await client.start_workflow(
@@ -162,7 +162,3 @@ async def signal(client: Client, order_id: str, signal_def, payload) -> None:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, f"order engine did not answer: {exc.message}"
         ) from exc
-
-
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, datetime.min.time(), UTC)

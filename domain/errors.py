@@ -1,5 +1,7 @@
 """Business failures with business names; only the API maps them to HTTP."""
 
+from enum import StrEnum
+
 
 class DomainError(Exception):
     """A request the business rules refuse."""
@@ -23,3 +25,16 @@ class InventoryConflict(DomainError):
 
 class DuplicateEventConflict(DomainError):
     """An event id seen before, sent again with a different body."""
+
+
+class Refusal(StrEnum):
+    """The names business refusals carry across processes (an activity's or an update's
+    failure type): retrying them cannot help, and callers tell them from outages."""
+
+    INSUFFICIENT_STOCK = "InsufficientStock"
+    UNSOURCEABLE = "Unsourceable"
+    UNKNOWN_STORE = "UnknownStore"
+    NO_CAPACITY = "NoCapacity"
+    TOO_LATE_TO_CANCEL = "TooLateToCancel"
+    NOT_IN_EXCEPTION_QUEUE = "NotInExceptionQueue"
+    NOTHING_TO_DELIVER = "NothingToDeliver"

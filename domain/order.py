@@ -68,6 +68,10 @@ class Delivery(Strict):
             raise ValueError("click and collect needs a store_id")
         return self
 
+    @property
+    def postal_code(self) -> str | None:
+        return self.address.postal_code if self.address else None
+
 
 class OrderLine(Strict):
     line_id: Id

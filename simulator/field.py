@@ -25,6 +25,7 @@ from sqlmodel import Session, select
 from db.tables import CarrierBookingRow, OutboxRow
 from domain.geo import distance_km
 from domain.network import CarrierService, NetworkDocument, Node
+from domain.order_lifecycle import IN_STORE_COLLECTION
 from domain.shipping_calendar import (
     add_delivery_days,
     collection_day,
@@ -33,7 +34,6 @@ from domain.shipping_calendar import (
 )
 from simulator.oms_client import OmsClient
 from simulator.scenario import Delay, Scenario
-from workflows.order import IN_STORE_COLLECTION
 
 SHIP_AFTER_PICK = timedelta(minutes=30)
 DELIVERY_TIME = time(14)  # carriers deliver early afternoon, local time

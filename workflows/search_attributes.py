@@ -1,8 +1,12 @@
 """Search attributes that let support agents find orders in the Temporal Web UI."""
 
+from datetime import UTC, date, datetime, time
+
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.common import SearchAttributeKey
+from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
+
+from domain.order import OrderView
 
 ORDER_STATUS = SearchAttributeKey.for_keyword("OrderStatus")
 CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
@@ -10,6 +14,23 @@ PROMISED_BY = SearchAttributeKey.for_datetime("PromisedBy")
 ORDER_NODES = SearchAttributeKey.for_keyword_list("OrderNodes")
 
 ALL = [ORDER_STATUS, CUSTOMER_ID, PROMISED_BY, ORDER_NODES]
+
+
+def promised_by(day: date) -> datetime:
+    """A promised day as the Datetime attribute holds it: its midnight, UTC."""
+    return datetime.combine(day, time(0), UTC)
+
+
+def of_order(view: OrderView) -> list[SearchAttributeUpdate]:
+    """What support filters orders on, as the order stands."""
+    updates: list[SearchAttributeUpdate] = [
+        ORDER_STATUS.value_set(view.status.value),
+        CUSTOMER_ID.value_set(view.customer.id),
+        ORDER_NODES.value_set(sorted({s.node_id for s in view.shipments})),
+    ]
+    if view.promised_by is not None:
+        updates.append(PROMISED_BY.value_set(promised_by(view.promised_by)))
+    return updates
 
 
 def cli_flags() -> list[str]:

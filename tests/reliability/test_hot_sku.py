@@ -46,7 +46,7 @@ async def storm(client: Client, task_queue: str, engine: Engine, url: str, order
     async with build_worker(client, task_queue, engine, max_activity_threads=16):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                      base_url="http://oms") as http:  # fmt: skip
-            api = Api(http=http, engine=engine, settings=settings)
+            api = Api(http=http, engine=engine, settings=settings, client=client)
 
             async def sell(n: int) -> int:
                 event = {"event_id": f"SALE-{run}-{n}", "type": "sale", "sku": "SKU-HOT",
