@@ -3,8 +3,8 @@
 from datetime import datetime
 
 from pydantic import BaseModel
-from sqlalchemy import Engine
-from sqlmodel import col, select
+from sqlalchemy import Engine, select
+from sqlmodel import col
 
 from activities import defn
 from db.engine import read_only
@@ -44,14 +44,20 @@ class FieldWatchActivities:
         with read_only(self.engine) as session:
             chain = network_only(session)
             learned = self.performance.get(session, chain, input.now)
-            waiting = session.exec(
-                select(t.order_id, t.shipment_id, t.node_id, t.kind, t.started_at, t.ship_by).where(
-                    col(t.handed_over_at).is_(None),
-                    t.status == ShipmentStatus.RELEASED.value,
-                    col(t.ship_by).is_not(None),
-                    t.started_at < input.now,
-                )
-            ).all()
+            query = select(
+                col(t.order_id),
+                col(t.shipment_id),
+                col(t.node_id),
+                col(t.kind),
+                col(t.started_at),
+                col(t.ship_by),
+            ).where(
+                col(t.handed_over_at).is_(None),
+                col(t.status) == ShipmentStatus.RELEASED.value,
+                col(t.ship_by).is_not(None),
+                col(t.started_at) < input.now,
+            )
+            waiting = session.connection().execute(query).all()
         late = []
         for order_id, shipment_id, node_id, kind, started_at, ship_by in waiting:
             node = chain.by_id.get(node_id)

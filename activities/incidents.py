@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from activities import defn
 from db import capacity, incidents, ledger
@@ -96,5 +96,5 @@ def _shipment_of(session, order_id: str, node_id: str) -> str | None:
     query = select(ShipmentRow).where(
         ShipmentRow.order_id == order_id, ShipmentRow.node_id == node_id
     )
-    rows = list(session.exec(query.order_by(ShipmentRow.shipment_id.desc())))
+    rows = list(session.exec(query.order_by(col(ShipmentRow.shipment_id).desc())))
     return rows[0].shipment_id if rows else None

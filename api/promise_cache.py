@@ -38,7 +38,7 @@ class SupplyChainCache:
         self.policy: SourcingPolicy | None = None
         self._refreshed_at = 0.0
         self._loaded_at = 0.0
-        self._since = None
+        self._since: datetime | None = None
         self._network = ""
         self._task: asyncio.Task | None = None
         self._first = asyncio.Lock()

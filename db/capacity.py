@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterable
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from db import incidents
 from db.tables import CapacityBookingRow, CapacityRow
@@ -71,7 +71,7 @@ def usage(
     """Slots taken per node and day, from `from_day` on."""
     query = select(CapacityRow).where(CapacityRow.day >= from_day, CapacityRow.used > 0)
     if node_ids is not None:
-        query = query.where(CapacityRow.node_id.in_(sorted(set(node_ids))))
+        query = query.where(col(CapacityRow.node_id).in_(sorted(set(node_ids))))
     out: dict[str, dict[date, int]] = {}
     for row in session.exec(query):
         out.setdefault(row.node_id, {})[row.day] = row.used
@@ -122,4 +122,6 @@ def booked_at(session: Session, node_id: str, days: tuple[date, date]) -> list[C
         CapacityBookingRow.day >= days[0],
         CapacityBookingRow.day <= days[1],
     )
-    return list(session.exec(query.order_by(CapacityBookingRow.day, CapacityBookingRow.at)))
+    return list(
+        session.exec(query.order_by(col(CapacityBookingRow.day), col(CapacityBookingRow.at)))
+    )

@@ -4,7 +4,7 @@ take services off the plans."""
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from db.tables import IncidentRow
 from domain.incidents import Incident, IncidentOutcome
@@ -42,7 +42,7 @@ def save_outcomes(session: Session, incident_id: str, outcomes: list[IncidentOut
 
 
 def in_force(session: Session, types: Iterable[str], today: date) -> list[Incident]:
-    rows = session.exec(select(IncidentRow).where(IncidentRow.type.in_(list(types))))
+    rows = session.exec(select(IncidentRow).where(col(IncidentRow.type).in_(list(types))))
     incidents = [Incident.model_validate(row.document) for row in rows]
     return [i for i in incidents if i.to is None or i.to >= today]
 

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, NonNegativeInt, PositiveInt
 from sqlalchemy import func, insert, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from db.engine import insert_if_absent
 from db.events import claim_event, record_event_result
@@ -58,9 +58,9 @@ def reserve(session: Session, requests: list[ReservationRequest], now: datetime)
         result = session.exec(
             update(StockRow)
             .where(
-                StockRow.sku == req.sku,
-                StockRow.node_id == req.node_id,
-                StockRow.on_hand - StockRow.reserved - held_back >= req.qty,
+                col(StockRow.sku) == req.sku,
+                col(StockRow.node_id) == req.node_id,
+                col(StockRow.on_hand) - col(StockRow.reserved) - held_back >= req.qty,
             )
             .values(reserved=StockRow.reserved + req.qty, updated_at=now)
         )
@@ -142,8 +142,8 @@ def count_below_holds(
     """A count (stock discrepancy) is the truth: on hand becomes `counted`; holds it no
     longer covers are cut, newest first, and returned so their orders can be rerouted.
     Applied once per source id; a replay returns the same cuts."""
-    done = session.exec(select(MovementRow).where(MovementRow.source_id.startswith(source_id)))
-    done = list(done)
+    query = select(MovementRow).where(col(MovementRow.source_id).startswith(source_id))
+    done = list(session.exec(query))
     if done:
         return [_cut_of(session, m, source_id) for m in done if m.kind == "count_cut"]
     stock = session.get(StockRow, (sku, node_id), with_for_update=True)
@@ -320,7 +320,7 @@ def _change_stock(
 ) -> None:
     session.exec(
         update(StockRow)
-        .where(StockRow.sku == sku, StockRow.node_id == node_id)
+        .where(col(StockRow.sku) == sku, col(StockRow.node_id) == node_id)
         .values(
             on_hand=StockRow.on_hand + on_hand,
             reserved=StockRow.reserved + reserved,

@@ -4,7 +4,7 @@ import uuid
 from datetime import UTC, datetime
 
 from pydantic import BaseModel
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from db import ledger
 from db.tables import CalendarRow, CarrierRow, NodeRow, SkuRow, StockRow, SupplyRow
@@ -99,7 +99,7 @@ def is_empty(session: Session) -> bool:
 
 
 def known_skus(session: Session, skus: list[str]) -> set[str]:
-    return set(session.exec(select(SkuRow.sku).where(SkuRow.sku.in_(skus))))
+    return set(session.exec(select(SkuRow.sku).where(col(SkuRow.sku).in_(skus))))
 
 
 def node_exists(session: Session, node_id: str) -> bool:

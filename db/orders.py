@@ -1,6 +1,6 @@
 """The orders read model: listings and history for the API, kept by the workflow."""
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from db.engine import upsert
 from db.tables import OrderRow, ShipmentRow
@@ -73,7 +73,11 @@ def list_orders(
         query = query.where(OrderRow.status == status)
     if customer_id:
         query = query.where(OrderRow.customer_id == customer_id)
-    query = query.order_by(OrderRow.placed_at.desc(), OrderRow.order_id).offset(offset).limit(limit)
+    query = (
+        query.order_by(col(OrderRow.placed_at).desc(), OrderRow.order_id)
+        .offset(offset)
+        .limit(limit)
+    )
     return [OrderView.model_validate(row.view) for row in session.exec(query)]
 
 

@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from db.engine import upsert
 from db.tables import OutboxRow
@@ -42,9 +42,12 @@ def sent_at(session: Session, key: str) -> datetime | None:
         table.c.key == key, table.c.status == "sent"
     )
     found = session.exec(query).first()
-    return (found.sent_at or found.created_at) if found else None
+    if found is None:
+        return None
+    sent_at, created_at = found
+    return sent_at or created_at
 
 
 def for_order(session: Session, order_id: str) -> list[OutboxRow]:
     query = select(OutboxRow).where(OutboxRow.order_id == order_id)
-    return list(session.exec(query.order_by(OutboxRow.created_at, OutboxRow.key)))
+    return list(session.exec(query.order_by(col(OutboxRow.created_at), col(OutboxRow.key))))

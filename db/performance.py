@@ -6,6 +6,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
 from db import incidents
@@ -54,10 +55,20 @@ def load_performance(session: Session, chain: SupplyChain, now: datetime) -> Fie
     """Learn from the shipments most recently started (handed over or still open) and the
     work waiting at each node, as of `now`."""
     t = ShipmentOutcomeRow
-    columns = (t.node_id, t.kind, t.started_at, t.handed_over_at, t.carrier_id, t.service_id,
-               t.distance_km, t.delivered_at, t.ship_by)  # fmt: skip
-    started = session.exec(
-        select(*columns)
+    columns = (
+        col(t.node_id),
+        col(t.kind),
+        col(t.started_at),
+        col(t.handed_over_at),
+        col(t.carrier_id),
+        col(t.service_id),
+        col(t.distance_km),
+        col(t.delivered_at),
+        col(t.ship_by),
+    )
+    # Plain rows of columns, through the session's connection: many columns, no ORM objects.
+    started = session.connection().execute(
+        select_columns(*columns)
         .where(
             col(t.handed_over_at).is_not(None)
             | (col(t.status).in_(OPEN) & (col(t.started_at) <= now))

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from db.tables import PolicyRow
 from domain.policy import DEFAULT_POLICY, SourcingPolicy
@@ -19,10 +19,10 @@ def save_policy(session: Session, policy: SourcingPolicy) -> SourcingPolicy:
 
 
 def active_policy(session: Session) -> SourcingPolicy:
-    row = session.exec(select(PolicyRow).order_by(PolicyRow.version.desc()).limit(1)).first()
+    row = session.exec(select(PolicyRow).order_by(col(PolicyRow.version).desc()).limit(1)).first()
     return SourcingPolicy.model_validate(row.document) if row else DEFAULT_POLICY
 
 
 def policy_versions(session: Session) -> list[SourcingPolicy]:
-    rows = session.exec(select(PolicyRow).order_by(PolicyRow.version.desc()).limit(100))
+    rows = session.exec(select(PolicyRow).order_by(col(PolicyRow.version).desc()).limit(100))
     return [SourcingPolicy.model_validate(row.document) for row in rows]

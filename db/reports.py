@@ -3,14 +3,16 @@
 from datetime import date
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from db.tables import OrderRow
 from domain.order import OrderView
 
 
 def orders_promised_between(session: Session, start: date, end: date) -> list[OrderView]:
-    query = select(OrderRow.view).where(OrderRow.promised_by >= start, OrderRow.promised_by <= end)
+    query = select(OrderRow.view).where(
+        col(OrderRow.promised_by) >= start, col(OrderRow.promised_by) <= end
+    )
     return [OrderView.model_validate(view) for view in session.exec(query)]
 
 

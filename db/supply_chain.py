@@ -2,7 +2,8 @@
 
 from datetime import UTC, date, datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlalchemy import select as select_columns
+from sqlmodel import Session, col, select
 
 from db import capacity, incidents
 from db.network import read_network
@@ -25,8 +26,8 @@ def load_supply_chain(session: Session, skus: list[str] | None = None) -> Supply
     )
     stock = _STOCK
     if skus is not None:
-        stock = stock.where(StockRow.sku.in_(sorted(set(skus))))
-    _apply_stock(chain, session.exec(stock))
+        stock = stock.where(col(StockRow.sku).in_(sorted(set(skus))))
+    _apply_stock(chain, session.connection().execute(stock))
     chain.supply = read_supply(session, skus)
     chain.capacity_used = capacity.effective_usage(session, chain.by_id, _earliest_today(chain))
     chain.outages = incidents.in_force(session, ("carrier_outage",), _earliest_today(chain))
@@ -44,9 +45,9 @@ def network_only(session: Session) -> SupplyChain:
 
 
 def read_supply(session: Session, skus: list[str] | None = None) -> dict[str, list[Supply]]:
-    query = select(SupplyRow).order_by(SupplyRow.eta, SupplyRow.id)
+    query = select(SupplyRow).order_by(col(SupplyRow.eta), col(SupplyRow.id))
     if skus is not None:
-        query = query.where(SupplyRow.sku.in_(sorted(set(skus))))
+        query = query.where(col(SupplyRow.sku).in_(sorted(set(skus))))
     out: dict[str, list[Supply]] = {}
     for row in session.exec(query):
         out.setdefault(row.sku, []).append(Supply.model_validate(row.model_dump()))
@@ -61,14 +62,20 @@ def network_fingerprint(session: Session) -> str:
 
 def refresh(chain: SupplyChain, session: Session, since: datetime) -> None:
     """Bring a loaded supply chain up to date with what changed since `since`."""
-    _apply_stock(chain, session.exec(_STOCK.where(StockRow.updated_at >= since - REFRESH_OVERLAP)))
+    fresh = _STOCK.where(col(StockRow.updated_at) >= since - REFRESH_OVERLAP)
+    _apply_stock(chain, session.connection().execute(fresh))
     chain.capacity_used = capacity.effective_usage(session, chain.by_id, _earliest_today(chain))
     chain.outages = incidents.in_force(session, ("carrier_outage",), _earliest_today(chain))
 
 
 # Plain columns, not ORM objects: a big network has a million stock rows to read.
-_STOCK = select(StockRow.sku, StockRow.node_id, StockRow.on_hand, StockRow.reserved,
-                StockRow.safety_stock)  # fmt: skip
+_STOCK = select_columns(
+    col(StockRow.sku),
+    col(StockRow.node_id),
+    col(StockRow.on_hand),
+    col(StockRow.reserved),
+    col(StockRow.safety_stock),
+)
 
 
 def _apply_stock(chain: SupplyChain, rows) -> None:

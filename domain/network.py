@@ -161,7 +161,8 @@ class NetworkDocument(Strict):
             for carrier_id in node.carriers:
                 if carrier_id not in carrier_ids:
                     problems.append(f"node {node.id} uses unknown carrier {carrier_id}")
-        for row in [*self.stock, *self.supply]:
+        rows: list[StockLevel | Supply] = [*self.stock, *self.supply]
+        for row in rows:
             if row.sku not in sku_ids:
                 problems.append(f"unknown sku {row.sku} in stock or supply")
             if row.node_id not in node_ids:

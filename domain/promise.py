@@ -114,7 +114,11 @@ def promise(
     options: list[DeliveryOption] = []
     unavailable: list[Unavailable] = []
     carriers = chain.carriers_on(now.date())
-    for method, kinds in (("home_standard", ("standard",)), ("home_express", ("express",))):
+    home_methods: tuple[tuple[Method, tuple[str, ...]], ...] = (
+        ("home_standard", ("standard",)),
+        ("home_express", ("express",)),
+    )
+    for method, kinds in home_methods:
         try:
             plan = source_order(lines, home, offers, carriers, chain.holidays, now,
                                 policy=policy, kinds=kinds, explain=False,

@@ -44,6 +44,8 @@ class SupplyChain:
     # What the field has shown (lead times, lane delays); None: nothing learned yet.
     # Replace, don't mutate, as for capacity_used.
     performance: FieldPerformance | None = None
+    # Counts the changes of capacity_used and performance: what the cached days key on.
+    _capacity_version: int = field(default=0, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.index = {node.id: n for n, node in enumerate(self.nodes)}
@@ -56,8 +58,11 @@ class SupplyChain:
 
     def __setattr__(self, name: str, value) -> None:
         if name in ("capacity_used", "performance"):
-            object.__setattr__(self, "_capacity_version", getattr(self, "_capacity_version", 0) + 1)
+            object.__setattr__(self, "_capacity_version", self._version() + 1)
         object.__setattr__(self, name, value)
+
+    def _version(self) -> int:
+        return self.__dict__.get("_capacity_version", 0)  # not set yet while __init__ runs
 
     def set_atp(self, sku: str, node_id: str, qty: int) -> None:
         position = self.index.get(node_id)

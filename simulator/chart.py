@@ -8,6 +8,7 @@ It draws on the Agg canvas directly, not through pyplot: no display, no global f
 
 import pathlib
 from datetime import datetime
+from typing import Any
 
 import matplotlib.dates as mdates
 from matplotlib.axes import Axes
@@ -15,7 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 # Legends sit right of the panels, past the bottom panel's twin axis, so they never hide data.
-LEGEND = {"loc": "upper left", "bbox_to_anchor": (1.1, 1.0), "fontsize": 9}
+LEGEND: dict[str, Any] = {"loc": "upper left", "bbox_to_anchor": (1.1, 1.0), "fontsize": 9}
 
 
 def draw_report(report: dict, path: pathlib.Path) -> None:
@@ -71,7 +72,8 @@ def _backlog(ax: Axes, backlog: list[dict]) -> None:
     ax.set_ylabel("orders")
     if not backlog:
         return _no_data(ax)
-    at = [datetime.fromisoformat(s["at"]) for s in backlog]
+    times = [datetime.fromisoformat(s["at"]) for s in backlog]
+    at = mdates.date2num(times)  # days, as matplotlib keeps dates
     placed = ax.twinx()
     per_hour = [s["placed"] for s in backlog]  # each bar spans the hour ending at its sample
     bars = placed.bar(at, per_hour, -0.9 / 24, align="edge", color="gray", alpha=0.25)
@@ -81,9 +83,9 @@ def _backlog(ax: Axes, backlog: list[dict]) -> None:
     ax.plot(at, [s["open"] for s in backlog], color="tab:blue", label="open")
     ax.plot(at, [s["exceptions"] for s in backlog], color="tab:red", label="exceptions")
     ax.set_ylim(bottom=0)
-    locator = mdates.AutoDateLocator(tz=at[0].tzinfo)
+    locator = mdates.AutoDateLocator(tz=times[0].tzinfo)
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=at[0].tzinfo))
-    ax.set_xlabel(f"time ({at[0].tzinfo or 'UTC'})")
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=times[0].tzinfo))
+    ax.set_xlabel(f"time ({times[0].tzinfo or 'UTC'})")
     handles, names = ax.get_legend_handles_labels()
     ax.legend([*handles, bars], [*names, "placed per hour"], **LEGEND)

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-ROWS = [
+ROWS: list[tuple[str, str | tuple[str, ...], str]] = [
     ("orders", "orders", "{:,}"),
     ("OTIF", "otif", "{:.1%}"),
     ("OTIF home standard", ("otif_by_method", "home_standard", "otif"), "{:.1%}"),

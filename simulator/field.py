@@ -19,8 +19,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlalchemy import Engine, select
+from sqlmodel import Session
 
 from db.tables import CarrierBookingRow, OutboxRow
 from domain.geo import distance_km
@@ -62,8 +62,8 @@ class Outbox:
         )  # fmt: skip
         if self.since is not None:
             query = query.where(table.c.created_at >= self.since)
-        with Session(self.engine) as session:
-            fresh = [row for row in session.exec(query) if row.key not in self.seen]
+        with self.engine.connect() as connection:
+            fresh = [row for row in connection.execute(query) if row.key not in self.seen]
         for row in fresh:
             self.seen.add(row.key)
             since = row.created_at - self.LOOK_BACK
@@ -156,7 +156,10 @@ class Field:
                 if note.order_id not in self._support_pending:
                     self._support_pending.add(note.order_id)
                     later = now + timedelta(hours=self.behaviour.support_after_hours)
-                    self.at(later, note.order_id, lambda o=note.order_id: self._support_decides(o))
+                    self.at(later, note.order_id, self._support_for(note.order_id))
+
+    def _support_for(self, order_id: str) -> Callable[[], Awaitable[None]]:
+        return lambda: self._support_decides(order_id)
 
     def _released(self, node_id: str, order_id: str, payload: dict, now: datetime) -> None:
         node = self.nodes[node_id]

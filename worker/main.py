@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.carriers import CarrierActivities, CarrierGateway, SimulatedCarrier
 from activities.field_watch import FieldWatchActivities
@@ -88,7 +89,7 @@ def build_worker(
         max_concurrent_activities=max_activity_threads,
         # Orders in flight beyond the cache are replayed from history at each event.
         max_cached_workflows=max_cached_workflows,
-        **({} if sandboxed else {"workflow_runner": UnsandboxedWorkflowRunner()}),
+        workflow_runner=SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner(),
     )
 
 

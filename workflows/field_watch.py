@@ -24,10 +24,8 @@ with workflow.unsafe.imports_passed_through():
     )
 
 WATCH_ID = "field-watch"
-READ = dict(
-    start_to_close_timeout=timedelta(minutes=2),
-    retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
-)
+READ_TIMEOUT = timedelta(minutes=2)  # a read of the outcomes; retried, it only reads
+READ_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 ROUNDS_PER_RUN = 200  # then it continues as new, with a short history
 REMEMBERED = 5_000  # shipments already told about, carried to the next run
 
@@ -53,7 +51,8 @@ class FieldWatchWorkflow:
             found: LateHandovers = await workflow.execute_activity_method(
                 FieldWatchActivities.find_late_handovers,
                 FindLateHandoversInput(now=workflow.now()),
-                **READ,
+                start_to_close_timeout=READ_TIMEOUT,
+                retry_policy=READ_RETRY,
             )
             fresh = [late for late in found.shipments if late.shipment_id not in told]
             # An order closed meanwhile no longer takes signals: nothing to tell it.

@@ -18,10 +18,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.incidents import Incident, IncidentOutcome
     from domain.order import TimelineEntry
 
-ACTIVITY = dict(
-    start_to_close_timeout=timedelta(minutes=2),
-    retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
-)
+ACTIVITY_TIMEOUT = timedelta(minutes=2)
+ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 SIGNAL_BATCH = 100  # orders told at a time
 OUTCOMES_WAIT = timedelta(hours=6)  # an order that has not answered by then is reported
 
@@ -75,7 +73,10 @@ class IncidentWorkflow:
         incident = input.incident
         self._note(f"Received: {incident.words}")
         touched: Touched = await workflow.execute_activity_method(
-            IncidentActivities.find_touched, incident, **ACTIVITY
+            IncidentActivities.find_touched,
+            incident,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
         )
         orders = sorted({*touched.shipments, *touched.lost})
         self._touched = orders
@@ -101,7 +102,8 @@ class IncidentWorkflow:
         await workflow.execute_activity_method(
             IncidentActivities.save_outcomes,
             SaveOutcomesInput(incident_id=incident.incident_id, outcomes=outcomes),
-            **ACTIVITY,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
         )
         self._note("Handled")
         return self.report()

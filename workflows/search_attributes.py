@@ -1,7 +1,9 @@
 """Search attributes that let support agents find orders in the Temporal Web UI."""
 
 from datetime import UTC, date, datetime, time
+from typing import Any
 
+from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
@@ -13,7 +15,7 @@ CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
 PROMISED_BY = SearchAttributeKey.for_datetime("PromisedBy")
 ORDER_NODES = SearchAttributeKey.for_keyword_list("OrderNodes")
 
-ALL = [ORDER_STATUS, CUSTOMER_ID, PROMISED_BY, ORDER_NODES]
+ALL: list[SearchAttributeKey[Any]] = [ORDER_STATUS, CUSTOMER_ID, PROMISED_BY, ORDER_NODES]
 
 
 def promised_by(day: date) -> datetime:
@@ -47,6 +49,8 @@ async def register(client: Client) -> None:
     await client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(
             namespace=client.namespace,
-            search_attributes={key.name: key.indexed_value_type for key in ALL},
+            search_attributes={
+                key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in ALL
+            },
         )
     )

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel
-from sqlmodel import select
+from sqlmodel import col, select
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -104,7 +104,7 @@ async def incident_history(
 def exception_queue(session: SessionDep) -> ExceptionQueue:
     """Orders the OMS could not reroute on its own, oldest first, with the reason."""
     rows = session.exec(
-        select(OrderRow).where(OrderRow.status == "exception").order_by(OrderRow.updated_at)
+        select(OrderRow).where(OrderRow.status == "exception").order_by(col(OrderRow.updated_at))
     )
     return ExceptionQueue(
         orders=[
