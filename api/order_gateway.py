@@ -3,6 +3,7 @@
 import hashlib
 import json
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from fastapi import HTTPException, status
 from temporalio.client import (
@@ -21,23 +22,26 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from config import Settings
-from domain.order import OrderStatus, PlaceOrder
+from domain.order import OrderStatus, OrderView, PlaceOrder
 from workflows import search_attributes as sa
-from workflows.order import (
+from workflows.contracts import (
+    ORDER_STATE,
+    ORDER_WORKFLOW,
+    OrderSignal,
+    OrderUpdate,
+    order_workflow_id,
+)
+from workflows.order_messages import (
     CancelInput,
     CancelResult,
     OrderInput,
     OrderState,
-    OrderWorkflow,
     ResolveInput,
     ResolveResult,
 )
 
 QUERY_TIMEOUT = timedelta(seconds=10)
-
-
-def workflow_id(order_id: str) -> str:
-    return f"order-{order_id}"
+T = TypeVar("T")
 
 
 def fingerprint(order: PlaceOrder) -> str:
@@ -51,7 +55,7 @@ async def place(client: Client, settings: Settings, order: PlaceOrder, now: date
     A different body under the same order id is refused (409).
     """
     print_ = fingerprint(order)
-    wf_id = workflow_id(order.order_id)
+    wf_id = order_workflow_id(order.order_id)
     attributes: list[SearchAttributePair] = [
         SearchAttributePair(sa.ORDER_STATUS, "placed"),
         SearchAttributePair(sa.CUSTOMER_ID, order.customer.id),
@@ -62,7 +66,7 @@ async def place(client: Client, settings: Settings, order: PlaceOrder, now: date
         )
     try:
         handle = await client.start_workflow(
-            OrderWorkflow.run,
+            ORDER_WORKFLOW,
             OrderInput(
                 order=order,
                 placed_at=now,
@@ -75,6 +79,7 @@ async def place(client: Client, settings: Settings, order: PlaceOrder, now: date
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=TypedSearchAttributes(attributes),
             memo={"fingerprint": print_},
+            result_type=OrderView,
         )
     except WorkflowAlreadyStartedError:
         handle = client.get_workflow_handle(wf_id)  # closed already: the order exists
@@ -88,9 +93,9 @@ async def place(client: Client, settings: Settings, order: PlaceOrder, now: date
 
 async def state(client: Client, order_id: str) -> OrderState | None:
     """The order's live state from its workflow, or None if there is no such order."""
-    handle: WorkflowHandle = client.get_workflow_handle(workflow_id(order_id))
+    handle: WorkflowHandle = client.get_workflow_handle(order_workflow_id(order_id))
     try:
-        return await handle.query(OrderWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
+        return await handle.query(ORDER_STATE, result_type=OrderState, rpc_timeout=QUERY_TIMEOUT)
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             return None
@@ -105,7 +110,7 @@ async def state(client: Client, order_id: str) -> OrderState | None:
 
 async def cancel(client: Client, order_id: str, request: CancelInput) -> CancelResult:
     try:
-        return await _update(client, order_id, OrderWorkflow.cancel, request)
+        return await _update(client, order_id, OrderUpdate.CANCEL, request, CancelResult)
     except _Closed as closed:
         if closed.state.view.status == OrderStatus.CANCELLED:
             return CancelResult(cancelled=True, status=OrderStatus.CANCELLED, detail="cancelled")
@@ -117,7 +122,7 @@ async def cancel(client: Client, order_id: str, request: CancelInput) -> CancelR
 
 async def resolve(client: Client, order_id: str, request: ResolveInput) -> ResolveResult:
     try:
-        return await _update(client, order_id, OrderWorkflow.resolve, request)
+        return await _update(client, order_id, OrderUpdate.RESOLVE, request, ResolveResult)
     except _Closed as closed:
         raise HTTPException(
             status.HTTP_409_CONFLICT,
@@ -130,11 +135,15 @@ class _Closed(Exception):
         self.state = state
 
 
-async def _update(client: Client, order_id: str, update, request):
+async def _update(
+    client: Client, order_id: str, update: OrderUpdate, request: Any, answer: type[T]
+) -> T:
     """Run an update on the order; a refusal is a 409 with the workflow's reason."""
-    handle = client.get_workflow_handle(workflow_id(order_id))
+    handle = client.get_workflow_handle(order_workflow_id(order_id))
     try:
-        return await handle.execute_update(update, request, rpc_timeout=timedelta(seconds=30))
+        return await handle.execute_update(
+            update, request, result_type=answer, rpc_timeout=timedelta(seconds=30)
+        )
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         detail = cause.message if isinstance(cause, ApplicationError) else str(cause)
@@ -150,10 +159,10 @@ async def _update(client: Client, order_id: str, update, request):
         raise _Closed(closed) from exc
 
 
-async def signal(client: Client, order_id: str, signal_def, payload) -> None:
-    handle = client.get_workflow_handle(workflow_id(order_id))
+async def signal(client: Client, order_id: str, name: OrderSignal, payload: Any) -> None:
+    handle = client.get_workflow_handle(order_workflow_id(order_id))
     try:
-        await handle.signal(signal_def, payload)
+        await handle.signal(name, payload)
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise HTTPException(

@@ -21,7 +21,8 @@ from config import Settings, get_settings
 from config.temporal import connect_temporal
 from db.engine import make_engine
 from db.migrate import upgrade_at_start
-from workflows.field_watch import WATCH_ID, FieldWatchInput, FieldWatchWorkflow
+from workflows.contracts import FIELD_WATCH_ID
+from workflows.field_watch import FieldWatchInput, FieldWatchWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.order import OrderWorkflow
 
@@ -117,7 +118,7 @@ async def start_field_watch(client: Client, task_queue: str) -> None:
     await client.start_workflow(
         FieldWatchWorkflow.run,
         FieldWatchInput(),
-        id=WATCH_ID,
+        id=FIELD_WATCH_ID,
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )

@@ -22,8 +22,9 @@ with workflow.unsafe.imports_passed_through():
         LateHandover,
         LateHandovers,
     )
+    from workflows.contracts import FIELD_WATCH_WORKFLOW, OrderSignal, order_workflow_id
+    from workflows.order_messages import HandoverLateSignal
 
-WATCH_ID = "field-watch"
 READ_TIMEOUT = timedelta(minutes=2)  # a read of the outcomes; retried, it only reads
 READ_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 ROUNDS_PER_RUN = 200  # then it continues as new, with a short history
@@ -35,13 +36,7 @@ class FieldWatchInput(BaseModel):
     told: list[str] = []  # shipment ids already told about
 
 
-class HandoverLateSignal(BaseModel):
-    """What an order is told: one of its shipments will likely miss its handover."""
-
-    late: LateHandover
-
-
-@workflow.defn
+@workflow.defn(name=FIELD_WATCH_WORKFLOW)
 class FieldWatchWorkflow:
     @workflow.run
     async def run(self, input: FieldWatchInput) -> None:
@@ -62,5 +57,5 @@ class FieldWatchWorkflow:
         workflow.continue_as_new(FieldWatchInput(every_minutes=input.every_minutes, told=keep))
 
     async def _tell(self, late: LateHandover) -> None:
-        handle = workflow.get_external_workflow_handle(f"order-{late.order_id}")
-        await handle.signal("handover_late", HandoverLateSignal(late=late))
+        handle = workflow.get_external_workflow_handle(order_workflow_id(late.order_id))
+        await handle.signal(OrderSignal.HANDOVER_LATE, HandoverLateSignal(late=late))

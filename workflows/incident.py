@@ -12,11 +12,18 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel
-
     from activities.incidents import IncidentActivities, SaveOutcomesInput, Touched
-    from domain.incidents import Incident, IncidentOutcome
+    from domain.incidents import IncidentOutcome
     from domain.order import TimelineEntry
+    from workflows.contracts import (
+        INCIDENT_OUTCOME,
+        INCIDENT_REPORT,
+        INCIDENT_WORKFLOW,
+        OrderSignal,
+        order_workflow_id,
+    )
+    from workflows.incident_messages import IncidentInput, IncidentReport
+    from workflows.order_messages import IncidentSignal
 
 ACTIVITY_TIMEOUT = timedelta(minutes=2)
 ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
@@ -24,27 +31,7 @@ SIGNAL_BATCH = 100  # orders told at a time
 OUTCOMES_WAIT = timedelta(hours=6)  # an order that has not answered by then is reported
 
 
-class IncidentInput(BaseModel):
-    incident: Incident
-
-
-class IncidentSignal(BaseModel):
-    """What an order is told: the shipments to move, or the units a count took away."""
-
-    incident: Incident
-    shipment_ids: list[str] = []
-    lost: dict[str, dict[str, int]] = {}  # shipment -> line -> units
-    reply_to: str
-
-
-class IncidentReport(BaseModel):
-    incident: Incident
-    touched: list[str]
-    outcomes: list[IncidentOutcome]
-    timeline: list[TimelineEntry]
-
-
-@workflow.defn
+@workflow.defn(name=INCIDENT_WORKFLOW)
 class IncidentWorkflow:
     @workflow.init
     def __init__(self, input: IncidentInput) -> None:
@@ -53,7 +40,7 @@ class IncidentWorkflow:
         self._outcomes: dict[str, IncidentOutcome] = {}
         self._timeline: list[TimelineEntry] = []
 
-    @workflow.query
+    @workflow.query(name=INCIDENT_REPORT)
     def report(self) -> IncidentReport:
         return IncidentReport(
             incident=self._incident,
@@ -62,7 +49,7 @@ class IncidentWorkflow:
             timeline=self._timeline,
         )
 
-    @workflow.signal
+    @workflow.signal(name=INCIDENT_OUTCOME)
     def outcome(self, outcome: IncidentOutcome) -> None:
         if outcome.order_id not in self._outcomes:
             self._outcomes[outcome.order_id] = outcome
@@ -109,9 +96,9 @@ class IncidentWorkflow:
         return self.report()
 
     async def _tell(self, order_id: str, touched: Touched, me: str) -> None:
-        handle = workflow.get_external_workflow_handle(f"order-{order_id}")
+        handle = workflow.get_external_workflow_handle(order_workflow_id(order_id))
         await handle.signal(
-            "incident",
+            OrderSignal.INCIDENT,
             IncidentSignal(
                 incident=self._incident,
                 shipment_ids=touched.shipments.get(order_id, []),

@@ -24,12 +24,20 @@ with workflow.unsafe.imports_passed_through():
     from domain.sourcing import PlannedShipment, SourcingPlan
     from workflows import order_calls as call
     from workflows.alarm import Alarm
+    from workflows.contracts import (
+        INCIDENT_OUTCOME,
+        ORDER_STATE,
+        ORDER_WORKFLOW,
+        OrderSignal,
+        OrderUpdate,
+    )
     from workflows.failures import reason
-    from workflows.field_watch import HandoverLateSignal
-    from workflows.incident import IncidentSignal
     from workflows.order_messages import (
         CancelInput,
         CancelResult,
+        HandoverLateSignal,
+        IncidentSignal,
+        OrderEvent,
         OrderInput,
         OrderState,
         ResolveInput,
@@ -49,7 +57,7 @@ FEWER_TASKS = "fewer-tasks"
 SLA_GRACE = "sla-grace"
 
 
-@workflow.defn
+@workflow.defn(name=ORDER_WORKFLOW)
 class OrderWorkflow:
     @workflow.init
     def __init__(self, input: OrderInput) -> None:
@@ -63,9 +71,7 @@ class OrderWorkflow:
             send=lambda notice: self._publisher.send(notice, input.order.order_id),
         )
         self._sourcing = OrderSourcing(self._order, input.sourcing_rounds)
-        self._inbox: list[
-            NodeEventSignal | CarrierEventSignal | IncidentSignal | HandoverLateSignal
-        ] = []
+        self._inbox: list[OrderEvent] = []
         self._seen_events: set[str] = set()
         self._cancel: CancelInput | None = None
         self._cancel_result: CancelResult | None = None
@@ -74,7 +80,7 @@ class OrderWorkflow:
 
     # --- Interface ---------------------------------------------------------------------
 
-    @workflow.query
+    @workflow.query(name=ORDER_STATE)
     def state(self) -> OrderState:
         return OrderState(
             view=self._order.view,
@@ -83,33 +89,29 @@ class OrderWorkflow:
             fingerprint=self._input.fingerprint,
         )
 
-    @workflow.signal
+    @workflow.signal(name=OrderSignal.NODE_EVENT)
     def node_event(self, signal: NodeEventSignal) -> None:
         self._receive(signal.event.event_id, signal)
 
-    @workflow.signal
+    @workflow.signal(name=OrderSignal.CARRIER_EVENT)
     def carrier_event(self, signal: CarrierEventSignal) -> None:
         self._receive(signal.event.event_id, signal)
 
-    @workflow.signal
+    @workflow.signal(name=OrderSignal.INCIDENT)
     def incident(self, signal: IncidentSignal) -> None:
         self._receive(f"incident:{signal.incident.incident_id}", signal)
 
-    @workflow.signal
+    @workflow.signal(name=OrderSignal.HANDOVER_LATE)
     def handover_late(self, signal: HandoverLateSignal) -> None:
         self._receive(f"late:{signal.late.shipment_id}", signal)
 
-    def _receive(
-        self,
-        key: str,
-        signal: NodeEventSignal | CarrierEventSignal | IncidentSignal | HandoverLateSignal,
-    ) -> None:
+    def _receive(self, key: str, signal: OrderEvent) -> None:
         """Each event is applied once, in arrival order, by the main loop."""
         if key not in self._seen_events:
             self._seen_events.add(key)
             self._inbox.append(signal)
 
-    @workflow.update
+    @workflow.update(name=OrderUpdate.RESOLVE)
     async def resolve(self, input: ResolveInput) -> ResolveResult:
         self._resolution = input
         await workflow.wait_condition(lambda: self._resolution is None)
@@ -122,7 +124,7 @@ class OrderWorkflow:
         if refused is not None:
             raise ApplicationError(refused[1], type=refused[0])
 
-    @workflow.update
+    @workflow.update(name=OrderUpdate.CANCEL)
     async def cancel(self, input: CancelInput) -> CancelResult:
         if self._cancel is None:
             self._cancel = input
@@ -313,13 +315,13 @@ class OrderWorkflow:
         order.settle()
         self._publisher.save(self._order)
         await workflow.get_external_workflow_handle(signal.reply_to).signal(
-            "outcome", IncidentOutcome(order_id=order.view.order_id, outcome=outcome, detail=detail)
+            INCIDENT_OUTCOME,
+            IncidentOutcome(order_id=order.view.order_id, outcome=outcome, detail=detail),
         )
 
     async def _handover_late(self, signal: HandoverLateSignal) -> None:
-        """A shipment will likely not leave its node when the plan counted on: move it now,
-        before its picking SLA passes, if another node keeps the promised date; else leave
-        it where it is (it may still make it) and say so."""
+        """A shipment will likely not leave its node in time: move it now, before its SLA,
+        if another node keeps the promised date; else it stays (it may still make it)."""
         order = self._order
         shipment = order.shipment(signal.late.shipment_id)
         if shipment is None or shipment.status != ShipmentStatus.RELEASED:
@@ -343,9 +345,7 @@ class OrderWorkflow:
 
     # --- Field events ------------------------------------------------------------------
 
-    async def _apply(
-        self, signal: NodeEventSignal | CarrierEventSignal | IncidentSignal | HandoverLateSignal
-    ) -> None:
+    async def _apply(self, signal: OrderEvent) -> None:
         if isinstance(signal, IncidentSignal):
             await self._apply_incident(signal)
             return

@@ -8,6 +8,9 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from activities.field_watch import LateHandover
+from domain.field_events import CarrierEventSignal, NodeEventSignal
+from domain.incidents import Incident
 from domain.order import OrderStatus, OrderView, PlaceOrder, TimelineEntry
 
 
@@ -48,3 +51,22 @@ class CancelResult(BaseModel):
     cancelled: bool
     status: OrderStatus
     detail: str
+
+
+class HandoverLateSignal(BaseModel):
+    """What an order is told: one of its shipments will likely miss its handover."""
+
+    late: LateHandover
+
+
+class IncidentSignal(BaseModel):
+    """What an order is told: the shipments to move, or the units a count took away."""
+
+    incident: Incident
+    shipment_ids: list[str] = []
+    lost: dict[str, dict[str, int]] = {}  # shipment -> line -> units
+    reply_to: str
+
+
+# Everything an order hears from outside, applied one at a time in arrival order.
+OrderEvent = NodeEventSignal | CarrierEventSignal | IncidentSignal | HandoverLateSignal

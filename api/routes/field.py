@@ -14,7 +14,7 @@ from db import orders as read_model
 from db.network import node_exists
 from domain.field_events import CarrierEvent, CarrierEventSignal, NodeEvent, NodeEventSignal
 from domain.ids import Id
-from workflows.order import OrderWorkflow
+from workflows.contracts import OrderSignal
 
 router = APIRouter(tags=["field events"], dependencies=Field)
 
@@ -65,7 +65,7 @@ async def node_event(
             status.HTTP_422_UNPROCESSABLE_CONTENT, "short_picked needs the lines with missing qty"
         )
     signal = NodeEventSignal(node_id=node_id, event=event, received_at=now)
-    await order_gateway.signal(client, event.order_id, OrderWorkflow.node_event, signal)
+    await order_gateway.signal(client, event.order_id, OrderSignal.NODE_EVENT, signal)
     return EventAccepted(
         event_id=event.event_id, order_id=event.order_id, shipment_id=event.shipment_id
     )
@@ -93,7 +93,7 @@ async def carrier_event(
             f"shipment {event.shipment_id} is not carried by {carrier_id}",
         )
     signal = CarrierEventSignal(carrier_id=carrier_id, event=event, received_at=now)
-    await order_gateway.signal(client, shipment.order_id, OrderWorkflow.carrier_event, signal)
+    await order_gateway.signal(client, shipment.order_id, OrderSignal.CARRIER_EVENT, signal)
     return EventAccepted(
         event_id=event.event_id, order_id=shipment.order_id, shipment_id=event.shipment_id
     )

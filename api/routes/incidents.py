@@ -18,7 +18,8 @@ from db.tables import OrderRow, SkuRow
 from domain.errors import DuplicateEventConflict
 from domain.incidents import Incident, IncidentOutcome
 from domain.order import TimelineEntry
-from workflows.incident import IncidentInput, IncidentWorkflow
+from workflows.contracts import INCIDENT_REPORT, INCIDENT_WORKFLOW, incident_workflow_id
+from workflows.incident_messages import IncidentInput, IncidentReport
 
 router = APIRouter(tags=["incidents"])
 
@@ -69,7 +70,7 @@ async def report_incident(
             raise DuplicateEventConflict(
                 f"incident {incident.incident_id} was already received with a different body"
             )
-    workflow_id = f"incident-{incident.incident_id}"
+    workflow_id = incident_workflow_id(incident.incident_id)
     await _start(client, settings.task_queue, workflow_id, incident)
     request.app.state.supply_chain.invalidate()  # promise stops offering what broke
     return IncidentAccepted(
@@ -87,9 +88,8 @@ async def incident_history(
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no incident {incident_id}")
     try:
-        report = await client.get_workflow_handle(f"incident-{incident_id}").query(
-            IncidentWorkflow.report
-        )
+        handle = client.get_workflow_handle(incident_workflow_id(incident_id))
+        report = await handle.query(INCIDENT_REPORT, result_type=IncidentReport)
     except RPCError as exc:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, f"incident history unavailable: {exc.message}"
@@ -141,7 +141,7 @@ def _check_references(session, incident: Incident) -> None:
 async def _start(client: Client, task_queue: str, workflow_id: str, incident: Incident) -> None:
     try:
         await client.start_workflow(
-            IncidentWorkflow.run,
+            INCIDENT_WORKFLOW,
             IncidentInput(incident=incident),
             id=workflow_id,
             task_queue=task_queue,

@@ -13,7 +13,7 @@ from api.deps import Checkout, NowDep, SessionDep, SettingsDep, Support, Tempora
 from db import orders as read_model
 from db.network import known_skus, read_node
 from domain.order import OrderStatus, OrderView, PlaceOrder, TimelineEntry
-from workflows.order import CancelInput, ResolveInput
+from workflows.order_messages import CancelInput, ResolveInput
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
 

@@ -21,7 +21,8 @@ from domain.order import OrderStatus
 from tests.networks import order_body, small_network
 from tests.workflows.test_order_workflow import start
 from worker.main import build_worker
-from workflows.incident import IncidentInput, IncidentWorkflow
+from workflows.incident import IncidentWorkflow
+from workflows.incident_messages import IncidentInput
 from workflows.order import OrderWorkflow
 
 pytestmark = pytest.mark.postgres

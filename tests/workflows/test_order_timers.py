@@ -14,7 +14,8 @@ from tests.histories import keep_history
 from tests.networks import order_body
 from tests.workflows.test_order_workflow import carrier_event, node_event, start, wait_for
 from worker.main import build_worker
-from workflows.order import CancelInput, OrderWorkflow
+from workflows.order import OrderWorkflow
+from workflows.order_messages import CancelInput
 
 
 def topics(engine, order_id: str) -> list[str]:

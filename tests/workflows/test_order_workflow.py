@@ -16,7 +16,8 @@ from domain.order import OrderStatus, PlaceOrder
 from tests.histories import keep_history
 from tests.networks import day, order_body
 from worker.main import build_worker
-from workflows.order import CancelInput, OrderInput, OrderState, OrderWorkflow
+from workflows.order import OrderWorkflow
+from workflows.order_messages import CancelInput, OrderInput, OrderState
 
 
 async def start(client: Client, task_queue: str, body: dict):
