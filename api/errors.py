@@ -14,7 +14,11 @@ from domain.errors import (
     DuplicateEventConflict,
     InsufficientStock,
     InvalidNetwork,
+    InvalidOrder,
     InventoryConflict,
+    NotFound,
+    OrderConflict,
+    Unavailable,
     UnknownReference,
 )
 
@@ -45,6 +49,10 @@ STATUS_OF: dict[type[DomainError], int] = {
     InsufficientStock: status.HTTP_409_CONFLICT,
     InventoryConflict: status.HTTP_409_CONFLICT,
     DuplicateEventConflict: status.HTTP_409_CONFLICT,
+    InvalidOrder: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    OrderConflict: status.HTTP_409_CONFLICT,
+    NotFound: status.HTTP_404_NOT_FOUND,
+    Unavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
 
 

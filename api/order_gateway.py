@@ -5,7 +5,6 @@ import json
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from fastapi import HTTPException, status
 from temporalio.client import (
     Client,
     WorkflowHandle,
@@ -22,6 +21,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from config import Settings
+from domain.errors import NotFound, OrderConflict, Unavailable
 from domain.order import OrderStatus, OrderView, PlaceOrder
 from workflows import search_attributes as sa
 from workflows.contracts import (
@@ -85,10 +85,7 @@ async def place(client: Client, settings: Settings, order: PlaceOrder, now: date
         handle = client.get_workflow_handle(wf_id)  # closed already: the order exists
     description = await handle.describe()
     if await description.memo_value("fingerprint", default=None) != print_:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            f"order {order.order_id} already exists with a different body",
-        )
+        raise OrderConflict(f"order {order.order_id} already exists with a different body")
 
 
 async def state(client: Client, order_id: str) -> OrderState | None:
@@ -99,13 +96,9 @@ async def state(client: Client, order_id: str) -> OrderState | None:
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             return None
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, f"order engine did not answer: {exc.message}"
-        ) from exc
+        raise _unavailable(exc) from exc
     except WorkflowQueryFailedError as exc:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, f"order state unavailable: {exc}"
-        ) from exc
+        raise Unavailable(f"order state unavailable: {exc}") from exc
 
 
 async def cancel(client: Client, order_id: str, request: CancelInput) -> CancelResult:
@@ -114,9 +107,8 @@ async def cancel(client: Client, order_id: str, request: CancelInput) -> CancelR
     except _Closed as closed:
         if closed.state.view.status == OrderStatus.CANCELLED:
             return CancelResult(cancelled=True, status=OrderStatus.CANCELLED, detail="cancelled")
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            f"order {order_id} is {closed.state.view.status.value}: too late to cancel",
+        raise OrderConflict(
+            f"order {order_id} is {closed.state.view.status.value}: too late to cancel"
         ) from closed
 
 
@@ -124,9 +116,8 @@ async def resolve(client: Client, order_id: str, request: ResolveInput) -> Resol
     try:
         return await _update(client, order_id, OrderUpdate.RESOLVE, request, ResolveResult)
     except _Closed as closed:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            f"order {order_id} is {closed.state.view.status.value}, not waiting for a decision",
+        raise OrderConflict(
+            f"order {order_id} is {closed.state.view.status.value}, not waiting for a decision"
         ) from closed
 
 
@@ -147,15 +138,13 @@ async def _update(
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         detail = cause.message if isinstance(cause, ApplicationError) else str(cause)
-        raise HTTPException(status.HTTP_409_CONFLICT, detail) from exc
+        raise OrderConflict(detail) from exc
     except RPCError as exc:
         if exc.status != RPCStatusCode.NOT_FOUND:
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE, f"order engine did not answer: {exc.message}"
-            ) from exc
+            raise _unavailable(exc) from exc
         closed = await state(client, order_id)  # a finished order no longer takes updates
         if closed is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no order {order_id}") from exc
+            raise NotFound(f"no order {order_id}") from exc
         raise _Closed(closed) from exc
 
 
@@ -165,9 +154,9 @@ async def signal(client: Client, order_id: str, name: OrderSignal, payload: Any)
         await handle.signal(name, payload)
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
-            raise HTTPException(
-                status.HTTP_409_CONFLICT, f"order {order_id} is closed or unknown"
-            ) from exc
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, f"order engine did not answer: {exc.message}"
-        ) from exc
+            raise OrderConflict(f"order {order_id} is closed or unknown") from exc
+        raise _unavailable(exc) from exc
+
+
+def _unavailable(exc: RPCError) -> Unavailable:
+    return Unavailable(f"order engine did not answer: {exc.message}")

@@ -38,3 +38,22 @@ class Refusal(StrEnum):
     TOO_LATE_TO_CANCEL = "TooLateToCancel"
     NOT_IN_EXCEPTION_QUEUE = "NotInExceptionQueue"
     NOTHING_TO_DELIVER = "NothingToDeliver"
+
+
+class NotFound(DomainError):
+    """No such order or incident."""
+
+
+class InvalidOrder(DomainError):
+    """An order that cannot be placed as asked: a date in the past, a store that does not
+    collect, a delivery option promised for another cart or another method."""
+
+
+class OrderConflict(DomainError):
+    """The order's state refuses the request: too late to cancel, not waiting for a
+    decision, or another body under the same order id."""
+
+
+class Unavailable(DomainError):
+    """A part the OMS relies on (the order engine) did not answer; nothing changed: the
+    caller may try again."""

@@ -1,17 +1,14 @@
 """Orders: checkout places them; support and checkout read, follow and cancel them."""
 
-from datetime import datetime
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
-from sqlmodel import Session
 
-from api import order_gateway, promise_tokens
+from api import checkout, order_gateway
 from api.deps import Checkout, NowDep, SessionDep, SettingsDep, Support, TemporalDep
 from db import orders as read_model
-from db.network import known_skus, read_node
+from domain.errors import NotFound
 from domain.order import OrderStatus, OrderView, PlaceOrder, TimelineEntry
 from workflows.order_messages import CancelInput, ResolveInput
 
@@ -58,8 +55,9 @@ async def place_order(
     now: NowDep,
 ) -> OrderAccepted:
     """Place an order: its workflow starts; the same body sent again returns the same order."""
-    order = _hold_to_option(order, settings.signing_secret, now)
-    _check_order(session, order, settings.default_timezone, now)
+    order = checkout.order_to_place(
+        session, order, settings.signing_secret, settings.default_timezone, now
+    )
     await order_gateway.place(client, settings, order, now)
     written = read_model.order_status(session, order.order_id)
     return OrderAccepted(
@@ -92,7 +90,7 @@ async def get_order(order_id: str, session: SessionDep, client: TemporalDep) -> 
         return live.view
     view = read_model.order_view(session, order_id)
     if view is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no order {order_id}")
+        raise NotFound(f"no order {order_id}")
     return view
 
 
@@ -104,7 +102,7 @@ async def order_history(order_id: str, session: SessionDep, client: TemporalDep)
         return OrderHistory(order_id=order_id, status=live.view.status, events=live.timeline)
     row = read_model.get_order(session, order_id)
     if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no order {order_id}")
+        raise NotFound(f"no order {order_id}")
     return OrderHistory(
         order_id=order_id,
         status=OrderStatus(row.status),
@@ -143,68 +141,6 @@ async def resolve_exception(
         client, order_id, ResolveInput(action=decision.action, note=decision.note)
     )
     return DecisionAnswer(order_id=order_id, status=result.status, detail=result.detail)
-
-
-def _check_order(session: Session, order: PlaceOrder, timezone: str, now: datetime) -> None:
-    """Refuse, before anything starts, an order that names what the OMS does not know."""
-    skus = [line.sku for line in order.lines]
-    unknown = sorted(set(skus) - known_skus(session, skus))
-    if unknown:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, f"unknown sku: {', '.join(unknown)}"
-        )
-    delivery = order.delivery
-    if delivery.method == "click_and_collect":
-        store = read_node(session, delivery.store_id or "")
-        if store is None or not store.click_and_collect:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT,
-                f"{delivery.store_id} is not a click-and-collect store",
-            )
-    today = now.astimezone(ZoneInfo(timezone)).date()
-    if delivery.promised_by is not None and delivery.promised_by < today:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"promised_by {delivery.promised_by} is in the past",
-        )
-
-
-def _hold_to_option(order: PlaceOrder, secret: str, now: datetime) -> PlaceOrder:
-    """An order placed with a promise's option is held to that option's date."""
-    delivery = order.delivery
-    if delivery.option_id is None:
-        return order
-    try:
-        claim = promise_tokens.read(secret, delivery.option_id, now)
-    except promise_tokens.BadOption as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
-    except ValueError as exc:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, "unknown delivery option"
-        ) from exc
-    method = "click_and_collect" if claim.method == "click_and_collect" else "home"
-    if promise_tokens.cart_of(order.lines) != claim.cart:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            "the delivery option was promised for another cart: ask for a new promise",
-        )
-    if method != delivery.method or (
-        method == "click_and_collect" and claim.store_id != delivery.store_id
-    ):
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"the delivery option is {claim.method}"
-            + (f" at {claim.store_id}" if claim.store_id else "")
-            + ", not what the order asks",
-        )
-    if delivery.promised_by is not None and delivery.promised_by != claim.promised_by:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"promised_by {delivery.promised_by} differs from the option's {claim.promised_by}",
-        )
-    service = "express" if claim.method == "home_express" else "standard"
-    held = delivery.model_copy(update={"promised_by": claim.promised_by, "service": service})
-    return order.model_copy(update={"delivery": held})
 
 
 def _links(order_id: str) -> dict[str, str]:
