@@ -65,6 +65,12 @@ class FieldWatchActivities:
                 continue
             chance = learned.chance_in_time(node, kind, started_at, input.now, ship_by)
             if chance < AT_RISK_BELOW:
-                late.append(LateHandover(order_id=order_id, shipment_id=shipment_id,
-                                         node_id=node_id, chance=round(chance, 3)))  # fmt: skip
+                late.append(
+                    LateHandover(
+                        order_id=order_id,
+                        shipment_id=shipment_id,
+                        node_id=node_id,
+                        chance=round(chance, 3),
+                    )
+                )
         return LateHandovers(shipments=late)

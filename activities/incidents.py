@@ -50,9 +50,11 @@ class IncidentActivities:
                 assert incident.from_ and incident.to
                 network = read_network(session)
                 services = {
-                    s.id: s for c in network.carriers if c.id == incident.carrier_id
+                    s.id: s
+                    for c in network.carriers
+                    if c.id == incident.carrier_id
                     for s in c.services
-                }  # fmt: skip
+                }
                 # A parcel picked some days before the outage may wait for a pickup day in it.
                 query = select(CarrierBookingRow, CapacityBookingRow).where(
                     CarrierBookingRow.shipment_id == CapacityBookingRow.shipment_id,
@@ -69,9 +71,13 @@ class IncidentActivities:
             else:
                 assert incident.node_id and incident.sku and incident.counted is not None
                 cut = ledger.count_below_holds(
-                    session, incident.node_id, incident.sku, incident.counted,
-                    f"incident:{incident.incident_id}", datetime.now(UTC),
-                )  # fmt: skip
+                    session,
+                    incident.node_id,
+                    incident.sku,
+                    incident.counted,
+                    f"incident:{incident.incident_id}",
+                    datetime.now(UTC),
+                )
                 for hold in cut:
                     shipment = _shipment_of(session, hold.order_id, hold.node_id)
                     if shipment is None:

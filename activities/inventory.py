@@ -118,10 +118,17 @@ class InventoryActivities:
         kinds = ("express",) if delivery.service == "express" else ("standard", "express")
         try:
             plan = source_order(
-                input.lines, destination, chain.offers([x.sku for x in input.lines], pickup),
-                chain.carriers_on(input.now.date()), chain.holidays, input.now,
-                delivery.promised_by, policy, kinds, outlook=chain.outlook(policy),
-            )  # fmt: skip
+                input.lines,
+                destination,
+                chain.offers([x.sku for x in input.lines], pickup),
+                chain.carriers_on(input.now.date()),
+                chain.holidays,
+                input.now,
+                delivery.promised_by,
+                policy,
+                kinds,
+                outlook=chain.outlook(policy),
+            )
         except Unsourceable as exc:
             next_supply = _next_supply(chain, input.lines, exc.missing)
             raise ApplicationError(
@@ -204,9 +211,14 @@ class InventoryActivities:
     def write_off_short_pick(self, input: WriteOffShortPickInput) -> StockMovedResult:
         with unit_of_work(self.engine) as session:
             units = ledger.write_off_short_pick(
-                session, input.order_id, input.node_id, input.line_id, input.missing,
-                f"shortpick:{input.event_id}:{input.line_id}", datetime.now(UTC),
-            )  # fmt: skip
+                session,
+                input.order_id,
+                input.node_id,
+                input.line_id,
+                input.missing,
+                f"shortpick:{input.event_id}:{input.line_id}",
+                datetime.now(UTC),
+            )
         return StockMovedResult(units=units)
 
 

@@ -52,9 +52,11 @@ class LogSink:
     def send(self, notification: Notification) -> None:
         log.info(
             "notify %s %s %s key=%s",
-            notification.recipient, notification.recipient_id, notification.topic,
+            notification.recipient,
+            notification.recipient_id,
+            notification.topic,
             notification.key,
-        )  # fmt: skip
+        )
 
 
 class WebhookSink:

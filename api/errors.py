@@ -36,12 +36,16 @@ class Problem(BaseModel):
 DOCUMENTED: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem, "description": text}
     for code, text in {
-        400: "Bad request", 401: "Missing or unknown key, or bad field signature",
-        403: "This role may not do this", 404: "Unknown order, node, SKU or incident",
-        409: "Conflicts with what the OMS knows", 413: "Body too large",
-        422: "Refused input", 503: "Order engine unavailable, try again",
+        400: "Bad request",
+        401: "Missing or unknown key, or bad field signature",
+        403: "This role may not do this",
+        404: "Unknown order, node, SKU or incident",
+        409: "Conflicts with what the OMS knows",
+        413: "Body too large",
+        422: "Refused input",
+        503: "Order engine unavailable, try again",
     }.items()
-}  # fmt: skip
+}
 
 STATUS_OF: dict[type[DomainError], int] = {
     UnknownReference: status.HTTP_422_UNPROCESSABLE_CONTENT,

@@ -37,11 +37,19 @@ from domain.supply_chain import SupplyChain
 
 KEY = "bench-checkout-key-0123456789abcdef"
 CITIES = [  # (name, lat, lon) in France, where nodes and customers are spread
-    ("Paris", 48.86, 2.35), ("Lyon", 45.76, 4.83), ("Marseille", 43.30, 5.37),
-    ("Lille", 50.63, 3.06), ("Bordeaux", 44.84, -0.58), ("Toulouse", 43.60, 1.44),
-    ("Nantes", 47.22, -1.55), ("Strasbourg", 48.58, 7.75), ("Rennes", 48.11, -1.68),
-    ("Nice", 43.70, 7.27), ("Montpellier", 43.61, 3.88), ("Dijon", 47.32, 5.04),
-]  # fmt: skip
+    ("Paris", 48.86, 2.35),
+    ("Lyon", 45.76, 4.83),
+    ("Marseille", 43.30, 5.37),
+    ("Lille", 50.63, 3.06),
+    ("Bordeaux", 44.84, -0.58),
+    ("Toulouse", 43.60, 1.44),
+    ("Nantes", 47.22, -1.55),
+    ("Strasbourg", 48.58, 7.75),
+    ("Rennes", 48.11, -1.68),
+    ("Nice", 43.70, 7.27),
+    ("Montpellier", 43.61, 3.88),
+    ("Dijon", 47.32, 5.04),
+]
 
 
 def generated_network(nodes: int = 200, skus: int = 10_000, seed: int = 7) -> dict:
@@ -52,36 +60,79 @@ def generated_network(nodes: int = 200, skus: int = 10_000, seed: int = 7) -> di
     for n in range(nodes):
         city, lat, lon = CITIES[n % len(CITIES)]
         is_dc = n < warehouses
-        out_nodes.append({
-            "id": f"{'DC' if is_dc else 'ST'}-{n:03d}", "type": "warehouse" if is_dc else "store",
-            "name": f"{city} {n}", "lat": lat + rng.uniform(-0.3, 0.3),
-            "lon": lon + rng.uniform(-0.3, 0.3), "pick_capacity_per_day": 5000 if is_dc else 80,
-            "cutoff": "15:00" if is_dc else "17:00", "carriers": ["COLISSIMO", "DPD"],
-            "ship_from_store": not is_dc, "click_and_collect": not is_dc,
-            "protection_qty": 0 if is_dc else 1,
-        })  # fmt: skip
+        out_nodes.append(
+            {
+                "id": f"{'DC' if is_dc else 'ST'}-{n:03d}",
+                "type": "warehouse" if is_dc else "store",
+                "name": f"{city} {n}",
+                "lat": lat + rng.uniform(-0.3, 0.3),
+                "lon": lon + rng.uniform(-0.3, 0.3),
+                "pick_capacity_per_day": 5000 if is_dc else 80,
+                "cutoff": "15:00" if is_dc else "17:00",
+                "carriers": ["COLISSIMO", "DPD"],
+                "ship_from_store": not is_dc,
+                "click_and_collect": not is_dc,
+                "protection_qty": 0 if is_dc else 1,
+            }
+        )
     sku_ids = [f"SKU-{k:05d}" for k in range(skus)]
     for node in out_nodes:
         held = sku_ids if node["type"] == "warehouse" else rng.sample(sku_ids, skus // 3)
         for sku in held:
-            stock.append({"sku": sku, "node_id": node["id"], "on_hand": rng.randint(0, 60),
-                          "safety_stock": 2})  # fmt: skip
+            stock.append(
+                {
+                    "sku": sku,
+                    "node_id": node["id"],
+                    "on_hand": rng.randint(0, 60),
+                    "safety_stock": 2,
+                }
+            )
     return {
         "nodes": out_nodes,
         "carriers": [
-            {"id": "COLISSIMO", "services": [
-                {"id": "COL-STD", "kind": "standard", "cost": 4.9,
-                 "bands": [{"max_km": 400, "days": 2}, {"max_km": 1500, "days": 3}]},
-                {"id": "COL-EXP", "kind": "express", "cost": 9.9, "bands": [{"max_km": 1500, "days": 1}]},
-            ]},
-            {"id": "DPD", "services": [{"id": "DPD-STD", "kind": "standard", "cost": 6.5,
-             "bands": [{"max_km": 300, "days": 1}, {"max_km": 1500, "days": 2}]}]},
-        ],  # fmt: skip
+            {
+                "id": "COLISSIMO",
+                "services": [
+                    {
+                        "id": "COL-STD",
+                        "kind": "standard",
+                        "cost": 4.9,
+                        "bands": [{"max_km": 400, "days": 2}, {"max_km": 1500, "days": 3}],
+                    },
+                    {
+                        "id": "COL-EXP",
+                        "kind": "express",
+                        "cost": 9.9,
+                        "bands": [{"max_km": 1500, "days": 1}],
+                    },
+                ],
+            },
+            {
+                "id": "DPD",
+                "services": [
+                    {
+                        "id": "DPD-STD",
+                        "kind": "standard",
+                        "cost": 6.5,
+                        "bands": [{"max_km": 300, "days": 1}, {"max_km": 1500, "days": 2}],
+                    }
+                ],
+            },
+        ],
         "skus": [{"sku": sku, "name": f"Product {sku}"} for sku in sku_ids],
         "stock": stock,
-        "calendar": {"holidays": ["2026-12-25"], "peaks": [
-            {"name": "christmas", "from": "2026-11-20", "to": "2026-12-24", "guarantee_by": "2026-12-24"}]},
-    }  # fmt: skip
+        "calendar": {
+            "holidays": ["2026-12-25"],
+            "peaks": [
+                {
+                    "name": "christmas",
+                    "from": "2026-11-20",
+                    "to": "2026-12-24",
+                    "guarantee_by": "2026-12-24",
+                }
+            ],
+        },
+    }
 
 
 def carts(count: int, skus: int, seed: int = 11) -> list[dict]:
@@ -89,10 +140,20 @@ def carts(count: int, skus: int, seed: int = 11) -> list[dict]:
     out = []
     for _ in range(count):
         _, lat, lon = rng.choice(CITIES)
-        lines = [{"sku": f"SKU-{k:05d}", "qty": rng.randint(1, 3)}
-                 for k in rng.sample(range(skus), 5)]  # fmt: skip
-        out.append({"lines": lines, "destination": {"postal_code": "75001", "country": "FR",
-                    "lat": lat + rng.uniform(-0.2, 0.2), "lon": lon + rng.uniform(-0.2, 0.2)}})  # fmt: skip
+        lines = [
+            {"sku": f"SKU-{k:05d}", "qty": rng.randint(1, 3)} for k in rng.sample(range(skus), 5)
+        ]
+        out.append(
+            {
+                "lines": lines,
+                "destination": {
+                    "postal_code": "75001",
+                    "country": "FR",
+                    "lat": lat + rng.uniform(-0.2, 0.2),
+                    "lon": lon + rng.uniform(-0.2, 0.2),
+                },
+            }
+        )
     return out
 
 
@@ -132,10 +193,18 @@ def field_record(chain: SupplyChain, now: datetime, days: int = 20, seed: int = 
                         continue
                     carrier_id, service = rng.choice(services)
                     delivered = handed + timedelta(days=rng.randint(1, 3))
-                    outcomes.append(Outcome(
-                        node.id, kind, started, handed, carrier_id, service.id,
-                        rng.uniform(50, 800), delivered,
-                    ))  # fmt: skip
+                    outcomes.append(
+                        Outcome(
+                            node.id,
+                            kind,
+                            started,
+                            handed,
+                            carrier_id,
+                            service.id,
+                            rng.uniform(50, 800),
+                            delivered,
+                        )
+                    )
     outcomes.sort(key=lambda o: o.started_at, reverse=True)
     return outcomes
 
@@ -212,8 +281,10 @@ def _client(port: int, path: str, bodies: list[bytes], seconds: float, queue) ->
 
 def load(port: int, path: str, bodies: list[bytes], clients: int, seconds: float) -> dict:
     queue: multiprocessing.Queue = multiprocessing.Queue()
-    procs = [multiprocessing.Process(target=_client, args=(port, path, bodies, seconds, queue))
-             for _ in range(clients)]  # fmt: skip
+    procs = [
+        multiprocessing.Process(target=_client, args=(port, path, bodies, seconds, queue))
+        for _ in range(clients)
+    ]
     for proc in procs:
         proc.start()
     results = [queue.get() for _ in procs]
@@ -236,11 +307,21 @@ def bench_http(
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {**os.environ, "OMS_DATA_DIR": str(data_dir), "OMS_API_PORT": str(port),
-           "OMS_API_KEYS": f"checkout:{KEY}", "OMS_SIGNING_SECRET": "bench-secret-" + "x" * 32,
-           "OMS_API_WORKERS": str(workers), "OMS_SKIP_MIGRATIONS": "1"}  # fmt: skip
-    api = subprocess.Popen([str(Path(sys.executable).parent / "oms"), "api"], env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    env = {
+        **os.environ,
+        "OMS_DATA_DIR": str(data_dir),
+        "OMS_API_PORT": str(port),
+        "OMS_API_KEYS": f"checkout:{KEY}",
+        "OMS_SIGNING_SECRET": "bench-secret-" + "x" * 32,
+        "OMS_API_WORKERS": str(workers),
+        "OMS_SKIP_MIGRATIONS": "1",
+    }
+    api = subprocess.Popen(
+        [str(Path(sys.executable).parent / "oms"), "api"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(300):
             with socket.socket() as sock:
@@ -290,7 +371,7 @@ def main() -> None:
             "skus": args.skus,
             "stock_rows": len(document.stock),
             "load_s": round(time.perf_counter() - started, 1),
-        },  # fmt: skip
+        },
         "cpus": os.cpu_count(),
     }
     bodies = carts(args.carts, args.skus)

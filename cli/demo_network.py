@@ -18,11 +18,27 @@ STORES = [
     ("STORE-TOULOUSE", "Toulouse store", 43.60, 1.44),
 ]
 PRODUCTS = [
-    "Gift box", "Wool scarf", "Scented candle", "Board game", "Teddy bear", "Chocolate box",
-    "Leather wallet", "Silk tie", "Perfume", "Headphones", "Smart watch", "Mug set",
-    "Puzzle", "Cookbook", "Bluetooth speaker", "Slippers", "Gloves", "Beanie",
-    "Photo frame", "Tea sampler",
-]  # fmt: skip
+    "Gift box",
+    "Wool scarf",
+    "Scented candle",
+    "Board game",
+    "Teddy bear",
+    "Chocolate box",
+    "Leather wallet",
+    "Silk tie",
+    "Perfume",
+    "Headphones",
+    "Smart watch",
+    "Mug set",
+    "Puzzle",
+    "Cookbook",
+    "Bluetooth speaker",
+    "Slippers",
+    "Gloves",
+    "Beanie",
+    "Photo frame",
+    "Tea sampler",
+]
 
 
 def demo_network(seed: int = 24) -> dict:
@@ -43,7 +59,7 @@ def demo_network(seed: int = 24) -> dict:
             "ship_from_store": False,
             "click_and_collect": False,
             "protection_qty": 0,
-        }  # fmt: skip
+        }
         for node_id, name, lat, lon, capacity in WAREHOUSES
     ]
     nodes += [
@@ -61,30 +77,44 @@ def demo_network(seed: int = 24) -> dict:
             "ship_from_store": True,
             "click_and_collect": True,
             "protection_qty": 2,
-        }  # fmt: skip
+        }
         for node_id, name, lat, lon in STORES
     ]
     carriers = [
         {
-            "id": "COLISSIMO", "name": "Colissimo",
+            "id": "COLISSIMO",
+            "name": "Colissimo",
             "services": [
-                {"id": "COL-STD", "kind": "standard", "cost": 4.9,
-                 "bands": [{"max_km": 400, "days": 2}, {"max_km": 1200, "days": 3}],
-                 "pickup_days": ["mon", "tue", "wed", "thu", "fri", "sat"]},
-                {"id": "COL-EXP", "kind": "express", "cost": 9.9,
-                 "bands": [{"max_km": 1200, "days": 1}],
-                 "pickup_days": ["mon", "tue", "wed", "thu", "fri"]},
+                {
+                    "id": "COL-STD",
+                    "kind": "standard",
+                    "cost": 4.9,
+                    "bands": [{"max_km": 400, "days": 2}, {"max_km": 1200, "days": 3}],
+                    "pickup_days": ["mon", "tue", "wed", "thu", "fri", "sat"],
+                },
+                {
+                    "id": "COL-EXP",
+                    "kind": "express",
+                    "cost": 9.9,
+                    "bands": [{"max_km": 1200, "days": 1}],
+                    "pickup_days": ["mon", "tue", "wed", "thu", "fri"],
+                },
             ],
         },
         {
-            "id": "DPD", "name": "DPD",
+            "id": "DPD",
+            "name": "DPD",
             "services": [
-                {"id": "DPD-STD", "kind": "standard", "cost": 6.5,
-                 "bands": [{"max_km": 300, "days": 1}, {"max_km": 1200, "days": 2}],
-                 "pickup_days": ["mon", "tue", "wed", "thu", "fri"]},
+                {
+                    "id": "DPD-STD",
+                    "kind": "standard",
+                    "cost": 6.5,
+                    "bands": [{"max_km": 300, "days": 1}, {"max_km": 1200, "days": 2}],
+                    "pickup_days": ["mon", "tue", "wed", "thu", "fri"],
+                },
             ],
         },
-    ]  # fmt: skip
+    ]
     skus, stock = [], []
     for n in range(1, 51):
         sku = f"SKU-{n:03d}"
@@ -101,11 +131,23 @@ def demo_network(seed: int = 24) -> dict:
                 {"sku": sku, "node_id": node["id"], "on_hand": on_hand, "safety_stock": safety}
             )
     supply = [
-        {"id": "PO-1001", "kind": "purchase_order", "sku": "SKU-001", "node_id": "DC-PARIS",
-         "qty": 500, "eta": "2026-12-10"},
-        {"id": "RET-2001", "kind": "customer_return", "sku": "SKU-002", "node_id": "DC-LYON",
-         "qty": 12, "eta": "2026-12-03"},
-    ]  # fmt: skip
+        {
+            "id": "PO-1001",
+            "kind": "purchase_order",
+            "sku": "SKU-001",
+            "node_id": "DC-PARIS",
+            "qty": 500,
+            "eta": "2026-12-10",
+        },
+        {
+            "id": "RET-2001",
+            "kind": "customer_return",
+            "sku": "SKU-002",
+            "node_id": "DC-LYON",
+            "qty": 12,
+            "eta": "2026-12-03",
+        },
+    ]
     return {
         "nodes": nodes,
         "carriers": carriers,
@@ -121,6 +163,6 @@ def demo_network(seed: int = 24) -> dict:
                     "to": "2026-12-24",
                     "guarantee_by": "2026-12-24",
                 },
-            ],  # fmt: skip
+            ],
         },
     }

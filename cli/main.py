@@ -49,14 +49,17 @@ def main(argv: list[str] | None = None) -> None:
     otif = report_commands.add_parser("otif", help="OTIF of the orders promised in a period")
     otif.add_argument("--from", dest="start", type=date.fromisoformat)
     otif.add_argument("--to", dest="end", type=date.fromisoformat)
-    otif.add_argument("--group-by", default="none",
-                      choices=["none", "node", "carrier", "day", "cause"])  # fmt: skip
+    otif.add_argument(
+        "--group-by", default="none", choices=["none", "node", "carrier", "day", "cause"]
+    )
     simulate = commands.add_parser("simulate", help="rehearse a peak scenario (JSON)")
     simulate.add_argument("scenario", type=Path)
     simulate.add_argument("--out", type=Path, help="write report.json and report.png here")
-    simulate.add_argument("--policy", action="append",
-                          help="sourcing policy to run (repeat to compare); default: the "
-                          "scenario's policies")  # fmt: skip
+    simulate.add_argument(
+        "--policy",
+        action="append",
+        help="sourcing policy to run (repeat to compare); default: the scenario's policies",
+    )
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -136,13 +139,17 @@ def report_command(args: argparse.Namespace) -> int:
     start = args.start or end - timedelta(days=30)
     with unit_of_work(make_engine(settings.sqlalchemy_url)) as session:
         report = otif_report(orders_promised_between(session, start, end), today, args.group_by)
-    print(f"OTIF {start} .. {end}: {report.orders} orders, OTIF {report.otif:.1%}, "
-          f"on time {report.on_time:.1%}, in full {report.in_full:.1%} "
-          f"({report.excluded_cancelled} cancelled left out)")  # fmt: skip
+    print(
+        f"OTIF {start} .. {end}: {report.orders} orders, OTIF {report.otif:.1%}, "
+        f"on time {report.on_time:.1%}, in full {report.in_full:.1%} "
+        f"({report.excluded_cancelled} cancelled left out)"
+    )
     print(f"{'group':<24}{'orders':>8}{'OTIF':>9}{'on time':>9}{'in full':>9}{'misses':>8}")
     for row in report.rows:
-        print(f"{row.key:<24}{row.orders:>8}{row.otif:>9.1%}{row.on_time:>9.1%}"
-              f"{row.in_full:>9.1%}{row.misses:>8}")  # fmt: skip
+        print(
+            f"{row.key:<24}{row.orders:>8}{row.otif:>9.1%}{row.on_time:>9.1%}"
+            f"{row.in_full:>9.1%}{row.misses:>8}"
+        )
     return 0
 
 
@@ -152,15 +159,28 @@ def temporal_command(settings: Settings, ui_port: int = 8233) -> list[str]:
     host, _, port = settings.temporal_address.rpartition(":")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return [
-        str(BIN / "temporal"), "server", "start-dev",
-        "--ip", host or "127.0.0.1", "--port", port or "7233", "--ui-port", str(ui_port),
-        "--db-filename", str(settings.data_dir / "temporal.db"),
-        "--namespace", settings.temporal_namespace,
+        str(BIN / "temporal"),
+        "server",
+        "start-dev",
+        "--ip",
+        host or "127.0.0.1",
+        "--port",
+        port or "7233",
+        "--ui-port",
+        str(ui_port),
+        "--db-filename",
+        str(settings.data_dir / "temporal.db"),
+        "--namespace",
+        settings.temporal_namespace,
         # Measured on 2 cores: WAL and normal sync give 2.5x the default throughput.
-        "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
-        "--log-level", "warn",
+        "--sqlite-pragma",
+        "journal_mode=wal",
+        "--sqlite-pragma",
+        "synchronous=normal",
+        "--log-level",
+        "warn",
         *cli_flags(),
-    ]  # fmt: skip
+    ]
 
 
 def run_temporal(settings: Settings, ui_port: int = 8233) -> int:
@@ -175,7 +195,7 @@ def run_api(settings: Settings) -> None:
     from api.app import create_app
     from db.migrate import upgrade_at_start
 
-    upgrade_at_start(settings.sqlalchemy_url)
+    upgrade_at_start(settings.sqlalchemy_url, settings.skip_migrations)
     if settings.api_workers > 1:
         uvicorn.run(
             "api.app:create_app",

@@ -34,9 +34,13 @@ def simulate_command(args: argparse.Namespace) -> int:
         print(f"== {scenario.name}: policy {name}", flush=True)
         folder = args.out / "policies" / name if args.out else None
         report = asyncio.run(
-            simulate(scenario, name, show=lambda line: print(line, flush=True),
-                     logs=folder / "logs" if folder else None)
-        )  # fmt: skip
+            simulate(
+                scenario,
+                name,
+                show=lambda line: print(line, flush=True),
+                logs=folder / "logs" if folder else None,
+            )
+        )
         reports.append(report)
         print(summary(report), flush=True)
         if folder:

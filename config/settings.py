@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     # of a peak may run without it, for speed, on code the tests have proven.
     worker_sandbox: bool = True
     worker_activity_threads: int = 32  # activities at once in one worker process
+    # The launcher (oms run, the benchmark) migrated the database before starting this one.
+    skip_migrations: bool = False
 
     @field_validator("api_keys")
     @classmethod

@@ -103,8 +103,14 @@ WRITES = "oms_writes"  # a unit of work: on SQLite it takes the write lock when 
 def unit_of_work(engine: Engine) -> Iterator[Session]:
     """One transaction: committed when the block ends, rolled back on any error."""
     lock = _WRITE_LOCKS.get(engine)
-    with lock or nullcontext(), Session(engine.execution_options(**{WRITES: True}),
-                                        expire_on_commit=False) as session:  # fmt: skip
+    if lock is None and engine.dialect.name == "sqlite":
+        # Without make_engine's writers' queue and BEGIN IMMEDIATE, concurrent writers
+        # would deadlock instead of waiting their turn: refuse rather than risk it.
+        raise RuntimeError("a SQLite engine for the ledger must come from db.engine.make_engine")
+    with (
+        lock or nullcontext(),
+        Session(engine.execution_options(**{WRITES: True}), expire_on_commit=False) as session,
+    ):
         with session.begin():
             yield session
 

@@ -17,9 +17,14 @@ def claim_event(session: Session, event_id: str, source: str, fingerprint: str) 
     claimed = insert_if_absent(
         session,
         ProcessedEventRow,
-        dict(event_id=event_id, source=source, fingerprint=fingerprint, result={},
-             at=datetime.now(UTC)),
-    )  # fmt: skip
+        dict(
+            event_id=event_id,
+            source=source,
+            fingerprint=fingerprint,
+            result={},
+            at=datetime.now(UTC),
+        ),
+    )
     if claimed:
         return None
     # Seen before (a concurrent sender's transaction has committed by now): replay it.

@@ -24,7 +24,7 @@ def record(session: Session, incident: Incident) -> tuple[Incident, bool]:
             document=incident.model_dump(mode="json", by_alias=True),
             received_at=datetime.now(UTC),
             outcomes=[],
-        )  # fmt: skip
+        )
     )
     session.flush()
     return incident, True

@@ -47,11 +47,17 @@ def reserve(session: Session, requests: list[ReservationRequest], now: datetime)
             session,
             ReservationRow,
             dict(
-                id=req.reservation_id, order_id=req.order_id, line_id=req.line_id,
-                sku=req.sku, node_id=req.node_id, qty=req.qty, status="held",
-                created_at=now, updated_at=now,
+                id=req.reservation_id,
+                order_id=req.order_id,
+                line_id=req.line_id,
+                sku=req.sku,
+                node_id=req.node_id,
+                qty=req.qty,
+                status="held",
+                created_at=now,
+                updated_at=now,
             ),
-        )  # fmt: skip
+        )
         if not fresh:
             continue  # this activity already ran: the hold stands
         held_back = StockRow.safety_stock + req.protection_qty
@@ -68,8 +74,17 @@ def reserve(session: Session, requests: list[ReservationRequest], now: datetime)
             raise InsufficientStock(
                 f"{req.node_id} cannot hold {req.qty} x {req.sku} for line {req.line_id}"
             )
-        _log(session, req.sku, req.node_id, "reservation", 0, req.qty,
-             f"reserve:{req.reservation_id}", req.order_id, now)  # fmt: skip
+        _log(
+            session,
+            req.sku,
+            req.node_id,
+            "reservation",
+            0,
+            req.qty,
+            f"reserve:{req.reservation_id}",
+            req.order_id,
+            now,
+        )
     session.flush()
 
 
@@ -86,26 +101,44 @@ def commit(session: Session, order_id: str, node_id: str, now: datetime) -> list
 
 
 def _settle(
-    session: Session, order_id: str, node_id: str | None, now: datetime, status: str,
+    session: Session,
+    order_id: str,
+    node_id: str | None,
+    now: datetime,
+    status: str,
     leave_stock: bool,
-) -> list[HeldUnits]:  # fmt: skip
+) -> list[HeldUnits]:
     kind, prefix = ("shipment", "commit") if leave_stock else ("release", "release")
     settled = []
     for row in _held(session, order_id, node_id):
         on_hand = -row.qty if leave_stock else 0
         _change_stock(session, row.sku, row.node_id, on_hand, -row.qty, now)
         row.status, row.updated_at = status, now
-        _log(session, row.sku, row.node_id, kind, on_hand, -row.qty,
-             f"{prefix}:{row.id}", order_id, now)  # fmt: skip
+        _log(
+            session,
+            row.sku,
+            row.node_id,
+            kind,
+            on_hand,
+            -row.qty,
+            f"{prefix}:{row.id}",
+            order_id,
+            now,
+        )
         settled.append(_units(row))
     session.flush()
     return settled
 
 
 def write_off_short_pick(
-    session: Session, order_id: str, node_id: str, line_id: str, missing: int,
-    source_id: str, now: datetime,
-) -> int:  # fmt: skip
+    session: Session,
+    order_id: str,
+    node_id: str,
+    line_id: str,
+    missing: int,
+    source_id: str,
+    now: datetime,
+) -> int:
     """Units the picker could not find: they leave the stock and the order's hold.
 
     Returns how many units were written off (0 when this pick was already recorded).
@@ -122,8 +155,17 @@ def write_off_short_pick(
         row.qty -= take
         row.status = "held" if row.qty else "released"
         row.updated_at = now
-        _log(session, row.sku, node_id, "short_pick", -take, -take,
-             f"{source_id}:{number}" if number else source_id, order_id, now)  # fmt: skip
+        _log(
+            session,
+            row.sku,
+            node_id,
+            "short_pick",
+            -take,
+            -take,
+            f"{source_id}:{number}" if number else source_id,
+            order_id,
+            now,
+        )
         written += take
     session.flush()
     return written
@@ -161,10 +203,20 @@ def count_below_holds(
             row.qty -= take
             row.status = "held" if row.qty else "released"
             row.updated_at = now
-            _log(session, sku, node_id, "count_cut", 0, -take, f"{source_id}:{row.id}",
-                 row.order_id, now)  # fmt: skip
-            cuts.append(CutHold(order_id=row.order_id, line_id=row.line_id, node_id=node_id,
-                                qty=take))  # fmt: skip
+            _log(
+                session,
+                sku,
+                node_id,
+                "count_cut",
+                0,
+                -take,
+                f"{source_id}:{row.id}",
+                row.order_id,
+                now,
+            )
+            cuts.append(
+                CutHold(order_id=row.order_id, line_id=row.line_id, node_id=node_id, qty=take)
+            )
             excess -= take
         session.flush()
         session.refresh(stock)
@@ -215,8 +267,7 @@ def apply_inventory_event(
         )
     if delta:
         stock.on_hand, stock.updated_at = new_on_hand, now
-        _log(session, event.sku, event.node_id, event.type, delta, 0,
-             event.event_id, None, now)  # fmt: skip
+        _log(session, event.sku, event.node_id, event.type, delta, 0, event.event_id, None, now)
     result = InventoryEventResult(event_id=event.event_id, applied=True, position=_position(stock))
     record_event_result(session, event.event_id, result.model_dump(mode="json"))
     session.flush()
@@ -224,9 +275,14 @@ def apply_inventory_event(
 
 
 def set_stock(
-    session: Session, sku: str, node_id: str, on_hand: int, safety_stock: int,
-    source_id: str, now: datetime,
-) -> None:  # fmt: skip
+    session: Session,
+    sku: str,
+    node_id: str,
+    on_hand: int,
+    safety_stock: int,
+    source_id: str,
+    now: datetime,
+) -> None:
     """Set a stock level from a network load, logging the difference as a movement."""
     stock = session.get(StockRow, (sku, node_id), with_for_update=True)
     if stock is None:
@@ -253,14 +309,32 @@ def add_stock(
         chunk = rows[start : start + 10_000]
         connection.execute(
             insert(StockRow.__table__),  # type: ignore[attr-defined]
-            [dict(sku=sku, node_id=node, on_hand=qty, reserved=0, safety_stock=safety,
-                  updated_at=now) for sku, node, qty, safety in chunk],
-        )  # fmt: skip
+            [
+                dict(
+                    sku=sku,
+                    node_id=node,
+                    on_hand=qty,
+                    reserved=0,
+                    safety_stock=safety,
+                    updated_at=now,
+                )
+                for sku, node, qty, safety in chunk
+            ],
+        )
         moves = [
-            dict(at=now, sku=sku, node_id=node, kind="network_load", on_hand_delta=qty,
-                 reserved_delta=0, source_id=f"{source_prefix}:{sku}:{node}", order_id=None)
-            for sku, node, qty, _ in chunk if qty
-        ]  # fmt: skip
+            dict(
+                at=now,
+                sku=sku,
+                node_id=node,
+                kind="network_load",
+                on_hand_delta=qty,
+                reserved_delta=0,
+                source_id=f"{source_prefix}:{sku}:{node}",
+                order_id=None,
+            )
+            for sku, node, qty, _ in chunk
+            if qty
+        ]
         if moves:
             connection.execute(insert(MovementRow.__table__), moves)  # type: ignore[attr-defined]
 
@@ -330,9 +404,16 @@ def _change_stock(
 
 
 def _log(
-    session: Session, sku: str, node_id: str, kind: str, on_hand: int, reserved: int,
-    source_id: str, order_id: str | None, now: datetime,
-) -> None:  # fmt: skip
+    session: Session,
+    sku: str,
+    node_id: str,
+    kind: str,
+    on_hand: int,
+    reserved: int,
+    source_id: str,
+    order_id: str | None,
+    now: datetime,
+) -> None:
     session.add(
         MovementRow(
             at=now,
@@ -343,7 +424,7 @@ def _log(
             reserved_delta=reserved,
             source_id=source_id,
             order_id=order_id,
-        )  # fmt: skip
+        )
     )
 
 

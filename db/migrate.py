@@ -2,7 +2,6 @@
 
 import fcntl
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,9 +26,9 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade_at_start(url: str) -> None:
-    """Migrate when a process starts, unless its launcher already did (OMS_SKIP_MIGRATIONS=1)."""
-    if os.environ.get("OMS_SKIP_MIGRATIONS") != "1":
+def upgrade_at_start(url: str, done_by_launcher: bool) -> None:
+    """Migrate when a process starts, unless its launcher already did."""
+    if not done_by_launcher:
         upgrade(url)
 
 

@@ -54,14 +54,23 @@ def load_network(session: Session, doc: NetworkDocument) -> LoadSummary:
         _check_known(row.sku, row.node_id, sku_ids, node_ids)
         if (row.sku, row.node_id) in existing:
             ledger.set_stock(
-                session, row.sku, row.node_id, row.on_hand, row.safety_stock,
-                f"load:{load_id}:{row.sku}:{row.node_id}", now,
-            )  # fmt: skip
+                session,
+                row.sku,
+                row.node_id,
+                row.on_hand,
+                row.safety_stock,
+                f"load:{load_id}:{row.sku}:{row.node_id}",
+                now,
+            )
         else:
             fresh.append(row)
     # A new network has hundreds of thousands of stock rows: insert them in bulk.
-    ledger.add_stock(session, [(r.sku, r.node_id, r.on_hand, r.safety_stock) for r in fresh],
-                     f"load:{load_id}", now)  # fmt: skip
+    ledger.add_stock(
+        session,
+        [(r.sku, r.node_id, r.on_hand, r.safety_stock) for r in fresh],
+        f"load:{load_id}",
+        now,
+    )
     for supply in doc.supply:
         _check_known(supply.sku, supply.node_id, sku_ids, node_ids)
         session.merge(SupplyRow(**supply.model_dump()))

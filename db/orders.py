@@ -39,10 +39,14 @@ def record_order(session: Session, view: OrderView, values: dict, revision: int)
     if view.shipments:
         # A shipment's order, node and carrier never change: new ones are added.
         rows = [
-            dict(shipment_id=s.shipment_id, order_id=view.order_id, node_id=s.node_id,
-                 carrier_id=s.carrier_id)
+            dict(
+                shipment_id=s.shipment_id,
+                order_id=view.order_id,
+                node_id=s.node_id,
+                carrier_id=s.carrier_id,
+            )
             for s in view.shipments
-        ]  # fmt: skip
+        ]
         session.exec(upsert(session, ShipmentRow).values(rows).on_conflict_do_nothing())
     return True
 

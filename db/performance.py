@@ -29,13 +29,23 @@ def outcome_values(view: OrderView) -> list[dict]:
         started = s.released_at
         if s.pick_by is not None:  # the end of its picking day: work starts that morning
             started = max(started, s.pick_by - timedelta(days=1))
-        rows.append(dict(
-            shipment_id=s.shipment_id, order_id=view.order_id, node_id=s.node_id,
-            kind=SHIP if s.service_id else COLLECT, status=s.status.value,
-            carrier_id=s.carrier_id, service_id=s.service_id, distance_km=s.distance_km,
-            released_at=s.released_at, started_at=started, ship_by=s.ship_by,
-            handed_over_at=s.shipped_at, delivered_at=s.delivered_at,
-        ))  # fmt: skip
+        rows.append(
+            dict(
+                shipment_id=s.shipment_id,
+                order_id=view.order_id,
+                node_id=s.node_id,
+                kind=SHIP if s.service_id else COLLECT,
+                status=s.status.value,
+                carrier_id=s.carrier_id,
+                service_id=s.service_id,
+                distance_km=s.distance_km,
+                released_at=s.released_at,
+                started_at=started,
+                ship_by=s.ship_by,
+                handed_over_at=s.shipped_at,
+                delivered_at=s.delivered_at,
+            )
+        )
     return rows
 
 
@@ -45,10 +55,12 @@ def record_outcomes(session: Session, rows: list[dict]) -> None:
         return
     statement = upsert(session, ShipmentOutcomeRow).values(rows)
     changing = ("status", "handed_over_at", "delivered_at", "ship_by")
-    session.exec(statement.on_conflict_do_update(
-        index_elements=[ShipmentOutcomeRow.shipment_id],
-        set_={name: statement.excluded[name] for name in changing},
-    ))  # fmt: skip
+    session.exec(
+        statement.on_conflict_do_update(
+            index_elements=[ShipmentOutcomeRow.shipment_id],
+            set_={name: statement.excluded[name] for name in changing},
+        )
+    )
 
 
 def load_performance(session: Session, chain: SupplyChain, now: datetime) -> FieldPerformance:
@@ -79,9 +91,10 @@ def load_performance(session: Session, chain: SupplyChain, now: datetime) -> Fie
     outcomes = [Outcome(*row) for row in started]
     open_work: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
     waiting = session.exec(
-        select(t.node_id, t.started_at)
-        .where(col(t.handed_over_at).is_(None), col(t.status).in_(OPEN))
-    )  # fmt: skip
+        select(t.node_id, t.started_at).where(
+            col(t.handed_over_at).is_(None), col(t.status).in_(OPEN)
+        )
+    )
     for node_id, started_at in waiting:
         node = chain.by_id.get(node_id)
         if node is not None:

@@ -142,9 +142,9 @@ class FieldPerformance:
             counts[offset] += 1
         total = len(values)
         day = local.date()
-        return Handover(tuple(
-            (day + timedelta(days=offset), n / total) for offset, n in sorted(counts.items())
-        ))  # fmt: skip
+        return Handover(
+            tuple((day + timedelta(days=offset), n / total) for offset, n in sorted(counts.items()))
+        )
 
     def backlogged(self, node: Node, now: datetime) -> bool:
         """True when the work due today at the node cannot be handed over before its cut-off
@@ -349,7 +349,7 @@ def learn(
             # What it has shown it can do; too few shipments prove nothing yet.
             throughput_per_hour=busiest if shown and shipments >= MIN_NODE_SAMPLES else None,
             backlog=sum(open_work.get(node_id, {}).values()),
-        )  # fmt: skip
+        )
     return performance
 
 

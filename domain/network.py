@@ -36,8 +36,13 @@ class Node(Strict):
     pick_capacity_per_day: Annotated[int, Field(ge=0, le=10_000_000)]
     cutoff: time = time(15, 0)
     open_days: Annotated[list[Weekday], Field(min_length=1, max_length=7)] = [
-        "mon", "tue", "wed", "thu", "fri", "sat",
-    ]  # fmt: skip
+        "mon",
+        "tue",
+        "wed",
+        "thu",
+        "fri",
+        "sat",
+    ]
     carriers: Annotated[list[Id], Field(max_length=50)] = []
     ship_from_store: bool = False
     click_and_collect: bool = False
@@ -71,8 +76,12 @@ class CarrierService(Strict):
     bands: Annotated[list[TransitBand], Field(min_length=1, max_length=20)]
     cost: Annotated[float, Field(ge=0)]
     pickup_days: Annotated[list[Weekday], Field(min_length=1, max_length=7)] = [
-        "mon", "tue", "wed", "thu", "fri",
-    ]  # fmt: skip
+        "mon",
+        "tue",
+        "wed",
+        "thu",
+        "fri",
+    ]
 
     def model_post_init(self, _context) -> None:
         # Checked on every route of every promise: sort the bands once.

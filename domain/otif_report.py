@@ -80,11 +80,14 @@ def judge(view: OrderView, today: date) -> _Judged | None:
         else:
             cause = "other"
     return _Judged(
-        on_time=on_time, in_full=in_full, cause=cause, day=view.promised_by,
+        on_time=on_time,
+        in_full=in_full,
+        cause=cause,
+        day=view.promised_by,
         nodes=sorted({s.node_id for s in live}) or ["none"],
         carriers=sorted({s.carrier_id or "none" for s in live}) or ["none"],
         method=method_of(view),
-    )  # fmt: skip
+    )
 
 
 def method_of(view: OrderView) -> Method:
@@ -119,10 +122,14 @@ def otif_report(views: Iterable[OrderView], today: date, group_by: GroupBy = "no
             groups.setdefault(key, []).append(verdict)
     total = _row("all", judged)
     return OtifReport(
-        group_by=group_by, orders=total.orders, otif=total.otif, on_time=total.on_time,
-        in_full=total.in_full, excluded_cancelled=cancelled,
+        group_by=group_by,
+        orders=total.orders,
+        otif=total.otif,
+        on_time=total.on_time,
+        in_full=total.in_full,
+        excluded_cancelled=cancelled,
         rows=[_row(key, rows) for key, rows in sorted(groups.items())],
-    )  # fmt: skip
+    )
 
 
 def _keys(verdict: _Judged, group_by: GroupBy) -> list[str]:
@@ -149,6 +156,10 @@ def _row(key: str, rows: list[_Judged]) -> OtifRow:
 
     hits = sum(r.on_time and r.in_full for r in rows)
     return OtifRow(
-        key=key, orders=n, otif=share(hits), on_time=share(sum(r.on_time for r in rows)),
-        in_full=share(sum(r.in_full for r in rows)), misses=n - hits,
-    )  # fmt: skip
+        key=key,
+        orders=n,
+        otif=share(hits),
+        on_time=share(sum(r.on_time for r in rows)),
+        in_full=share(sum(r.in_full for r in rows)),
+        misses=n - hits,
+    )

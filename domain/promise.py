@@ -120,9 +120,18 @@ def promise(
     )
     for method, kinds in home_methods:
         try:
-            plan = source_order(lines, home, offers, carriers, chain.holidays, now,
-                                policy=policy, kinds=kinds, explain=False,
-                                outlook=outlook)  # fmt: skip
+            plan = source_order(
+                lines,
+                home,
+                offers,
+                carriers,
+                chain.holidays,
+                now,
+                policy=policy,
+                kinds=kinds,
+                explain=False,
+                outlook=outlook,
+            )
         except Unsourceable as short:
             if method == "home_express" or not short.missing:
                 continue
@@ -140,8 +149,17 @@ def promise(
     for store in stores:
         at_store = Destination(lat=store.lat, lon=store.lon, pickup_node_id=store.id)
         try:
-            plan = source_order(lines, at_store, offers, carriers, chain.holidays,
-                                now, policy=policy, explain=False, outlook=outlook)  # fmt: skip
+            plan = source_order(
+                lines,
+                at_store,
+                offers,
+                carriers,
+                chain.holidays,
+                now,
+                policy=policy,
+                explain=False,
+                outlook=outlook,
+            )
         except Unsourceable:
             continue
         options.append(_option(chain, now, "click_and_collect", store.id, plan))
@@ -149,10 +167,13 @@ def promise(
         unavailable = []
     elif not unavailable:
         unavailable = [
-            Unavailable(sku=line.sku, reason="in stock, but only in more shipments or split "
-                        f"lines than policy {policy.name} allows")
+            Unavailable(
+                sku=line.sku,
+                reason="in stock, but only in more shipments or split "
+                f"lines than policy {policy.name} allows",
+            )
             for line in lines
-        ]  # fmt: skip
+        ]
     return Promise(options=options, unavailable=unavailable)
 
 
@@ -160,8 +181,10 @@ def _order_lines(cart: list[CartLine]) -> list[OrderLine]:
     merged: dict[str, int] = {}
     for line in cart:
         merged[line.sku] = merged.get(line.sku, 0) + line.qty
-    return [OrderLine(line_id=str(n), sku=sku, qty=qty) for n, (sku, qty) in
-            enumerate(merged.items(), 1)]  # fmt: skip
+    return [
+        OrderLine(line_id=str(n), sku=sku, qty=qty)
+        for n, (sku, qty) in enumerate(merged.items(), 1)
+    ]
 
 
 def _collect_stores(chain: SupplyChain, lat: float, lon: float):
@@ -191,44 +214,70 @@ def _preorder(
         if not short:
             continue
         usable = (
-            s for s in chain.supply.get(line.sku, [])
+            s
+            for s in chain.supply.get(line.sku, [])
             if s.qty >= short and _allowed(s.node_id, chain, policy, home)
-        )  # fmt: skip
+        )
         supply = next(usable, None)
         if supply is None:
             return None
         node = chain.by_id[supply.node_id]
-        ship_on = ship_day(node, now, chain.holidays, chain.capacity_used.get(node.id),
-                           not_before=supply.eta)  # fmt: skip
+        ship_on = ship_day(
+            node, now, chain.holidays, chain.capacity_used.get(node.id), not_before=supply.eta
+        )
         if ship_on is None:
             return None
         km = distance_km(node.lat, node.lon, home.lat, home.lon)
         outlook = chain.outlook(policy)
         routes = carrier_routes(
-            node, km, chain.carriers_on(now.date()), ship_on, chain.holidays, ("standard",),
-            outlook.handover(node, SHIP, now, ship_on), outlook,
-        )  # fmt: skip
+            node,
+            km,
+            chain.carriers_on(now.date()),
+            ship_on,
+            chain.holidays,
+            ("standard",),
+            outlook.handover(node, SHIP, now, ship_on),
+            outlook,
+        )
         route = best_route(routes, None)
         if route is None:
             return None
-        from_supply.append(OptionLine(
-            sku=line.sku, qty=short, node_id=node.id, source=supply.kind, supply_id=supply.id,
-            available_on=supply.eta,
-        ))  # fmt: skip
+        from_supply.append(
+            OptionLine(
+                sku=line.sku,
+                qty=short,
+                node_id=node.id,
+                source=supply.kind,
+                supply_id=supply.id,
+                available_on=supply.eta,
+            )
+        )
         latest = max(latest or route.deliver_on, route.deliver_on)
         cost += route.cost + policy.picking_cost.get(node.type, 0.0)
-    on_hand = [line.model_copy(update={"qty": line.qty - missing.get(line.line_id, 0)})
-               for line in lines if line.qty > missing.get(line.line_id, 0)]  # fmt: skip
+    on_hand = [
+        line.model_copy(update={"qty": line.qty - missing.get(line.line_id, 0)})
+        for line in lines
+        if line.qty > missing.get(line.line_id, 0)
+    ]
     plan = SourcingPlan(shipments=[], deliver_by=latest or now.date(), explanation=[])
     if on_hand:
         outlook = chain.outlook(policy)
-        offers = chain.offers([line.sku for line in on_hand], now=now,
-                              learned=outlook.performance is not None)  # fmt: skip
+        offers = chain.offers(
+            [line.sku for line in on_hand], now=now, learned=outlook.performance is not None
+        )
         try:
             plan = source_order(
-                on_hand, home, offers, chain.carriers_on(now.date()), chain.holidays, now,
-                policy=policy, kinds=("standard",), explain=False, outlook=outlook,
-            )  # fmt: skip
+                on_hand,
+                home,
+                offers,
+                chain.carriers_on(now.date()),
+                chain.holidays,
+                now,
+                policy=policy,
+                kinds=("standard",),
+                explain=False,
+                outlook=outlook,
+            )
         except Unsourceable:
             return None
     assert latest is not None

@@ -126,8 +126,9 @@ def carrier_routes(
                 continue
             if outlook.outages:
                 collected = collection_day(handover.first, service, frozen) or handover.first
-                arrives = _through_outages(arrives, collected, carrier_id, service.id,
-                                           outlook.outages, frozen)  # fmt: skip
+                arrives = _through_outages(
+                    arrives, collected, carrier_id, service.id, outlook.outages, frozen
+                )
             routes.append(
                 Route(
                     node.id,
@@ -139,7 +140,7 @@ def carrier_routes(
                     service.cost,
                     km,
                     ship_on,
-                )  # fmt: skip
+                )
             )
     return routes
 

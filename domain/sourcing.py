@@ -141,9 +141,18 @@ def source_order(
         needed[line.sku] = needed.get(line.sku, 0) + line.qty
     notes: list[str] = []
     candidates = _candidates(
-        offers, needed, destination, by_id, holidays, now, promised_by, policy, kinds,
-        notes if explain else None, outlook,
-    )  # fmt: skip
+        offers,
+        needed,
+        destination,
+        by_id,
+        holidays,
+        now,
+        promised_by,
+        policy,
+        kinds,
+        notes if explain else None,
+        outlook,
+    )
 
     whole = [(x.line_id, x.sku, x.qty) for x in lines]
     plans: dict[tuple, list[tuple[_Candidate, list[tuple[str, str, int]]]]] = {}
@@ -179,8 +188,10 @@ def source_order(
         keeps = f"keeps {promised_by.isoformat()}" if promised_by else "has no date to keep"
         if promised_by and not chosen.meets_promise:
             keeps = f"is the fastest; nothing keeps {promised_by.isoformat()}"
-        notes.append(f"chosen {_nodes(chosen)}: lowest score under policy "
-                     f"{policy.name} v{policy.version}, {keeps}")  # fmt: skip
+        notes.append(
+            f"chosen {_nodes(chosen)}: lowest score under policy "
+            f"{policy.name} v{policy.version}, {keeps}"
+        )
     chosen.explanation = notes
     return chosen
 
@@ -320,9 +331,12 @@ def _measure(
     share = from_stores / units if units else 0.0
     lead = max(0, (deliver_by - today).days)
     total = (
-        w.cost * cost + w.lead_time * lead + w.distance * km
-        + w.splits * (len(parts) - 1) + w.store_share * share
-    )  # fmt: skip
+        w.cost * cost
+        + w.lead_time * lead
+        + w.distance * km
+        + w.splits * (len(parts) - 1)
+        + w.store_share * share
+    )
     meets = promised_by is None or deliver_by <= promised_by
     key = tuple(c.node.id for c, _ in parts)
     return _Measured(parts, deliver_by, meets, total, cost, lead, km, share, key)
@@ -348,10 +362,13 @@ def _plan(measured: _Measured, policy: SourcingPolicy) -> SourcingPlan:
             )
         )
     score = PlanScore(
-        total=round(measured.total, 3), cost=round(measured.cost, 2),
-        lead_time_days=measured.lead, distance_km=round(measured.km, 1),
-        splits=len(shipments) - 1, store_share=round(measured.share, 3),
-    )  # fmt: skip
+        total=round(measured.total, 3),
+        cost=round(measured.cost, 2),
+        lead_time_days=measured.lead,
+        distance_km=round(measured.km, 1),
+        splits=len(shipments) - 1,
+        store_share=round(measured.share, 3),
+    )
     return SourcingPlan(
         shipments=shipments,
         deliver_by=measured.deliver_by,
@@ -377,9 +394,11 @@ def _alone(node: Node, route: Route, policy: SourcingPolicy, today: date) -> flo
     store = 1.0 if node.type == "store" else 0.0
     picking = policy.picking_cost.get(node.type, 0.0)
     return (
-        w.cost * (route.cost + picking) + w.lead_time * lead + w.distance * route.km
+        w.cost * (route.cost + picking)
+        + w.lead_time * lead
+        + w.distance * route.km
         + w.store_share * store
-    )  # fmt: skip
+    )
 
 
 def _why_not(
@@ -399,9 +418,10 @@ def _why_not(
         detail = ", ".join(f"line {lid} short of {qty}" for lid, qty in missing.items())
         return Unsourceable(missing, f"not enough stock in the network: {detail}")
     return Unsourceable(
-        {}, f"the stock is there but only in more than {policy.max_splits + 1} shipments, "
+        {},
+        f"the stock is there but only in more than {policy.max_splits + 1} shipments, "
         f"or split lines, which policy {policy.name} does not allow",
-    )  # fmt: skip
+    )
 
 
 def _nodes(plan: SourcingPlan) -> str:

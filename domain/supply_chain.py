@@ -123,7 +123,7 @@ class SupplyChain:
                     self.holidays,
                     self.capacity_used.get(node.id),
                     outlook.not_before(node, now),
-                )  # fmt: skip
+                )
                 for node in self.nodes
             }
             self._ship_days_key = key

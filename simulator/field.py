@@ -55,11 +55,18 @@ class Outbox:
     def new(self) -> list[Any]:
         table = OutboxRow.__table__  # type: ignore[attr-defined]
         query = (
-            select(table.c.key, table.c.order_id, table.c.recipient, table.c.recipient_id,
-                   table.c.topic, table.c.payload, table.c.created_at)
+            select(
+                table.c.key,
+                table.c.order_id,
+                table.c.recipient,
+                table.c.recipient_id,
+                table.c.topic,
+                table.c.payload,
+                table.c.created_at,
+            )
             .where(table.c.topic.in_(self.TOPICS))
             .order_by(table.c.created_at, table.c.key)
-        )  # fmt: skip
+        )
         if self.since is not None:
             query = query.where(table.c.created_at >= self.since)
         with self.engine.connect() as connection:
@@ -137,8 +144,13 @@ class Field:
             out.append(heapq.heappop(self._due))
         return out
 
-    def placed(self, order_id: str, point: tuple[float, float], placed_at: datetime,
-               cancels_after: timedelta | None) -> None:  # fmt: skip
+    def placed(
+        self,
+        order_id: str,
+        point: tuple[float, float],
+        placed_at: datetime,
+        cancels_after: timedelta | None,
+    ) -> None:
         self.points[order_id] = point
         if cancels_after is not None:
             self.at(placed_at + cancels_after, order_id, lambda: self._customer_cancels(order_id))
@@ -208,8 +220,15 @@ class Field:
         delay: Delay = self.behaviour.node_pick_delay.get(node_id, self.behaviour.pick_delay)
         return self.rng.triangular(delay.min_hours, delay.max_hours, delay.mode_hours)
 
-    async def _pick(self, node: Node, order_id: str, sid: str, lines: dict[str, int],
-                    carrier: str, pick_by: datetime | None) -> None:  # fmt: skip
+    async def _pick(
+        self,
+        node: Node,
+        order_id: str,
+        sid: str,
+        lines: dict[str, int],
+        carrier: str,
+        pick_by: datetime | None,
+    ) -> None:
         if sid in self._withdrawn:
             return  # the OMS moved it elsewhere before the node got to it
         now = self.clock()
@@ -258,8 +277,9 @@ class Field:
 
     # --- Carriers ---------------------------------------------------------------------
 
-    def _arrival(self, node: Node, order_id: str, sid: str, carrier: str,
-                 shipped: datetime) -> datetime:  # fmt: skip
+    def _arrival(
+        self, node: Node, order_id: str, sid: str, carrier: str, shipped: datetime
+    ) -> datetime:
         """The carrier's published transit from the day it collects, then its delays:
         random ones, and the days of an outage while it has the parcel."""
         tz = ZoneInfo(node.timezone)
@@ -284,10 +304,14 @@ class Field:
             return
         await self.oms.post(
             f"/v1/carriers/{carrier}/events",
-            {"event_id": f"{sid}-delivered", "type": "delivered", "shipment_id": sid,
-             "at": when.isoformat()},
+            {
+                "event_id": f"{sid}-delivered",
+                "type": "delivered",
+                "shipment_id": sid,
+                "at": when.isoformat(),
+            },
             role="warehouse",
-        )  # fmt: skip
+        )
 
     # --- Support and customers --------------------------------------------------------
 
@@ -299,14 +323,16 @@ class Field:
         self.stats.support_decisions += 1
         action = "retry" if self._support[order_id] == 1 else "accept_partial"
         status, answer = await self.oms.post(
-            f"/v1/orders/{order_id}/resolve", {"action": action, "note": "simulated agent"},
+            f"/v1/orders/{order_id}/resolve",
+            {"action": action, "note": "simulated agent"},
             role="support",
-        )  # fmt: skip
+        )
         if status >= 400 and "nothing would be delivered" in str(answer):
             await self.oms.post(
-                f"/v1/orders/{order_id}/cancel", {"reason": "nothing can be delivered"},
+                f"/v1/orders/{order_id}/cancel",
+                {"reason": "nothing can be delivered"},
                 role="support",
-            )  # fmt: skip
+            )
 
     async def _customer_cancels(self, order_id: str) -> None:
         status, answer = await self.oms.post(

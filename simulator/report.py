@@ -38,10 +38,15 @@ def build_report(
         views = [OrderView.model_validate(row.view) for row in rows]
         oversold, problems = oversells(session, views)
         network = scenario.network
-        learned = load_performance(session, SupplyChain(
-            nodes=network.nodes, carriers={c.id: c for c in network.carriers},
-            calendar=network.calendar,
-        ), end)  # fmt: skip
+        learned = load_performance(
+            session,
+            SupplyChain(
+                nodes=network.nodes,
+                carriers={c.id: c for c in network.carriers},
+                calendar=network.calendar,
+            ),
+            end,
+        )
     # Judged as of the day after the run or the last promised day: every order counts.
     last_promise = max((v.promised_by for v in views if v.promised_by), default=end.date())
     after_all = max(end.date(), last_promise) + timedelta(days=1)
@@ -65,7 +70,7 @@ def build_report(
             "start": scenario.period.start.isoformat(),
             "end": end.isoformat(),
             "shifted_days": shifted_days,
-        },  # fmt: skip
+        },
         "carts": progress.carts,
         "carts_without_option": progress.lost_carts,
         "orders": len(views),
@@ -81,14 +86,14 @@ def build_report(
         "exceptions_open_at_end": sum(v.status == "exception" for v in views),
         "still_open_at_end": sum(
             v.status not in ("delivered", "cancelled", "failed") for v in views
-        ),  # fmt: skip
+        ),
         "failed": sum(v.status == "failed" for v in views),
         # Per order that shipped something: failing orders must not make a policy look cheap.
         "cost_per_order": _ratio(sum(s.cost for s in shipments), served, 2),
         "shipments_per_order": _ratio(len(shipments), served, 3),
         "ship_from_store_share": _ratio(
             sum(types.get(s.node_id) == "store" for s in home), len(home)
-        ),  # fmt: skip
+        ),
         "click_and_collect_share": _ratio(
             sum(v.delivery.method == "click_and_collect" for v in views), len(views)
         ),
@@ -107,7 +112,7 @@ def build_report(
         "by_day": [
             row.model_dump(include={"orders", "otif", "on_time", "in_full"}) | {"day": row.key}
             for row in otif("day").rows
-        ],  # fmt: skip
+        ],
         "backlog": progress.backlog,
         "field": vars(stats) | {"calls_refused": refused, "calls_failed": failed},
         "wall_seconds": round(wall_seconds, 1),
@@ -129,8 +134,9 @@ def oversells(session: Session, views: list[OrderView]) -> tuple[int, list[str]]
     problems = ledger.balance_problems(session)
     broken = len(problems)
     unbacked = {key: qty - committed[key] for key, qty in sent.items() if qty > committed[key]}
-    problems += [f"{o} sent {n} x {sku} from {node} without stock" for (o, node, sku), n in
-                 unbacked.items()]  # fmt: skip
+    problems += [
+        f"{o} sent {n} x {sku} from {node} without stock" for (o, node, sku), n in unbacked.items()
+    ]
     return sum(unbacked.values()) + broken, problems
 
 
@@ -204,8 +210,10 @@ def _per_carrier(views: list[OrderView], otif_rows) -> dict[str, Any]:
             figures["delivered"] += s.status == ShipmentStatus.DELIVERED
             figures["delivered_after_expected"] += carrier_late(s)
     otif_by = {row.key: row for row in otif_rows}
-    return {carrier: {**figures, "otif": otif_by[carrier].otif if carrier in otif_by else None}
-            for carrier, figures in sorted(out.items())}  # fmt: skip
+    return {
+        carrier: {**figures, "otif": otif_by[carrier].otif if carrier in otif_by else None}
+        for carrier, figures in sorted(out.items())
+    }
 
 
 def _ratio(part: float, whole: float, digits: int = 4) -> float:

@@ -181,10 +181,17 @@ async def _run(scenario, policy_name, show, engine, client, started, logs) -> di
         end = await clock.sync()
     api_engine.dispose()
     return build_report(
-        scenario, policy_name, engine, progress, sim_field.stats, refused=oms.refused,
+        scenario,
+        policy_name,
+        engine,
+        progress,
+        sim_field.stats,
+        refused=oms.refused,
         failed=oms.failed,
-        end=end, wall_seconds=time.monotonic() - started, shifted_days=shift,
-    )  # fmt: skip
+        end=end,
+        wall_seconds=time.monotonic() - started,
+        shifted_days=shift,
+    )
 
 
 def start_workers(client: Client, url: str, logs: Path) -> list[subprocess.Popen]:
@@ -202,9 +209,11 @@ def start_workers(client: Client, url: str, logs: Path) -> list[subprocess.Popen
     workers = []
     for n in range(1, WORKERS + 1):
         log = (logs / f"worker-{n}.log").open("w")
-        workers.append(subprocess.Popen(
-            [str(OMS), "worker"], env={**os.environ, **settings}, stdout=log, stderr=log
-        ))  # fmt: skip
+        workers.append(
+            subprocess.Popen(
+                [str(OMS), "worker"], env={**os.environ, **settings}, stdout=log, stderr=log
+            )
+        )
     return workers
 
 
@@ -259,12 +268,15 @@ async def _drive(scenario, clock, oms, sim_field, engine, progress, show) -> Non
         await _act(sim_field.due(now), gate)
         while now >= next_sample:
             counts = _counts(engine)
-            progress.backlog.append({
-                "at": next_sample.isoformat(), "placed": placed_this_hour,
-                "open": sum(counts.get(s, 0) for s in OPEN),
-                "exceptions": counts.get("exception", 0),
-                "delivered": counts.get("delivered", 0),
-            })  # fmt: skip
+            progress.backlog.append(
+                {
+                    "at": next_sample.isoformat(),
+                    "placed": placed_this_hour,
+                    "open": sum(counts.get(s, 0) for s in OPEN),
+                    "exceptions": counts.get("exception", 0),
+                    "delivered": counts.get("delivered", 0),
+                }
+            )
             placed_this_hour = 0
             next_sample += timedelta(hours=1)
             if next_sample.hour % 6 == 0:
@@ -299,10 +311,11 @@ async def _checkout(oms: OmsClient, sim_field: Field, cart: Cart, gate: asyncio.
             "order_id": cart.order_id,
             "customer": {"id": cart.customer_id, "email": f"{cart.customer_id}@example.com"},
             "channel": "web",
-            "lines": [{"line_id": str(i), "sku": s, "qty": q} for i, (s, q) in
-                      enumerate(cart.lines, 1)],
+            "lines": [
+                {"line_id": str(i), "sku": s, "qty": q} for i, (s, q) in enumerate(cart.lines, 1)
+            ],
             "delivery": delivery,
-        }  # fmt: skip
+        }
         sim_field.placed(cart.order_id, point, sim_field.clock(), cart.cancels_after)
         status, _ = await oms.post("/v1/orders", body)
         return status == 202

@@ -22,8 +22,32 @@ from domain.policy import PRESETS
 Share = Annotated[float, Field(ge=0, le=1)]
 
 # Web orders through a day: quiet at night, busy at lunch and in the evening (mean 1).
-RETAIL_DAY = [0.2, 0.1, 0.1, 0.1, 0.1, 0.2, 0.4, 0.7, 1.0, 1.2, 1.3, 1.4,
-              1.5, 1.4, 1.3, 1.3, 1.3, 1.4, 1.6, 1.9, 2.1, 1.9, 1.3, 0.7]  # fmt: skip
+RETAIL_DAY = [
+    0.2,
+    0.1,
+    0.1,
+    0.1,
+    0.1,
+    0.2,
+    0.4,
+    0.7,
+    1.0,
+    1.2,
+    1.3,
+    1.4,
+    1.5,
+    1.4,
+    1.3,
+    1.3,
+    1.3,
+    1.4,
+    1.6,
+    1.9,
+    2.1,
+    1.9,
+    1.3,
+    0.7,
+]
 
 
 class Strict(BaseModel):

@@ -67,7 +67,7 @@ def small_network(stock: dict[tuple[str, str], int] | None = None) -> dict:
                 protection_qty=1,
                 pick_capacity_per_day=50,
             ),
-        ],  # fmt: skip
+        ],
         "carriers": [
             {
                 "id": "DPD",
@@ -91,7 +91,7 @@ def small_network(stock: dict[tuple[str, str], int] | None = None) -> dict:
                     }
                 ],
             },
-        ],  # fmt: skip
+        ],
         "skus": [
             {"sku": "SKU-1", "name": "Gift box", "weight_kg": 0.4},
             {"sku": "SKU-2", "name": "Scarf", "weight_kg": 0.2},

@@ -78,9 +78,6 @@ def build_worker(
     max_cached_workflows: int = 1000,
     sandboxed: bool = True,
 ) -> Worker:
-    # The sandbox imports the workflow modules again for every order it starts: compiled
-    # once to bytecode, they are not parsed each time (even with PYTHONDONTWRITEBYTECODE).
-    sys.dont_write_bytecode = False
     return Worker(
         client,
         task_queue=task_queue,
@@ -96,7 +93,10 @@ def build_worker(
 
 async def run_worker(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
-    upgrade_at_start(settings.sqlalchemy_url)
+    # The sandbox imports the workflow modules again for every order it starts: compiled
+    # once to bytecode, they are not parsed each time (even with PYTHONDONTWRITEBYTECODE).
+    sys.dont_write_bytecode = False
+    upgrade_at_start(settings.sqlalchemy_url, settings.skip_migrations)
     engine = make_engine(settings.sqlalchemy_url)
     client = await connect_temporal(settings)
     worker = build_worker(

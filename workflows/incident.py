@@ -77,8 +77,11 @@ class IncidentWorkflow:
             )
             for order_id, result in zip(batch, sent, strict=True):
                 if isinstance(result, BaseException):
-                    self.outcome(IncidentOutcome(order_id=order_id, outcome="unaffected",
-                                                 detail="order already closed"))  # fmt: skip
+                    self.outcome(
+                        IncidentOutcome(
+                            order_id=order_id, outcome="unaffected", detail="order already closed"
+                        )
+                    )
         try:
             await workflow.wait_condition(
                 lambda: len(self._outcomes) >= len(orders), timeout=OUTCOMES_WAIT

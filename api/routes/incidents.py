@@ -58,9 +58,12 @@ class ExceptionQueue(BaseModel):
     dependencies=Field,
 )
 async def report_incident(
-    incident: Incident, engine: EngineDep, settings: SettingsDep, client: TemporalDep,
+    incident: Incident,
+    engine: EngineDep,
+    settings: SettingsDep,
+    client: TemporalDep,
     request: Request,
-) -> IncidentAccepted:  # fmt: skip
+) -> IncidentAccepted:
     """A node losing capacity or closing, a carrier out, a count below the ledger: the OMS
     reroutes the orders it touches. The same incident_id sent again applies once."""
     with unit_of_work(engine) as session:
@@ -74,9 +77,11 @@ async def report_incident(
     await _start(client, settings.task_queue, workflow_id, incident)
     request.app.state.supply_chain.invalidate()  # promise stops offering what broke
     return IncidentAccepted(
-        incident_id=incident.incident_id, type=incident.type, workflow_id=workflow_id,
+        incident_id=incident.incident_id,
+        type=incident.type,
+        workflow_id=workflow_id,
         first_time=first,
-    )  # fmt: skip
+    )
 
 
 @router.get("/v1/incidents/{incident_id}", response_model=IncidentView, dependencies=[Support])
@@ -95,9 +100,12 @@ async def incident_history(
             status.HTTP_503_SERVICE_UNAVAILABLE, f"incident history unavailable: {exc.message}"
         ) from exc
     return IncidentView(
-        incident=report.incident, status=row.status, touched=report.touched,
-        outcomes=report.outcomes, timeline=report.timeline,
-    )  # fmt: skip
+        incident=report.incident,
+        status=row.status,
+        touched=report.touched,
+        outcomes=report.outcomes,
+        timeline=report.timeline,
+    )
 
 
 @router.get("/v1/exceptions", response_model=ExceptionQueue, dependencies=[Support])
@@ -114,7 +122,7 @@ def exception_queue(session: SessionDep) -> ExceptionQueue:
                 reason=row.view.get("reason"),
                 promised_by=row.promised_by.isoformat() if row.promised_by else None,
                 since=row.updated_at,
-            )  # fmt: skip
+            )
             for row in rows
         ]
     )

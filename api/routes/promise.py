@@ -22,8 +22,11 @@ async def promise_cart(
     expires = now + promise_tokens.OPTION_LIFETIME
     for option in answer.options:
         claim = promise_tokens.OptionClaim(
-            method=option.method, store_id=option.store_id, promised_by=option.promised_by,
-            cart=cart, expires=expires,
-        )  # fmt: skip
+            method=option.method,
+            store_id=option.store_id,
+            promised_by=option.promised_by,
+            cart=cart,
+            expires=expires,
+        )
         option.option_id = promise_tokens.issue(settings.signing_secret, claim)
     return answer

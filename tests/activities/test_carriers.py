@@ -6,8 +6,14 @@ from db.tables import CarrierBookingRow
 
 
 def request(shipment_id: str = "A-1-S1") -> BookingRequest:
-    return BookingRequest(shipment_id=shipment_id, carrier_id="DPD", service_id="DPD-STD",
-                          node_id="DC-LYON", postal_code="69001", units=2)  # fmt: skip
+    return BookingRequest(
+        shipment_id=shipment_id,
+        carrier_id="DPD",
+        service_id="DPD-STD",
+        node_id="DC-LYON",
+        postal_code="69001",
+        units=2,
+    )
 
 
 def test_booking_is_idempotent_per_shipment(engine):

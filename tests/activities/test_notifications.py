@@ -52,8 +52,14 @@ def receiver():
 
 
 def notification(key: str = "A-1:n1:order_received") -> Notification:
-    return Notification(key=key, order_id="A-1", recipient="customer", recipient_id="C-1",
-                        topic="order_received", payload={"order_id": "A-1"})  # fmt: skip
+    return Notification(
+        key=key,
+        order_id="A-1",
+        recipient="customer",
+        recipient_id="C-1",
+        topic="order_received",
+        payload={"order_id": "A-1"},
+    )
 
 
 def test_a_failed_delivery_stays_pending_and_the_retry_delivers_it(engine, receiver):

@@ -39,8 +39,13 @@ ROUTES = [
     ("GET", "/healthz", OPEN),
     ("GET", "/livez", OPEN),
 ]
-VALUES = {"order_id": "X-1", "incident_id": "X-1", "sku": "SKU-1", "node_id": "DC-LYON",
-          "carrier_id": "DPD"}  # fmt: skip
+VALUES = {
+    "order_id": "X-1",
+    "incident_id": "X-1",
+    "sku": "SKU-1",
+    "node_id": "DC-LYON",
+    "carrier_id": "DPD",
+}
 
 
 def test_the_table_covers_every_route():
@@ -79,12 +84,20 @@ async def test_a_wrong_key_is_refused_everywhere_but_health(api: Api):
 def test_production_refuses_default_or_missing_keys():
     strong = {role: f"{role}-{'k' * 30}" for role in KEYS}
     keys = ",".join(f"{role}:{key}" for role, key in strong.items())
-    good = dict(env="prod", api_keys=keys, signing_secret="s" * 40,
-                database_url="postgresql+psycopg://oms@db/oms")  # fmt: skip
+    good = dict(
+        env="prod",
+        api_keys=keys,
+        signing_secret="s" * 40,
+        database_url="postgresql+psycopg://oms@db/oms",
+    )
     Settings(**good)  # a sound production configuration starts
     with pytest.raises(ValueError, match="no key for roles: support"):
-        Settings(**{**good, "api_keys": ",".join(
-            f"{r}:{k}" for r, k in strong.items() if r != "support")})  # fmt: skip
+        Settings(
+            **{
+                **good,
+                "api_keys": ",".join(f"{r}:{k}" for r, k in strong.items() if r != "support"),
+            }
+        )
     with pytest.raises(ValueError, match="at least 24 characters"):
         Settings(**{**good, "api_keys": keys + ",admin:short"})
     with pytest.raises(ValueError, match="OMS_SIGNING_SECRET"):
@@ -105,8 +118,12 @@ async def test_keys_and_the_signing_secret_never_reach_logs_or_history(api: Api,
     await api.post("/v1/orders", order_body(oid, [("SKU-1", 1)]))
     await api.wait_status(oid, "released")
     await api.http.get("/v1/orders", headers={"Authorization": f"Bearer {KEYS['admin']}x"})
-    event = {"event_id": uuid.uuid4().hex, "type": "picked", "order_id": oid,
-             "shipment_id": f"{oid}-S1"}  # fmt: skip
+    event = {
+        "event_id": uuid.uuid4().hex,
+        "type": "picked",
+        "order_id": oid,
+        "shipment_id": f"{oid}-S1",
+    }
     await api.field("/v1/nodes/DC-LYON/events", event)
     await api.field("/v1/nodes/DC-LYON/events", event, secret="forged-" + SECRET)
     history = (await api.get(f"/v1/orders/{oid}/history")).text

@@ -72,9 +72,12 @@ async def test_delivery_after_the_promised_day_is_late(api: Api):
     await api.field(f"/v1/carriers/{carrier}/events", late)
     order = await api.wait_status(oid, "delivered")
     assert order["otif"] == {
-        "on_time": False, "in_full": True, "delivered_units": 2, "ordered_units": 2,
+        "on_time": False,
+        "in_full": True,
+        "delivered_units": 2,
+        "ordered_units": 2,
         "delivered_on": day(1),
-    }  # fmt: skip
+    }
 
 
 async def shipments_released(api: Api, oid: str, count: int) -> dict:
@@ -106,8 +109,10 @@ async def test_a_short_pick_is_written_off_and_rerouted_keeping_the_date(api: Ap
     order = await shipments_released(api, oid, 2)
     first, second = order["shipments"]
     assert (first["node_id"], first["lines"][0]["qty"], first["lines"][0]["short_qty"]) == (
-        "DC-LYON", 2, 1,
-    )  # fmt: skip
+        "DC-LYON",
+        2,
+        1,
+    )
     assert (second["node_id"], second["lines"][0]["qty"]) == ("DC-PARIS", 1)
     assert second["tracking"] and second["status"] == "released"
     assert order["promised_by"] == day()  # kept
@@ -120,8 +125,10 @@ async def test_a_short_pick_is_written_off_and_rerouted_keeping_the_date(api: Ap
             break
         await asyncio.sleep(0.05)
     assert any("could not find 1 x SKU-1" in s for s in summaries)
-    assert any(s.startswith("Sourced from DC-PARIS") and "because a short pick at DC-LYON" in s
-               for s in summaries)  # fmt: skip
+    assert any(
+        s.startswith("Sourced from DC-PARIS") and "because a short pick at DC-LYON" in s
+        for s in summaries
+    )
     assert f"Rerouted to DC-PARIS, still by {day()}" in summaries
     assert any(s == "Told node DC-PARIS: release for picking" for s in summaries)
 

@@ -50,8 +50,12 @@ async def test_a_closed_node_loses_its_orders_to_the_next_best_and_a_replay_chan
 ):
     orders = await released(api, [("SKU-1", 2)], count=3)
     assert held(api)["DC-LYON"] == (30, 6)
-    closed = incident("node_closed", node_id="DC-LYON", **{"from": TODAY.isoformat()},
-                      to=(TODAY + timedelta(days=7)).isoformat())  # fmt: skip
+    closed = incident(
+        "node_closed",
+        node_id="DC-LYON",
+        **{"from": TODAY.isoformat()},
+        to=(TODAY + timedelta(days=7)).isoformat(),
+    )
     accepted = await api.field("/v1/incidents", closed)
     assert accepted.status_code == 202, accepted.text
     report = await handled(api, closed["incident_id"])
@@ -70,8 +74,12 @@ async def test_a_closed_node_loses_its_orders_to_the_next_best_and_a_replay_chan
         with unit_of_work(api.engine) as session:
             assert session.get(CarrierBookingRow, first["shipment_id"]).status == "cancelled"
         history = (await api.get(f"/v1/orders/{oid}/history")).json()["events"]
-        assert any(e["summary"].startswith(f"Took {first['shipment_id']} back from DC-LYON: "
-                                           "DC-LYON closed") for e in history)  # fmt: skip
+        assert any(
+            e["summary"].startswith(
+                f"Took {first['shipment_id']} back from DC-LYON: DC-LYON closed"
+            )
+            for e in history
+        )
 
     again = await api.field("/v1/incidents", closed)
     assert again.status_code == 202 and again.json()["first_time"] is False
@@ -98,8 +106,12 @@ async def test_a_carrier_outage_moves_bookings_to_another_carrier(api: Api):
     [oid] = await released(api, [("SKU-1", 1)])
     before = (await api.get(f"/v1/orders/{oid}")).json()["shipments"][0]
     assert before["carrier_id"] == "COLISSIMO"
-    outage = incident("carrier_outage", carrier_id="COLISSIMO", **{"from": TODAY.isoformat()},
-                      to=(TODAY + timedelta(days=10)).isoformat())  # fmt: skip
+    outage = incident(
+        "carrier_outage",
+        carrier_id="COLISSIMO",
+        **{"from": TODAY.isoformat()},
+        to=(TODAY + timedelta(days=10)).isoformat(),
+    )
     assert (await api.field("/v1/incidents", outage)).status_code == 202
     report = await handled(api, outage["incident_id"])
     assert report["outcomes"][0]["outcome"] == "rerouted"
@@ -127,18 +139,29 @@ async def test_a_count_below_the_holds_reroutes_the_units_it_took(api: Api):
         assert ledger.balance_problems(session) == []
     assert ("node", "DC-PARIS", "release_for_picking") in topics(api, oid)
     history = (await api.get(f"/v1/orders/{oid}/history")).json()["events"]
-    assert any(e["type"] == "stock_lost" and "count of 1 x SKU-1 at DC-LYON" in e["summary"]
-               for e in history)  # fmt: skip
+    assert any(
+        e["type"] == "stock_lost" and "count of 1 x SKU-1 at DC-LYON" in e["summary"]
+        for e in history
+    )
     done = await deliver_everything(api, oid, at(-3))
-    assert done["otif"] == {"on_time": True, "in_full": True, "delivered_units": 3,
-                            "ordered_units": 3, "delivered_on": day(-3)}  # fmt: skip
+    assert done["otif"] == {
+        "on_time": True,
+        "in_full": True,
+        "delivered_units": 3,
+        "ordered_units": 3,
+        "delivered_on": day(-3),
+    }
     assert held(api)["DC-LYON"] == (0, 0) and held(api)["DC-PARIS"] == (48, 0)
 
 
 async def test_an_order_nobody_else_can_serve_waits_in_the_exception_queue(api: Api):
     [oid] = await released(api, [("SKU-2", 1)])  # only Lyon has SKU-2
-    closed = incident("node_closed", node_id="DC-LYON", **{"from": TODAY.isoformat()},
-                      to=(TODAY + timedelta(days=3)).isoformat())  # fmt: skip
+    closed = incident(
+        "node_closed",
+        node_id="DC-LYON",
+        **{"from": TODAY.isoformat()},
+        to=(TODAY + timedelta(days=3)).isoformat(),
+    )
     await api.field("/v1/incidents", closed)
     report = await handled(api, closed["incident_id"])
     assert report["outcomes"][0]["outcome"] == "exception"
@@ -161,17 +184,24 @@ async def test_bad_incidents_are_refused(api: Api):
 
 async def test_support_accepts_a_partial_delivery_or_retries_once_stock_is_back(api: Api):
     first, second = await released(api, [("SKU-2", 1), ("SKU-1", 1)], count=2)
-    closed = incident("node_closed", node_id="DC-LYON", **{"from": TODAY.isoformat()},
-                      to=(TODAY + timedelta(days=3)).isoformat())  # fmt: skip
+    closed = incident(
+        "node_closed",
+        node_id="DC-LYON",
+        **{"from": TODAY.isoformat()},
+        to=(TODAY + timedelta(days=3)).isoformat(),
+    )
     await api.field("/v1/incidents", closed)
     report = await handled(api, closed["incident_id"])
     assert {o["outcome"] for o in report["outcomes"]} == {"exception"}  # SKU-2: Lyon only
-    assert (await api.post(f"/v1/orders/{first}/resolve", {"action": "bogus"},
-                           role="support")).status_code == 422  # fmt: skip
+    assert (
+        await api.post(f"/v1/orders/{first}/resolve", {"action": "bogus"}, role="support")
+    ).status_code == 422
 
-    accepted = await api.post(f"/v1/orders/{first}/resolve",
-                              {"action": "accept_partial", "note": "customer agreed"},
-                              role="support")  # fmt: skip
+    accepted = await api.post(
+        f"/v1/orders/{first}/resolve",
+        {"action": "accept_partial", "note": "customer agreed"},
+        role="support",
+    )
     assert accepted.status_code == 200, accepted.text
     assert accepted.json()["status"] == "released"  # SKU-1 went on from Paris
     assert "1 unit(s) will not come" in accepted.json()["detail"]
@@ -179,8 +209,13 @@ async def test_support_accepts_a_partial_delivery_or_retries_once_stock_is_back(
     assert again.status_code == 409  # no longer waiting for a decision
 
     # Stock of SKU-2 arrives in Paris: support asks the second order to try again.
-    receipt = {"event_id": uuid.uuid4().hex, "type": "receipt", "sku": "SKU-2",
-               "node_id": "DC-PARIS", "qty": 5}  # fmt: skip
+    receipt = {
+        "event_id": uuid.uuid4().hex,
+        "type": "receipt",
+        "sku": "SKU-2",
+        "node_id": "DC-PARIS",
+        "qty": 5,
+    }
     assert (await api.field("/v1/inventory/events", receipt)).status_code == 200
     retried = await api.post(f"/v1/orders/{second}/resolve", {"action": "retry"}, role="support")
     assert retried.status_code == 200, retried.text
@@ -195,8 +230,10 @@ async def test_support_accepts_a_partial_delivery_or_retries_once_stock_is_back(
 
 async def test_a_capacity_drop_moves_only_the_shipments_beyond_it(api: Api):
     orders = await released(api, [("SKU-1", 1)], count=3)
-    days = {(await api.get(f"/v1/orders/{oid}")).json()["shipments"][0]["pick_by"][:10]
-            for oid in orders}  # fmt: skip
+    days = {
+        (await api.get(f"/v1/orders/{oid}")).json()["shipments"][0]["pick_by"][:10]
+        for oid in orders
+    }
     assert len(days) == 1  # all three picked the same day at Lyon
     span = {"from": TODAY.isoformat(), "to": (TODAY + timedelta(days=5)).isoformat()}
     drop = incident("node_capacity", node_id="DC-LYON", capacity_per_day=1, **span)
@@ -228,11 +265,19 @@ async def deliver_everything(api: Api, oid: str, at: str) -> dict:
         if shipment["status"] in ("cancelled", "delivered"):
             continue
         sid, node = shipment["shipment_id"], shipment["node_id"]
-        shipped = {"event_id": uuid.uuid4().hex, "type": "shipped", "order_id": oid,
-                   "shipment_id": sid}  # fmt: skip
+        shipped = {
+            "event_id": uuid.uuid4().hex,
+            "type": "shipped",
+            "order_id": oid,
+            "shipment_id": sid,
+        }
         assert (await api.field(f"/v1/nodes/{node}/events", shipped)).status_code == 202
-        delivered = {"event_id": uuid.uuid4().hex, "type": "delivered", "shipment_id": sid,
-                     "at": at}  # fmt: skip
+        delivered = {
+            "event_id": uuid.uuid4().hex,
+            "type": "delivered",
+            "shipment_id": sid,
+            "at": at,
+        }
         sent = await api.field(f"/v1/carriers/{shipment['carrier_id']}/events", delivered)
         assert sent.status_code == 202, sent.text
     return await api.wait_status(oid, "delivered")
@@ -240,8 +285,9 @@ async def deliver_everything(api: Api, oid: str, at: str) -> dict:
 
 async def test_a_reroute_that_cannot_keep_the_date_repromises_and_tells_everyone(api: Api):
     lyon = {"postal_code": "69001", "country": "FR", "lat": 45.76, "lon": 4.83}
-    answer = (await api.post("/v1/promise", {"lines": [{"sku": "SKU-1", "qty": 1}],
-                                             "destination": lyon})).json()  # fmt: skip
+    answer = (
+        await api.post("/v1/promise", {"lines": [{"sku": "SKU-1", "qty": 1}], "destination": lyon})
+    ).json()
     fastest = min(o["estimated_by"] for o in answer["options"] if o["method"] == "home_standard")
     oid = f"I-{uuid.uuid4().hex[:8]}"
     body = order_body(oid, [("SKU-1", 1)], promised_by=fastest)
@@ -250,8 +296,12 @@ async def test_a_reroute_that_cannot_keep_the_date_repromises_and_tells_everyone
     old = order["shipments"][0]
     assert old["node_id"] == "DC-LYON"
 
-    closed = incident("node_closed", node_id="DC-LYON", **{"from": TODAY.isoformat()},
-                      to=(TODAY + timedelta(days=7)).isoformat())  # fmt: skip
+    closed = incident(
+        "node_closed",
+        node_id="DC-LYON",
+        **{"from": TODAY.isoformat()},
+        to=(TODAY + timedelta(days=7)).isoformat(),
+    )
     await api.field("/v1/incidents", closed)
     report = await handled(api, closed["incident_id"])
     [outcome] = report["outcomes"]

@@ -9,8 +9,13 @@ from tests.networks import small_network
 
 
 def stock_event(kind: str, qty: int, node: str = "DC-PARIS", sku: str = "SKU-1", **kw) -> dict:
-    return {"event_id": kw.get("event_id", uuid.uuid4().hex), "type": kind, "sku": sku,
-            "node_id": node, "qty": qty}  # fmt: skip
+    return {
+        "event_id": kw.get("event_id", uuid.uuid4().hex),
+        "type": kind,
+        "sku": sku,
+        "node_id": node,
+        "qty": qty,
+    }
 
 
 def balanced(api: Api) -> bool:
@@ -23,8 +28,13 @@ async def test_inventory_shows_each_node_with_its_atp(api: Api):
     assert response.status_code == 200
     body = response.json()
     lille = next(n for n in body["nodes"] if n["node_id"] == "STORE-LILLE")
-    assert lille == {"node_id": "STORE-LILLE", "on_hand": 8, "reserved": 0, "safety_stock": 0,
-                     "atp": 8}  # fmt: skip
+    assert lille == {
+        "node_id": "STORE-LILLE",
+        "on_hand": 8,
+        "reserved": 0,
+        "safety_stock": 0,
+        "atp": 8,
+    }
     assert (await api.get("/v1/inventory/NOPE-1")).status_code == 404
 
 
@@ -71,8 +81,11 @@ async def test_network_load_is_all_or_nothing(api: Api):
     network["stock"][0]["on_hand"] = 999
     response = await api.post("/v1/admin/network", network, role="admin")
     assert response.status_code == 422 and "UPS" in response.json()["detail"]
-    paris = next(n for n in (await api.get("/v1/inventory/SKU-1")).json()["nodes"]
-                 if n["node_id"] == "DC-PARIS")  # fmt: skip
+    paris = next(
+        n
+        for n in (await api.get("/v1/inventory/SKU-1")).json()["nodes"]
+        if n["node_id"] == "DC-PARIS"
+    )
     assert paris["on_hand"] == 50
     assert (
         await api.post("/v1/admin/network", small_network(), role="checkout")
@@ -81,8 +94,11 @@ async def test_network_load_is_all_or_nothing(api: Api):
     fine["stock"][0]["on_hand"] = 70
     loaded = await api.post("/v1/admin/network", fine, role="admin")
     assert loaded.status_code == 200 and loaded.json()["nodes"] == 4
-    paris = next(n for n in (await api.get("/v1/inventory/SKU-1")).json()["nodes"]
-                 if n["node_id"] == "DC-PARIS")  # fmt: skip
+    paris = next(
+        n
+        for n in (await api.get("/v1/inventory/SKU-1")).json()["nodes"]
+        if n["node_id"] == "DC-PARIS"
+    )
     assert paris["on_hand"] == 70
     assert balanced(api)
 

@@ -87,8 +87,13 @@ async def test_negative_quantity_and_malformed_json_are_refused(api: Api):
 
 
 async def test_click_and_collect_at_a_store_that_does_not_collect_is_refused(api: Api):
-    body = order_body(new_id(), [("SKU-1", 1)], method="click_and_collect", address=None,
-                      store_id="STORE-MARSEILLE")  # fmt: skip
+    body = order_body(
+        new_id(),
+        [("SKU-1", 1)],
+        method="click_and_collect",
+        address=None,
+        store_id="STORE-MARSEILLE",
+    )
     response = await api.post("/v1/orders", body)
     assert response.status_code == 422
     assert "not a click-and-collect store" in response.json()["detail"]
@@ -96,8 +101,9 @@ async def test_click_and_collect_at_a_store_that_does_not_collect_is_refused(api
 
 async def test_click_and_collect_from_the_store_shelf(api: Api):
     oid = new_id()
-    body = order_body(oid, [("SKU-3", 2)], method="click_and_collect", address=None,
-                      store_id="STORE-LILLE")  # fmt: skip
+    body = order_body(
+        oid, [("SKU-3", 2)], method="click_and_collect", address=None, store_id="STORE-LILLE"
+    )
     assert (await api.post("/v1/orders", body)).status_code == 202
     order = await api.wait_status(oid, "released")
     [shipment] = order["shipments"]

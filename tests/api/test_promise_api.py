@@ -25,8 +25,9 @@ async def ask(api: Api, lines, destination=LYON, at: str | None = WEDNESDAY_MORN
 
 
 def by_method(answer: dict) -> dict[str, dict]:
-    return {o["method"] + (f"@{o['store_id']}" if o["store_id"] else ""): o
-            for o in answer["options"]}  # fmt: skip
+    return {
+        o["method"] + (f"@{o['store_id']}" if o["store_id"] else ""): o for o in answer["options"]
+    }
 
 
 async def test_home_options_come_from_the_nearest_stock_with_dates(api: Api):
@@ -67,12 +68,17 @@ async def test_an_order_placed_with_an_option_is_held_to_its_date(api: Api):
     order = await api.wait_status(oid, "released")
     assert order["promised_by"] == option["promised_by"]
 
-    other_cart = order_body(f"P-{uuid.uuid4().hex[:6]}", [("SKU-1", 3)], promised_by=None,
-                            option_id=option["option_id"])  # fmt: skip
+    other_cart = order_body(
+        f"P-{uuid.uuid4().hex[:6]}", [("SKU-1", 3)], promised_by=None, option_id=option["option_id"]
+    )
     refused = await api.post("/v1/orders", other_cart)
     assert refused.status_code == 422 and "another cart" in refused.json()["detail"]
-    forged = order_body(f"P-{uuid.uuid4().hex[:6]}", [("SKU-1", 1)], promised_by=None,
-                        option_id=option["option_id"][:-4] + "abcd")  # fmt: skip
+    forged = order_body(
+        f"P-{uuid.uuid4().hex[:6]}",
+        [("SKU-1", 1)],
+        promised_by=None,
+        option_id=option["option_id"][:-4] + "abcd",
+    )
     assert (await api.post("/v1/orders", forged)).status_code == 422
 
 
@@ -105,8 +111,9 @@ async def test_policies_are_versioned_and_orders_name_the_one_that_sourced_them(
     assert version >= 1
     current = (await api.get("/v1/admin/sourcing-policy", role="admin")).json()
     assert current["name"] == "stores-last" and current["version"] == version
-    bad = await api.http.put("/v1/admin/sourcing-policy", json={"max_splits": -1},
-                             headers=api.auth("admin"))  # fmt: skip
+    bad = await api.http.put(
+        "/v1/admin/sourcing-policy", json={"max_splits": -1}, headers=api.auth("admin")
+    )
     assert bad.status_code == 422
     assert (await api.get("/v1/admin/sourcing-policy", role="checkout")).status_code == 403
 

@@ -28,8 +28,13 @@ async def test_otif_report_and_metrics_follow_real_orders(api: Api):
     bad = await api.get("/v1/reports/otif", params={"from": day(), "to": day(-30)})
     assert bad.status_code == 422
 
-    await api.post("/v1/promise", {"lines": [{"sku": "SKU-1", "qty": 1}], "destination": {
-        "postal_code": "69001", "country": "FR", "lat": 45.76, "lon": 4.83}})  # fmt: skip
+    await api.post(
+        "/v1/promise",
+        {
+            "lines": [{"sku": "SKU-1", "qty": 1}],
+            "destination": {"postal_code": "69001", "country": "FR", "lat": 45.76, "lon": 4.83},
+        },
+    )
     metrics = (await api.http.get("/metrics")).text
     assert 'oms_orders{status="delivered"}' in metrics
     assert "oms_promise_seconds_count" in metrics

@@ -58,9 +58,14 @@ def now() -> datetime:
 
 
 def req(
-    order_id: str, sku: str, node_id: str, qty: int, line_id: str = "1", round_: int = 1,
+    order_id: str,
+    sku: str,
+    node_id: str,
+    qty: int,
+    line_id: str = "1",
+    round_: int = 1,
     protection_qty: int = 0,
-) -> ReservationRequest:  # fmt: skip
+) -> ReservationRequest:
     return ReservationRequest(
         reservation_id=f"{order_id}:{line_id}:{node_id}:r{round_}",
         order_id=order_id,
@@ -183,12 +188,20 @@ def test_reserve_holds_units_and_logs_a_movement(db: Engine, order_id: str) -> N
     assert position(db, "SKU-1", "DC-PARIS").atp == 45
     [hold] = holds(db, order_id)
     assert (hold.id, hold.line_id, hold.sku, hold.node_id, hold.qty, hold.status) == (
-        f"{order_id}:1:DC-PARIS:r1", "1", "SKU-1", "DC-PARIS", 5, "held",
-    )  # fmt: skip
+        f"{order_id}:1:DC-PARIS:r1",
+        "1",
+        "SKU-1",
+        "DC-PARIS",
+        5,
+        "held",
+    )
     [move] = movements(db, "reservation")
     assert (move.sku, move.node_id, move.on_hand_delta, move.reserved_delta) == (
-        "SKU-1", "DC-PARIS", 0, 5,
-    )  # fmt: skip
+        "SKU-1",
+        "DC-PARIS",
+        0,
+        5,
+    )
     assert (move.source_id, move.order_id) == (f"reserve:{hold.id}", order_id)
     assert_balanced(db)
 

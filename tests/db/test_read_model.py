@@ -49,7 +49,7 @@ def view(status: OrderStatus, *shipments: tuple[str, str]) -> OrderView:
                 lines=[ShipmentLine(line_id="1", sku="SKU-1", qty=2)],
             )
             for sid, node in shipments
-        ],  # fmt: skip
+        ],
         placed_at=AT,
         updated_at=AT,
     )

@@ -186,16 +186,18 @@ def delivered(service: CarrierService, km: float, late_days: int, shipped: date)
     """Handed over at 11:00 on `shipped`, delivered `late_days` after its published day."""
     published = {1: 1, 2: 2}[service.transit_days(km) or 0]
     day = shipped + timedelta(days=published + late_days)
-    return Outcome("DC-LYON", SHIP, at(shipped, 9), at(shipped, 11), "POSTE", service.id, km,
-                   at(day, 14))  # fmt: skip
+    return Outcome(
+        "DC-LYON", SHIP, at(shipped, 9), at(shipped, 11), "POSTE", service.id, km, at(day, 14)
+    )
 
 
 def test_a_lane_that_runs_a_day_late_is_planned_a_day_late():
     lane = [delivered(POSTE_STD, 100, 1, date(2026, 11, 17)) for _ in range(MIN_LANE_SAMPLES)]
     learned = taught(lane, dc())
     outlook = FieldOutlook(learned, confidence=0.9)
-    [route] = carrier_routes(dc(), 100, CARRIERS, WEDNESDAY, frozenset(), ("standard",),
-                             outlook=outlook)  # fmt: skip
+    [route] = carrier_routes(
+        dc(), 100, CARRIERS, WEDNESDAY, frozenset(), ("standard",), outlook=outlook
+    )
     assert route.deliver_on == FRIDAY  # published: Thursday
     [published] = carrier_routes(dc(), 100, CARRIERS, WEDNESDAY, frozenset(), ("standard",))
     assert published.deliver_on == THURSDAY
@@ -212,10 +214,18 @@ def test_a_lane_is_learned_per_distance_band():
 def test_a_parcel_handed_over_after_the_cut_off_is_not_held_against_the_carrier():
     # Handed over at 18:00 (cut-off 15:00): collected the next day, delivered a day after.
     late_handover = [
-        Outcome("DC-LYON", SHIP, at(WEDNESDAY, 9), at(WEDNESDAY, 18), "POSTE", "POSTE-STD", 100,
-                at(FRIDAY, 14))
+        Outcome(
+            "DC-LYON",
+            SHIP,
+            at(WEDNESDAY, 9),
+            at(WEDNESDAY, 18),
+            "POSTE",
+            "POSTE-STD",
+            100,
+            at(FRIDAY, 14),
+        )
         for _ in range(MIN_LANE_SAMPLES)
-    ]  # fmt: skip
+    ]
     assert taught(late_handover, dc()).lane(POSTE_STD, 100) == ((0, 1.0),)
 
 
@@ -226,8 +236,9 @@ def test_a_few_late_parcels_do_not_move_the_date_below_the_confidence():
     learned = taught(lane, dc())
     for confidence, expected in ((0.95, THURSDAY), (0.99, FRIDAY)):
         outlook = FieldOutlook(learned, confidence=confidence)
-        [route] = carrier_routes(dc(), 100, CARRIERS, WEDNESDAY, frozenset(), ("standard",),
-                                 outlook=outlook)  # fmt: skip
+        [route] = carrier_routes(
+            dc(), 100, CARRIERS, WEDNESDAY, frozenset(), ("standard",), outlook=outlook
+        )
         assert route.deliver_on == expected
 
 
@@ -241,8 +252,9 @@ def test_the_node_and_the_lane_are_mixed_not_stacked():
     learned = taught(node_record + lane, dc())
     outlook = FieldOutlook(learned, confidence=0.95)
     handover = learned.handover(dc(), SHIP, at(THURSDAY, 8))
-    [route] = carrier_routes(dc(), 100, CARRIERS, THURSDAY, frozenset(), ("standard",),
-                             handover, outlook)  # fmt: skip
+    [route] = carrier_routes(
+        dc(), 100, CARRIERS, THURSDAY, frozenset(), ("standard",), handover, outlook
+    )
     assert route.deliver_on == SATURDAY  # Friday published; one day of margin in all
 
 
@@ -250,46 +262,78 @@ def test_the_node_and_the_lane_are_mixed_not_stacked():
 
 
 def test_an_outage_announced_for_tomorrow_delays_a_parcel_that_would_travel_then():
-    outage = Incident(incident_id="I-1", type="carrier_outage", carrier_id="POSTE",
-                      **{"from": THURSDAY, "to": THURSDAY})  # fmt: skip
+    outage = Incident(
+        incident_id="I-1",
+        type="carrier_outage",
+        carrier_id="POSTE",
+        **{"from": THURSDAY, "to": THURSDAY},
+    )
     outlook = FieldOutlook(None, 1.0, (outage,))
-    [route] = carrier_routes(dc(), 500, CARRIERS, WEDNESDAY, frozenset(), ("standard",),
-                             outlook=outlook)  # fmt: skip
+    [route] = carrier_routes(
+        dc(), 500, CARRIERS, WEDNESDAY, frozenset(), ("standard",), outlook=outlook
+    )
     assert route.deliver_on == SATURDAY  # Friday published; it stands still on Thursday
 
 
 WEEKDAYS_ONLY = Carrier(
     id="POSTE",
-    services=[{"id": "POSTE-STD", "kind": "standard", "cost": 5.0, "bands": [{"max_km": 1200,
-               "days": 1}], "pickup_days": ["mon", "tue", "wed", "thu", "fri"]}],
-)  # fmt: skip
-SATURDAY_OUTAGE = Incident(incident_id="I-2", type="carrier_outage", carrier_id="POSTE",
-                           **{"from": SATURDAY, "to": SATURDAY})  # fmt: skip
+    services=[
+        {
+            "id": "POSTE-STD",
+            "kind": "standard",
+            "cost": 5.0,
+            "bands": [{"max_km": 1200, "days": 1}],
+            "pickup_days": ["mon", "tue", "wed", "thu", "fri"],
+        }
+    ],
+)
+SATURDAY_OUTAGE = Incident(
+    incident_id="I-2",
+    type="carrier_outage",
+    carrier_id="POSTE",
+    **{"from": SATURDAY, "to": SATURDAY},
+)
 
 
 def test_a_parcel_waiting_for_monday_pickup_is_not_held_up_by_a_saturday_outage():
     outlook = FieldOutlook(None, 1.0, (SATURDAY_OUTAGE,))
-    [route] = carrier_routes(dc(), 500, {"POSTE": WEEKDAYS_ONLY}, SATURDAY, frozenset(),
-                             ("standard",), outlook=outlook)  # fmt: skip
+    [route] = carrier_routes(
+        dc(), 500, {"POSTE": WEEKDAYS_ONLY}, SATURDAY, frozenset(), ("standard",), outlook=outlook
+    )
     assert route.deliver_on == SATURDAY + timedelta(days=3)  # collected Monday, Tuesday
-    [route] = carrier_routes(dc(), 500, {"POSTE": WEEKDAYS_ONLY}, FRIDAY, frozenset(),
-                             ("standard",), outlook=outlook)  # fmt: skip
+    [route] = carrier_routes(
+        dc(), 500, {"POSTE": WEEKDAYS_ONLY}, FRIDAY, frozenset(), ("standard",), outlook=outlook
+    )
     assert route.deliver_on == SATURDAY + timedelta(days=2)  # collected Friday, stood still
 
 
 def test_an_outage_touches_the_parcels_the_carrier_would_collect_during_it():
     [service] = WEEKDAYS_ONLY.services
     assert SATURDAY_OUTAGE.stops_collection(service, SATURDAY, ()) is False  # Monday pickup
-    friday = Incident(incident_id="I-3", type="carrier_outage", carrier_id="POSTE",
-                      service_id="POSTE-STD", **{"from": FRIDAY, "to": FRIDAY})  # fmt: skip
+    friday = Incident(
+        incident_id="I-3",
+        type="carrier_outage",
+        carrier_id="POSTE",
+        service_id="POSTE-STD",
+        **{"from": FRIDAY, "to": FRIDAY},
+    )
     assert friday.stops_collection(service, THURSDAY, ()) is False  # collected Thursday
     assert friday.stops_collection(service, FRIDAY, ()) is True
     next_monday = SATURDAY + timedelta(days=2)
-    monday = Incident(incident_id="I-4", type="carrier_outage", carrier_id="POSTE",
-                      **{"from": next_monday, "to": next_monday})  # fmt: skip
+    monday = Incident(
+        incident_id="I-4",
+        type="carrier_outage",
+        carrier_id="POSTE",
+        **{"from": next_monday, "to": next_monday},
+    )
     assert monday.stops_collection(service, SATURDAY, ()) is True  # waits for Monday's pickup
-    other = Incident(incident_id="I-5", type="carrier_outage", carrier_id="POSTE",
-                     service_id="POSTE-EXP", **{"from": FRIDAY, "to": FRIDAY})  # fmt: skip
+    other = Incident(
+        incident_id="I-5",
+        type="carrier_outage",
+        carrier_id="POSTE",
+        service_id="POSTE-EXP",
+        **{"from": FRIDAY, "to": FRIDAY},
+    )
     assert other.stops_collection(service, FRIDAY, ()) is False  # another service is out
 
 
@@ -313,8 +357,12 @@ def test_the_promise_plans_with_what_the_node_really_takes():
 
 def test_a_plain_oms_promises_from_the_published_cut_off_whatever_the_node_does():
     slow = taught(every_hour("DC-LYON", 6.0), dc())
-    plain = ask(chain_with(slow), ("SKU-1", 1), at=at(WEDNESDAY, 10),
-                policy=PRESETS["nearest-node-no-reroute"])  # fmt: skip
+    plain = ask(
+        chain_with(slow),
+        ("SKU-1", 1),
+        at=at(WEDNESDAY, 10),
+        policy=PRESETS["nearest-node-no-reroute"],
+    )
     assert option(plain, "home_standard").estimated_by == THURSDAY
 
 
@@ -329,11 +377,20 @@ def test_with_nothing_learned_the_promise_is_the_published_one():
 def test_a_nodes_performance_shows_learned_against_configured():
     record = every_hour("DC-LYON", 6.0)
     record[0] = Outcome(
-        "DC-LYON", SHIP, at(WEDNESDAY, 9), at(WEDNESDAY, 10),
+        "DC-LYON",
+        SHIP,
+        at(WEDNESDAY, 9),
+        at(WEDNESDAY, 10),
         ship_by=at(WEDNESDAY, 15),
-    )  # fmt: skip
-    learned = learn(record, {"DC-LYON": dc(preparation_hours=2)}, {}, frozenset(), LATER,
-                    {"DC-LYON": {WEDNESDAY: 7}})  # fmt: skip
+    )
+    learned = learn(
+        record,
+        {"DC-LYON": dc(preparation_hours=2)},
+        {},
+        frozenset(),
+        LATER,
+        {"DC-LYON": {WEDNESDAY: 7}},
+    )
     figures = node_performance(dc(preparation_hours=2), learned, 0.95)
     assert figures.configured_preparation_hours == 2
     assert figures.ship.learned and figures.ship.hours_at_confidence == 6.0
@@ -342,8 +399,7 @@ def test_a_nodes_performance_shows_learned_against_configured():
     assert figures.figures.shipments == len(record)
 
 
-@pytest.mark.parametrize("field, value", [("promise_confidence", 1.0),
-                                          ("promise_confidence", 0.2)])  # fmt: skip
+@pytest.mark.parametrize("field, value", [("promise_confidence", 1.0), ("promise_confidence", 0.2)])
 def test_a_confidence_out_of_range_is_refused_naming_it(field: str, value: float):
     with pytest.raises(ValidationError, match=field):
         SourcingPolicy(**{field: value})
@@ -413,8 +469,12 @@ def test_a_morning_of_work_with_nothing_handed_over_is_planned_for_tomorrow():
 
 
 def test_parcels_caught_in_a_reported_outage_do_not_teach_the_lane():
-    outage = Incident(incident_id="I-1", type="carrier_outage", carrier_id="POSTE",
-                      **{"from": date(2026, 11, 18), "to": date(2026, 11, 18)})  # fmt: skip
+    outage = Incident(
+        incident_id="I-1",
+        type="carrier_outage",
+        carrier_id="POSTE",
+        **{"from": date(2026, 11, 18), "to": date(2026, 11, 18)},
+    )
     stuck = [delivered(POSTE_STD, 100, 1, date(2026, 11, 17)) for _ in range(MIN_LANE_SAMPLES)]
     services = {s.id: s for c in CARRIERS.values() for s in c.services}
     learned = learn(stuck, {"DC-LYON": dc()}, services, frozenset(), LATER, outages=[outage])
@@ -435,18 +495,23 @@ def test_a_store_with_no_record_of_its_own_plans_with_the_other_stores():
 def test_a_backlog_the_node_cannot_clear_before_its_cut_off_fills_today():
     # Over two days it never handed over more than 6 parcels an hour; at 12:00 it has 30
     # due today and 3 hours to its 15:00 cut-off.
-    record = [handed_over("DC-LYON", at(WEDNESDAY - timedelta(days=2), 8) + timedelta(hours=n),
-                          1.0) for n in range(48) for _ in range(6)]  # fmt: skip
+    record = [
+        handed_over("DC-LYON", at(WEDNESDAY - timedelta(days=2), 8) + timedelta(hours=n), 1.0)
+        for n in range(48)
+        for _ in range(6)
+    ]
     services: dict = {}
-    busy = learn(record, {"DC-LYON": dc()}, services, frozenset(), LATER,
-                 {"DC-LYON": {WEDNESDAY: 30}})  # fmt: skip
+    busy = learn(
+        record, {"DC-LYON": dc()}, services, frozenset(), LATER, {"DC-LYON": {WEDNESDAY: 30}}
+    )
     assert busy.summaries["DC-LYON"].throughput_per_hour == 6
     assert busy.backlogged(dc(), at(WEDNESDAY, 12))
     assert not busy.backlogged(dc(), at(WEDNESDAY, 9))  # 6 hours left: 36 can go
     assert FieldOutlook(busy).not_before(dc(), at(WEDNESDAY, 12)) == THURSDAY
     # A pace seen only in the first hours of a surge proves nothing yet.
-    young = learn(record[:60], {"DC-LYON": dc()}, services, frozenset(), LATER,
-                  {"DC-LYON": {WEDNESDAY: 30}})  # fmt: skip
+    young = learn(
+        record[:60], {"DC-LYON": dc()}, services, frozenset(), LATER, {"DC-LYON": {WEDNESDAY: 30}}
+    )
     assert not young.backlogged(dc(), at(WEDNESDAY, 12))
 
 
@@ -457,10 +522,17 @@ def test_a_lane_learns_only_from_parcels_due_by_now_counting_the_overdue_as_late
     services = {s.id: s for c in CARRIERS.values() for s in c.services}
     monday = date(2026, 11, 16)
     on_time = [delivered(POSTE_STD, 100, 0, monday) for _ in range(20)]
-    overdue = [Outcome("DC-LYON", SHIP, at(monday, 9), at(monday, 11), "POSTE", "POSTE-STD",
-                       100, None) for _ in range(10)]  # fmt: skip
+    overdue = [
+        Outcome("DC-LYON", SHIP, at(monday, 9), at(monday, 11), "POSTE", "POSTE-STD", 100, None)
+        for _ in range(10)
+    ]
     not_due = [delivered(POSTE_STD, 100, 0, date(2026, 11, 18)) for _ in range(40)]
-    learned = learn(not_due + on_time + overdue, {"DC-LYON": dc()}, services, frozenset(),
-                    at(date(2026, 11, 19), 9))  # fmt: skip
+    learned = learn(
+        not_due + on_time + overdue,
+        {"DC-LYON": dc()},
+        services,
+        frozenset(),
+        at(date(2026, 11, 19), 9),
+    )
     lane = dict(learned.lane(POSTE_STD, 100) or ())
     assert lane == {0: 20 / 30, 2: 10 / 30}

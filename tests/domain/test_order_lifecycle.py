@@ -22,20 +22,22 @@ class Story:
     def __init__(self, lines: dict[str, int] | None = None, promised: date | None = PROMISED):
         self.now = PLACED
         self.told: list[Notice] = []
-        order = PlaceOrder.model_validate({
-            "order_id": "A-1",
-            "customer": {"id": "C-1", "email": "anna@example.com"},
-            "channel": "web",
-            "lines": [
-                {"line_id": str(n), "sku": sku, "qty": qty}
-                for n, (sku, qty) in enumerate((lines or {"SKU-1": 2}).items(), 1)
-            ],
-            "delivery": {
-                "method": "home",
-                "address": {"postal_code": "69001", "country": "FR", "lat": 45.76, "lon": 4.83},
-                "promised_by": promised.isoformat() if promised else None,
-            },
-        })  # fmt: skip
+        order = PlaceOrder.model_validate(
+            {
+                "order_id": "A-1",
+                "customer": {"id": "C-1", "email": "anna@example.com"},
+                "channel": "web",
+                "lines": [
+                    {"line_id": str(n), "sku": sku, "qty": qty}
+                    for n, (sku, qty) in enumerate((lines or {"SKU-1": 2}).items(), 1)
+                ],
+                "delivery": {
+                    "method": "home",
+                    "address": {"postal_code": "69001", "country": "FR", "lat": 45.76, "lon": 4.83},
+                    "promised_by": promised.isoformat() if promised else None,
+                },
+            }
+        )
         self.order = OrderLifecycle(
             order, PLACED, "Europe/Paris", clock=lambda: self.now, send=self.told.append
         )
@@ -58,8 +60,9 @@ class Story:
         self.order.first_plan(plan)
         shipments = [s for s, _ in self.order.new_shipments(plan)]
         for shipment in shipments:
-            self.order.slot_taken(shipment, PLACED.date(), PLACED.date(),
-                                  datetime(2026, 12, 14, 23, 0, tzinfo=UTC))  # fmt: skip
+            self.order.slot_taken(
+                shipment, PLACED.date(), PLACED.date(), datetime(2026, 12, 14, 23, 0, tzinfo=UTC)
+            )
         self.order.released(shipments, OrderStatus.RELEASED, reroute=False)
         self.order.told_nodes(shipments)
         return shipments
@@ -76,7 +79,7 @@ def plan_on(*nodes: str, lines: list[OrderLine], deliver_by: date = PROMISED) ->
                 distance_km=10.0,
                 ship_on=PLACED.date(),
                 deliver_by=deliver_by,
-            )  # fmt: skip
+            )
             for node in nodes
         ],
         deliver_by=deliver_by,
@@ -86,15 +89,19 @@ def plan_on(*nodes: str, lines: list[OrderLine], deliver_by: date = PROMISED) ->
 
 def node_event(kind: str, shipment_id: str, node: str = "DC-LYON", **lines: int):
     event = NodeEvent(
-        event_id=f"{kind}-{shipment_id}", type=kind, order_id="A-1", shipment_id=shipment_id,
+        event_id=f"{kind}-{shipment_id}",
+        type=kind,
+        order_id="A-1",
+        shipment_id=shipment_id,
         lines=[{"line_id": line, "qty": qty} for line, qty in lines.items()],
-    )  # fmt: skip
+    )
     return NodeEventSignal(node_id=node, event=event, received_at=PLACED)
 
 
 def delivered(shipment_id: str, at: datetime, carrier: str = "POSTE") -> CarrierEventSignal:
-    event = CarrierEvent(event_id=f"d-{shipment_id}", type="delivered", shipment_id=shipment_id,
-                         at=at)  # fmt: skip
+    event = CarrierEvent(
+        event_id=f"d-{shipment_id}", type="delivered", shipment_id=shipment_id, at=at
+    )
     return CarrierEventSignal(carrier_id=carrier, event=event, received_at=at)
 
 
@@ -161,8 +168,9 @@ def test_events_about_shipments_a_node_no_longer_has_change_nothing():
     story = Story()
     [shipment] = story.released()
     assert story.order.not_its_shipment(node_event("picked", "A-1-S9"), None)
-    assert story.order.not_its_shipment(node_event("picked", shipment.shipment_id, "DC-PARIS"),
-                                        shipment)  # fmt: skip
+    assert story.order.not_its_shipment(
+        node_event("picked", shipment.shipment_id, "DC-PARIS"), shipment
+    )
     assert not story.order.not_its_shipment(node_event("picked", shipment.shipment_id), shipment)
     story.order.shipped(shipment, node_event("shipped", shipment.shipment_id), 2)
     assert story.order.done_with("picked", shipment)  # a late pick after the parcel left
@@ -186,10 +194,16 @@ def test_a_short_pick_takes_the_missing_units_off_the_shipment():
 def test_a_carrier_exception_puts_the_order_in_the_exception_queue_and_tells_the_customer():
     story = Story()
     [shipment] = story.released()
-    event = CarrierEvent(event_id="x", type="exception", shipment_id=shipment.shipment_id,
-                         at=PLACED, reason="address not found")  # fmt: skip
-    story.order.carrier_event(CarrierEventSignal(carrier_id="POSTE", event=event,
-                                                 received_at=PLACED), shipment)  # fmt: skip
+    event = CarrierEvent(
+        event_id="x",
+        type="exception",
+        shipment_id=shipment.shipment_id,
+        at=PLACED,
+        reason="address not found",
+    )
+    story.order.carrier_event(
+        CarrierEventSignal(carrier_id="POSTE", event=event, received_at=PLACED), shipment
+    )
     story.order.settle()
     assert story.order.view.status == OrderStatus.EXCEPTION
     assert story.order.view.reason == "address not found"
@@ -276,8 +290,9 @@ def test_under_a_policy_that_does_not_reroute_lost_units_do_not_come():
 
 def outage(kind: str = "carrier_outage") -> Incident:
     fields = {"carrier_id": "POSTE"} if kind == "carrier_outage" else {"node_id": "DC-LYON"}
-    return Incident(incident_id="I-1", type=kind, **fields,
-                    **{"from": PLACED.date(), "to": PLACED.date()})  # fmt: skip
+    return Incident(
+        incident_id="I-1", type=kind, **fields, **{"from": PLACED.date(), "to": PLACED.date()}
+    )
 
 
 def test_an_incident_moves_released_shipments_and_avoids_a_failed_node_only():

@@ -33,9 +33,14 @@ def carrier(carrier_id: str, cost: float, bands: dict[int, int]) -> Carrier:
     """One standard service; `bands` maps a reach in km to the days in transit up to it."""
     return Carrier(
         id=carrier_id,
-        services=[{"id": f"{carrier_id}-STD", "cost": cost,
-                   "bands": [{"max_km": km, "days": d} for km, d in bands.items()]}],
-    )  # fmt: skip
+        services=[
+            {
+                "id": f"{carrier_id}-STD",
+                "cost": cost,
+                "bands": [{"max_km": km, "days": d} for km, d in bands.items()],
+            }
+        ],
+    )
 
 
 POSTE = carrier("POSTE", cost=5.0, bands={300: 1, 1200: 2})
@@ -62,8 +67,9 @@ def plan_for(
     cart: list[OrderLine] = ONE_UNIT,
     promised_by: date | None = None,
 ) -> SourcingPlan:
-    return source_order(cart, HOME_IN_LYON, offers, CARRIERS, [], NOW,
-                        promised_by=promised_by, policy=policy)  # fmt: skip
+    return source_order(
+        cart, HOME_IN_LYON, offers, CARRIERS, [], NOW, promised_by=promised_by, policy=policy
+    )
 
 
 def sources(plan: SourcingPlan) -> list[str]:
@@ -143,8 +149,9 @@ def test_stores_ship_only_to_customers_within_the_policys_radius():
     plan = plan_for(paris_store, SourcingPolicy(max_store_distance_km=500))
     assert sources(plan) == ["STORE-PARIS"]
 
-    explained = source_order(ONE_UNIT, HOME_IN_LYON, paris_store + store_or_warehouse()[1:],
-                             CARRIERS, [], NOW)  # fmt: skip
+    explained = source_order(
+        ONE_UNIT, HOME_IN_LYON, paris_store + store_or_warehouse()[1:], CARRIERS, [], NOW
+    )
     assert "STORE-PARIS: rejected, store 392 km away, beyond 150 km" in explained.explanation
 
 
@@ -162,8 +169,10 @@ def test_the_nearest_node_policy_picks_the_nearest_node_however_slow_and_dear():
 
 
 def test_picking_costs_count_in_the_choice():
-    offers = [offer(node("DC-LYON", DC_LYON_AT), SKU_1=5),
-              offer(store("STORE-LYON", STORE_LYON_AT), SKU_1=5)]  # fmt: skip
+    offers = [
+        offer(node("DC-LYON", DC_LYON_AT), SKU_1=5),
+        offer(store("STORE-LYON", STORE_LYON_AT), SKU_1=5),
+    ]
     assert sources(plan_for(offers)) == ["DC-LYON"]
 
     cheap_store_picking = SourcingPolicy(
@@ -250,8 +259,10 @@ def test_max_splits_bounds_the_number_of_parcels():
 
 
 def test_a_policy_that_keeps_lines_whole_never_splits_one_line():
-    offers = [offer(node("DC-LYON", DC_LYON_AT), SKU_1=3),
-              offer(node("DC-VIENNE", DC_VIENNE_AT), SKU_1=3)]  # fmt: skip
+    offers = [
+        offer(node("DC-LYON", DC_LYON_AT), SKU_1=3),
+        offer(node("DC-VIENNE", DC_VIENNE_AT), SKU_1=3),
+    ]
     cart = lines(("SKU-1", 5))
 
     assert sources(plan_for(offers, cart=cart)) == ["DC-LYON", "DC-VIENNE"]

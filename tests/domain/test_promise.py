@@ -126,9 +126,15 @@ def test_ships_from_the_store_when_only_the_store_keeps_the_promised_date():
     cart = [OrderLine(line_id="1", sku="SKU-1", qty=1)]
 
     def plan(promised_by: date | None):
-        return source_order(cart, Destination(lat=LYON[0], lon=LYON[1]),
-                            chain.offers(["SKU-1"]), chain.carriers, chain.holidays, NOW,
-                            promised_by=promised_by)  # fmt: skip
+        return source_order(
+            cart,
+            Destination(lat=LYON[0], lon=LYON[1]),
+            chain.offers(["SKU-1"]),
+            chain.carriers,
+            chain.holidays,
+            NOW,
+            promised_by=promised_by,
+        )
 
     unhurried = plan(None)
     assert [s.node_id for s in unhurried.shipments] == ["DC-PARIS"]
@@ -185,8 +191,9 @@ def test_never_splits_when_one_node_can_serve_and_the_policy_forbids_splits():
     cart = [("SKU-1", 1), ("SKU-2", 1)]
 
     # Where splits cost nothing and are allowed, the faster split wins...
-    allowed = option(ask(chain, *cart, policy=SourcingPolicy(weights=SPLITS_ARE_FREE)),
-                     "home_standard")  # fmt: skip
+    allowed = option(
+        ask(chain, *cart, policy=SourcingPolicy(weights=SPLITS_ARE_FREE)), "home_standard"
+    )
     assert allowed.split
     assert set(taken_from(allowed)) == {"DC-LYON", "DC-VIENNE"}
 
@@ -200,8 +207,9 @@ def test_never_splits_when_one_node_can_serve_and_the_policy_forbids_splits():
 
 def test_no_home_option_when_only_a_split_serves_and_the_policy_forbids_splits():
     both = ["POSTE", "EXPRESSO"]
-    chain = supply_chain(node("DC-LYON", DC_LYON_AT, carriers=both),
-                         node("DC-VIENNE", DC_VIENNE_AT, carriers=both))  # fmt: skip
+    chain = supply_chain(
+        node("DC-LYON", DC_LYON_AT, carriers=both), node("DC-VIENNE", DC_VIENNE_AT, carriers=both)
+    )
     stock(chain, "DC-LYON", SKU_1=5)
     stock(chain, "DC-VIENNE", SKU_2=5)
     cart = [("SKU-1", 1), ("SKU-2", 1)]
@@ -261,14 +269,17 @@ def test_an_order_at_16_00_in_paris_misses_the_15_00_cut_off():
     chain = supply_chain(node("DC-LYON", DC_LYON_AT, cutoff=time(15, 0)))
     stock(chain, "DC-LYON", SKU_1=5)
 
-    before = option(ask(chain, ("SKU-1", 1), at=datetime(2026, 11, 25, 13, 59, tzinfo=UTC)),
-                    "home_standard")  # 14:59 in Paris  # fmt: skip
+    before = option(
+        ask(chain, ("SKU-1", 1), at=datetime(2026, 11, 25, 13, 59, tzinfo=UTC)), "home_standard"
+    )  # 14:59 in Paris
     assert before.lines[0].available_on == WEDNESDAY
     assert before.estimated_by == THURSDAY
 
     # 15:00 UTC is 16:00 in Paris; even 14:30 UTC (15:30 in Paris) is past the cut-off.
-    for utc_time in (datetime(2026, 11, 25, 15, 0, tzinfo=UTC),
-                     datetime(2026, 11, 25, 14, 30, tzinfo=UTC)):  # fmt: skip
+    for utc_time in (
+        datetime(2026, 11, 25, 15, 0, tzinfo=UTC),
+        datetime(2026, 11, 25, 14, 30, tzinfo=UTC),
+    ):
         after = option(ask(chain, ("SKU-1", 1), at=utc_time), "home_standard")
         assert after.lines[0].available_on == THURSDAY, utc_time
         assert after.estimated_by == FRIDAY, utc_time
@@ -541,9 +552,11 @@ def test_a_cart_beyond_the_stock_and_every_supply_says_how_much_is_missing():
     answer = ask(chain, ("SKU-1", 10))
 
     assert answer.options == []
-    assert answer.unavailable == [Unavailable(
-        sku="SKU-1", reason="7 of 10 not available to promise, and no supply covers them"
-    )]  # fmt: skip
+    assert answer.unavailable == [
+        Unavailable(
+            sku="SKU-1", reason="7 of 10 not available to promise, and no supply covers them"
+        )
+    ]
 
 
 def test_the_cost_of_an_option_is_shipping_plus_picking():
@@ -559,8 +572,9 @@ def test_the_cost_of_an_option_is_shipping_plus_picking():
 
 
 def test_the_cost_of_a_split_is_the_sum_of_its_parcels():
-    chain = supply_chain(node("DC-LYON", DC_LYON_AT),
-                         store("STORE-LYON", STORE_LYON_AT, ship_from_store=True))  # fmt: skip
+    chain = supply_chain(
+        node("DC-LYON", DC_LYON_AT), store("STORE-LYON", STORE_LYON_AT, ship_from_store=True)
+    )
     stock(chain, "DC-LYON", SKU_1=5)
     stock(chain, "STORE-LYON", SKU_2=5)
 

@@ -181,9 +181,17 @@ class Scenario:
             destination = Destination(lat=home.lat, lon=home.lon)
             kinds = ("express",) if option.method == "home_express" else ("standard",)
         offers = self.chain.offers(list(self.cart()), always=destination.pickup_node_id)
-        return source_order(lines, destination, offers, self.chain.carriers,
-                            self.chain.holidays, self.now, promised_by=promised_by,
-                            policy=self.policy, kinds=kinds)  # fmt: skip
+        return source_order(
+            lines,
+            destination,
+            offers,
+            self.chain.carriers,
+            self.chain.holidays,
+            self.now,
+            promised_by=promised_by,
+            policy=self.policy,
+            kinds=kinds,
+        )
 
     def atp(self, node_id: str, sku: str) -> int:
         row = self.chain.atp.get(sku)
@@ -268,8 +276,9 @@ def test_no_date_is_earlier_than_the_nodes_can_ship(scenario: Scenario):
             assert option.estimated_by >= line.available_on
             if line.source == "on_hand":
                 node = chain.by_id[line.node_id]
-                earliest = ship_day(node, scenario.now, chain.holidays,
-                                    chain.capacity_used.get(node.id))  # fmt: skip
+                earliest = ship_day(
+                    node, scenario.now, chain.holidays, chain.capacity_used.get(node.id)
+                )
                 assert earliest is not None and line.available_on >= earliest, line
             else:
                 [supply] = [s for s in chain.supply[line.sku] if s.id == line.supply_id]

@@ -241,18 +241,24 @@ def test_node_whose_carrier_is_unknown_is_not_a_candidate():
 
 def test_explanation_names_every_candidate_and_why_others_were_ruled_out():
     local = carrier("COURSIER", service("COURSIER-J", cost=3.0, days=0, max_km=100))
-    marseille = node("STORE-MARSEILLE", MARSEILLE, type="store", carriers=["COURSIER"],
-                     ship_from_store=True)  # fmt: skip
+    marseille = node(
+        "STORE-MARSEILLE", MARSEILLE, type="store", carriers=["COURSIER"], ship_from_store=True
+    )
     toulouse = node("STORE-TOULOUSE", (43.6, 1.44), type="store")  # no ship-from-store
     paris = node("DC-PARIS", PARIS)
     lyon = node("DC-LYON", LYON)
 
     plan = plan_for(
         lines(("SKU-1", 1)),
-        [offer(marseille, SKU_1=9), offer(toulouse, SKU_1=9), offer(paris, SKU_1=9),
-         offer(lyon, SKU_1=9), offer(node("DC-LILLE", LILLE), SKU_2=9)],
+        [
+            offer(marseille, SKU_1=9),
+            offer(toulouse, SKU_1=9),
+            offer(paris, SKU_1=9),
+            offer(lyon, SKU_1=9),
+            offer(node("DC-LILLE", LILLE), SKU_2=9),
+        ],
         carriers=[local, NATIONAL],
-    )  # fmt: skip
+    )
 
     why = "\n".join(plan.explanation)
     assert "STORE-MARSEILLE: rejected, store 277 km away, beyond 150 km" in why

@@ -58,9 +58,13 @@ def oms(tmp_path_factory) -> Iterator[httpx.Client]:
     oms = str(BIN / "oms")
     logs = open(data / "processes.log", "wb")  # noqa: SIM115 (closed at teardown)
     processes = [
-        subprocess.Popen([oms, "temporal", "--ui-port", str(free_port())], env=env,
-                         stdout=logs, stderr=subprocess.STDOUT),
-    ]  # fmt: skip
+        subprocess.Popen(
+            [oms, "temporal", "--ui-port", str(free_port())],
+            env=env,
+            stdout=logs,
+            stderr=subprocess.STDOUT,
+        ),
+    ]
     try:
         wait_for_port(temporal_port, processes[0])
         for part in ("worker", "api"):
@@ -124,16 +128,29 @@ def test_an_order_goes_from_checkout_to_the_doorstep_over_http(oms: httpx.Client
         event = {"event_id": uuid.uuid4().hex, "type": kind, "order_id": oid, "shipment_id": sid}
         assert field_post(oms, f"/v1/nodes/{node}/events", event).status_code == 202
         wait_status(oms, oid, kind)
-    delivered = {"event_id": uuid.uuid4().hex, "type": "delivered", "shipment_id": sid,
-                 "at": at(-1, "11:00:00+01:00")}  # fmt: skip
+    delivered = {
+        "event_id": uuid.uuid4().hex,
+        "type": "delivered",
+        "shipment_id": sid,
+        "at": at(-1, "11:00:00+01:00"),
+    }
     assert field_post(oms, f"/v1/carriers/{carrier}/events", delivered).status_code == 202
     order = wait_status(oms, oid, "delivered")
     assert order["otif"]["on_time"] is True and order["otif"]["in_full"] is True
 
     history = oms.get(f"/v1/orders/{oid}/history", headers=auth("support")).json()["events"]
     steps = [event["type"] for event in history]
-    for step in ("placed", "sourced", "reserved", "booked", "released", "picked", "shipped",
-                 "delivered", "order_delivered"):  # fmt: skip
+    for step in (
+        "placed",
+        "sourced",
+        "reserved",
+        "booked",
+        "released",
+        "picked",
+        "shipped",
+        "delivered",
+        "order_delivered",
+    ):
         assert step in steps, steps
     assert steps.index("sourced") < steps.index("reserved") < steps.index("booked")
     assert any(e["summary"].startswith("Told customer") for e in history)
@@ -151,24 +168,50 @@ def test_the_cli_loads_a_network_file(tmp_path: Path):
     path = tmp_path / "network.json"
     path.write_text(json.dumps(network))
     env = {**os.environ, "OMS_DATA_DIR": str(tmp_path / "data")}
-    done = subprocess.run([str(BIN / "oms"), "network", "load", str(path)], env=env,
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    done = subprocess.run(
+        [str(BIN / "oms"), "network", "load", str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1])["nodes"] == 4
-    path.write_text(json.dumps({**network, "stock": [{"sku": "NOPE", "node_id": "DC-LYON",
-                                                      "on_hand": 1}]}))  # fmt: skip
-    refused = subprocess.run([str(BIN / "oms"), "network", "load", str(path)], env=env,
-                             capture_output=True, text=True, timeout=60)  # fmt: skip
+    path.write_text(
+        json.dumps({**network, "stock": [{"sku": "NOPE", "node_id": "DC-LYON", "on_hand": 1}]})
+    )
+    refused = subprocess.run(
+        [str(BIN / "oms"), "network", "load", str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert refused.returncode == 2 and "unknown sku NOPE" in refused.stderr
 
 
 def test_the_cli_reports_otif(tmp_path: Path):
     env = {**os.environ, "OMS_DATA_DIR": str(tmp_path / "data")}
+    # Loading nothing creates the database.
     subprocess.run(
         [str(BIN / "oms"), "network", "load", "/dev/null"], env=env, capture_output=True, timeout=60
-    )  # fmt: skip  (creates the database)
-    done = subprocess.run([str(BIN / "oms"), "report", "otif", "--from", "2026-12-01",
-                           "--to", "2026-12-31", "--group-by", "cause"], env=env,
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    )
+    done = subprocess.run(
+        [
+            str(BIN / "oms"),
+            "report",
+            "otif",
+            "--from",
+            "2026-12-01",
+            "--to",
+            "2026-12-31",
+            "--group-by",
+            "cause",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("OTIF 2026-12-01 .. 2026-12-31: 0 orders")

@@ -25,19 +25,31 @@ from tests.networks import small_network
 pytestmark = pytest.mark.e2e
 
 ROLES = [None, "checkout", "support", "warehouse", "admin"]
-SIGNED = {"/v1/inventory/events", "/v1/nodes/{node_id}/events",
-          "/v1/carriers/{carrier_id}/events", "/v1/incidents"}  # fmt: skip
+SIGNED = {
+    "/v1/inventory/events",
+    "/v1/nodes/{node_id}/events",
+    "/v1/carriers/{carrier_id}/events",
+    "/v1/incidents",
+}
 EXAMPLES = 20
 # What the issue asks: no 5xx and no answer outside the schema. (Schema-valid bodies that a
 # business rule refuses, e.g. home delivery without an address, are rightly a 422.)
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance, response_headers_conformance]  # fmt: skip
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
 
 
 def test_no_input_breaks_the_api_or_its_schema(oms: httpx.Client):  # noqa: F811
     base = str(oms.base_url).rstrip("/")
-    loaded = oms.post("/v1/admin/network", json=small_network(),
-                      headers={"Authorization": f"Bearer {KEYS['admin']}"})  # fmt: skip
+    loaded = oms.post(
+        "/v1/admin/network",
+        json=small_network(),
+        headers={"Authorization": f"Bearer {KEYS['admin']}"},
+    )
     assert loaded.status_code == 200
     schema = schemathesis.openapi.from_dict(oms.get("/openapi.json").json())
     session = requests.Session()
@@ -56,9 +68,13 @@ def _fuzz(operation, role, base: str, session, failures: list[str]) -> int:
     headers = {"Authorization": f"Bearer {KEYS[role]}"} if role else {}
     calls = 0
 
-    @settings(max_examples=EXAMPLES, deadline=None, database=None,
-              derandomize=bool(os.environ.get("CI")),
-              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=bool(os.environ.get("CI")),
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=operation.as_strategy())
     def probe(case):
         nonlocal calls
@@ -69,10 +85,11 @@ def _fuzz(operation, role, base: str, session, failures: list[str]) -> int:
                 raw = json.dumps(kwargs.pop("json", None)).encode()
                 stamp = str(int(time.time()))
                 kwargs["headers"] = {
-                    **kwargs.get("headers", {}), "Content-Type": "application/json",
+                    **kwargs.get("headers", {}),
+                    "Content-Type": "application/json",
                     "X-OMS-Timestamp": stamp,
                     "X-OMS-Signature": "sha256=" + sign(SECRET, stamp, raw),
-                }  # fmt: skip
+                }
                 response = session.request(**kwargs, data=raw, timeout=30)
                 case.validate_response(response, checks=CHECKS)
             else:

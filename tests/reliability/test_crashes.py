@@ -86,8 +86,9 @@ class Oms:
         self.worker: subprocess.Popen | None = None
 
     def _spawn(self, *args: str) -> subprocess.Popen:
-        return subprocess.Popen([str(BIN / "oms"), *args], env=self.env, stdout=self.log,
-                                stderr=subprocess.STDOUT)  # fmt: skip
+        return subprocess.Popen(
+            [str(BIN / "oms"), *args], env=self.env, stdout=self.log, stderr=subprocess.STDOUT
+        )
 
     def start_temporal(self) -> None:
         self.temporal = self._spawn("temporal", "--ui-port", str(free_port()))
@@ -143,10 +144,12 @@ async def test_orders_survive_worker_kills_and_a_server_restart(tmp_path, pg_url
         client = await connect(oms.port)
         run = uuid.uuid4().hex[:5]
         ids = [f"K{run}-{n}" for n in range(ORDERS)]
-        handles = await asyncio.gather(*(
-            start(client, oms.env["OMS_TASK_QUEUE"], order_body(oid, [("SKU-1", 1 + n % 3)]))
-            for n, oid in enumerate(ids)
-        ))  # fmt: skip
+        handles = await asyncio.gather(
+            *(
+                start(client, oms.env["OMS_TASK_QUEUE"], order_body(oid, [("SKU-1", 1 + n % 3)]))
+                for n, oid in enumerate(ids)
+            )
+        )
 
         async def chaos() -> None:
             for _ in range(3):  # the worker dies mid-flight, three times
@@ -176,13 +179,18 @@ async def test_orders_survive_worker_kills_and_a_server_restart(tmp_path, pg_url
                     for shipment in state.view.shipments:
                         sid, node = shipment.shipment_id, shipment.node_id
                         if shipment.status == "released" and (sid, "shipped") not in sent:
-                            await handle.signal(OrderWorkflow.node_event, node_event(
-                                node, "shipped", state.view.order_id, sid))  # fmt: skip
+                            await handle.signal(
+                                OrderWorkflow.node_event,
+                                node_event(node, "shipped", state.view.order_id, sid),
+                            )
                             sent.add((sid, "shipped"))
                         elif shipment.status == "shipped" and (sid, "delivered") not in sent:
-                            await handle.signal(OrderWorkflow.carrier_event, carrier_event(
-                                shipment.carrier_id, "delivered", sid,
-                                shipment.shipped_at))  # fmt: skip
+                            await handle.signal(
+                                OrderWorkflow.carrier_event,
+                                carrier_event(
+                                    shipment.carrier_id, "delivered", sid, shipment.shipped_at
+                                ),
+                            )
                             sent.add((sid, "delivered"))
                 except Exception:
                     pass  # the signal is sent again on the next round
@@ -218,7 +226,9 @@ async def test_orders_survive_worker_kills_and_a_server_restart(tmp_path, pg_url
     keys = {row.key for row in outbox}
     assert keys == set(receiver.deliveries)  # each notification arrived, under its key
     assert all(count >= 1 for count in receiver.deliveries.values())
-    report = {"notifications": len(keys), "redelivered": sum(
-        c - 1 for c in receiver.deliveries.values())}  # fmt: skip
+    report = {
+        "notifications": len(keys),
+        "redelivered": sum(c - 1 for c in receiver.deliveries.values()),
+    }
     print(json.dumps(report))  # noqa: T201
     engine.dispose()

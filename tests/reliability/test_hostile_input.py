@@ -15,12 +15,17 @@ from tests.networks import small_network
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner,
-                                                                 max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
     max_leaves=12,
-)  # fmt: skip
-FIELD_PATHS = ["/v1/inventory/events", "/v1/nodes/DC-LYON/events",
-               "/v1/carriers/DPD/events", "/v1/incidents"]  # fmt: skip
+)
+FIELD_PATHS = [
+    "/v1/inventory/events",
+    "/v1/nodes/DC-LYON/events",
+    "/v1/carriers/DPD/events",
+    "/v1/incidents",
+]
 
 
 def footprint(api: Api) -> tuple:
@@ -38,10 +43,13 @@ def footprint(api: Api) -> tuple:
 async def test_random_json_at_every_write_route_is_a_4xx_and_changes_nothing(api: Api):
     before = footprint(api)
 
-    @settings(max_examples=60, deadline=None,
-              suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
-    @given(body=JSON, path=st.sampled_from(FIELD_PATHS + ["/v1/admin/network", "/v1/orders",
-                                                          "/v1/promise"]))  # fmt: skip
+    @settings(
+        max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+    @given(
+        body=JSON,
+        path=st.sampled_from(FIELD_PATHS + ["/v1/admin/network", "/v1/orders", "/v1/promise"]),
+    )
     def probe(body, path):
         calls.append((path, body))
 
@@ -61,8 +69,16 @@ async def test_random_json_at_every_write_route_is_a_4xx_and_changes_nothing(api
 
 async def test_broken_bytes_are_refused(api: Api):
     before = footprint(api)
-    for raw in [b"", b"{", b"\xff\xfe\x00", b'{"a": 1}' * 1000, b"[" * 5000 + b"]" * 5000,
-                b'{"event_id": "\\ud800"}', b"null", b'"text"']:  # fmt: skip
+    for raw in [
+        b"",
+        b"{",
+        b"\xff\xfe\x00",
+        b'{"a": 1}' * 1000,
+        b"[" * 5000 + b"]" * 5000,
+        b'{"event_id": "\\ud800"}',
+        b"null",
+        b'"text"',
+    ]:
         for path in FIELD_PATHS:
             response = await api.field(path, raw)
             assert 400 <= response.status_code < 500, (path, raw[:20], response.text)
@@ -87,8 +103,13 @@ async def test_a_huge_network_document_is_refused_whole(api: Api):
 
 
 async def test_duplicated_payloads_apply_once(api: Api):
-    event = {"event_id": "DUP-1", "type": "receipt", "sku": "SKU-1", "node_id": "DC-PARIS",
-             "qty": 3}  # fmt: skip
+    event = {
+        "event_id": "DUP-1",
+        "type": "receipt",
+        "sku": "SKU-1",
+        "node_id": "DC-PARIS",
+        "qty": 3,
+    }
     answers = [await api.field("/v1/inventory/events", event) for _ in range(5)]
     assert [a.json()["applied"] for a in answers] == [True, False, False, False, False]
     network = small_network()

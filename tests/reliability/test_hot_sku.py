@@ -38,26 +38,37 @@ def hot_network() -> NetworkDocument:
 async def storm(client: Client, task_queue: str, engine: Engine, url: str, orders: int, sales: int):
     with unit_of_work(engine) as session:
         load_network(session, hot_network())
-    settings = Settings(api_keys=",".join(f"{r}:{k}" for r, k in KEYS.items()),
-                        signing_secret=SECRET, task_queue=task_queue, database_url=url)  # fmt: skip
+    settings = Settings(
+        api_keys=",".join(f"{r}:{k}" for r, k in KEYS.items()),
+        signing_secret=SECRET,
+        task_queue=task_queue,
+        database_url=url,
+    )
     app = create_app(settings, engine=engine, temporal_client=client)
     run = uuid.uuid4().hex[:5]
     lille = {"postal_code": "59000", "country": "FR", "lat": 50.63, "lon": 3.07}
     async with build_worker(client, task_queue, engine, max_activity_threads=16):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://oms") as http:  # fmt: skip
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://oms"
+        ) as http:
             api = Api(http=http, engine=engine, settings=settings, client=client)
 
             async def sell(n: int) -> int:
-                event = {"event_id": f"SALE-{run}-{n}", "type": "sale", "sku": "SKU-HOT",
-                         "node_id": "STORE-LILLE", "qty": 1}  # fmt: skip
+                event = {
+                    "event_id": f"SALE-{run}-{n}",
+                    "type": "sale",
+                    "sku": "SKU-HOT",
+                    "node_id": "STORE-LILLE",
+                    "qty": 1,
+                }
                 return (await api.field("/v1/inventory/events", event)).status_code
 
             placing = [
-                start(client, task_queue,
-                      order_body(f"H{run}-{n}", [("SKU-HOT", 1)], address=lille))
+                start(
+                    client, task_queue, order_body(f"H{run}-{n}", [("SKU-HOT", 1)], address=lille)
+                )
                 for n in range(orders)
-            ]  # fmt: skip
+            ]
             results = await asyncio.gather(*placing, *(sell(n) for n in range(sales)))
             handles, sold = results[:orders], results[orders:]
             states = []

@@ -9,14 +9,23 @@ from simulator.field import arrival_day
 FRIDAY = date(2026, 12, 4)
 SATURDAY = FRIDAY + timedelta(days=1)
 MONDAY = FRIDAY + timedelta(days=3)
-EXPRESS = CarrierService(id="EXP", kind="express", cost=9.9,
-                         bands=[{"max_km": 1200, "days": 1}],
-                         pickup_days=["mon", "tue", "wed", "thu", "fri"])  # fmt: skip
+EXPRESS = CarrierService(
+    id="EXP",
+    kind="express",
+    cost=9.9,
+    bands=[{"max_km": 1200, "days": 1}],
+    pickup_days=["mon", "tue", "wed", "thu", "fri"],
+)
 
 
 def outage(day: date) -> Incident:
-    return Incident(incident_id="I-1", type="carrier_outage", carrier_id="POSTE",
-                    service_id="EXP", **{"from": day, "to": day})  # fmt: skip
+    return Incident(
+        incident_id="I-1",
+        type="carrier_outage",
+        carrier_id="POSTE",
+        service_id="EXP",
+        **{"from": day, "to": day},
+    )
 
 
 def arrives(handed_over: date, late: int = 0, outages: list[Incident] | None = None) -> date:

@@ -20,31 +20,60 @@ MARSEILLE = {"name": "Marseille", "postal_code": "13001", "lat": 43.30, "lon": 5
 
 def two_carrier_scenario() -> Scenario:
     def service(sid: str, km: int, days: int, cost: float) -> dict:
-        return {"id": sid, "kind": "standard", "cost": cost, "pickup_days": EVERY_DAY,
-                "bands": [{"max_km": km, "days": days}]}  # fmt: skip
+        return {
+            "id": sid,
+            "kind": "standard",
+            "cost": cost,
+            "pickup_days": EVERY_DAY,
+            "bands": [{"max_km": km, "days": days}],
+        }
 
     hours = [0.0] * 24
     hours[9] = 24.0  # all the day's orders arrive between 09:00 and 10:00
-    return Scenario.model_validate({
-        "name": "two carriers",
-        "network": {
-            "nodes": [{"id": "DC-PARIS", "type": "warehouse", "name": "Paris DC", "lat": 48.9,
-                       "lon": 2.4, "pick_capacity_per_day": 1000, "cutoff": "15:00",
-                       "open_days": EVERY_DAY, "carriers": ["NEAR", "FAR"]}],
-            "carriers": [{"id": "NEAR", "services": [service("NEAR-STD", 300, 1, 5.0)]},
-                         {"id": "FAR", "services": [service("FAR-STD", 1200, 2, 7.0)]}],
-            "skus": [{"sku": "GIFT", "name": "Gift box"}],
-            "stock": [{"sku": "GIFT", "node_id": "DC-PARIS", "on_hand": 1000, "safety_stock": 0}],
-        },
-        # A Monday in the past: the simulator moves it to the future, whole weeks later.
-        "period": {"start": "2026-01-05T00:00:00+01:00", "days": 1, "drain_days": 5},
-        "demand": {"orders_per_hour": 0.25, "hour_profile": hours,
-                   "destinations": [PARIS, MARSEILLE], "click_and_collect_share": 0,
-                   "express_share": 0, "seed": 4},
-        "field": {"pick_error_rate": 0, "carrier_delay_by_carrier": {"NEAR": 0, "FAR": 1},
-                  "carrier_delay_days": 1,
-                  "pick_delay": {"min_hours": 0.5, "mode_hours": 0.5, "max_hours": 1}},
-    })  # fmt: skip
+    return Scenario.model_validate(
+        {
+            "name": "two carriers",
+            "network": {
+                "nodes": [
+                    {
+                        "id": "DC-PARIS",
+                        "type": "warehouse",
+                        "name": "Paris DC",
+                        "lat": 48.9,
+                        "lon": 2.4,
+                        "pick_capacity_per_day": 1000,
+                        "cutoff": "15:00",
+                        "open_days": EVERY_DAY,
+                        "carriers": ["NEAR", "FAR"],
+                    }
+                ],
+                "carriers": [
+                    {"id": "NEAR", "services": [service("NEAR-STD", 300, 1, 5.0)]},
+                    {"id": "FAR", "services": [service("FAR-STD", 1200, 2, 7.0)]},
+                ],
+                "skus": [{"sku": "GIFT", "name": "Gift box"}],
+                "stock": [
+                    {"sku": "GIFT", "node_id": "DC-PARIS", "on_hand": 1000, "safety_stock": 0}
+                ],
+            },
+            # A Monday in the past: the simulator moves it to the future, whole weeks later.
+            "period": {"start": "2026-01-05T00:00:00+01:00", "days": 1, "drain_days": 5},
+            "demand": {
+                "orders_per_hour": 0.25,
+                "hour_profile": hours,
+                "destinations": [PARIS, MARSEILLE],
+                "click_and_collect_share": 0,
+                "express_share": 0,
+                "seed": 4,
+            },
+            "field": {
+                "pick_error_rate": 0,
+                "carrier_delay_by_carrier": {"NEAR": 0, "FAR": 1},
+                "carrier_delay_days": 1,
+                "pick_delay": {"min_hours": 0.5, "mode_hours": 0.5, "max_hours": 1},
+            },
+        }
+    )
 
 
 async def test_a_small_scenario_is_counted_as_it_happened():
@@ -84,28 +113,61 @@ def slow_node_scenario() -> Scenario:
     """One warehouse that takes 6 to 8 hours to hand a parcel over once it starts picking
     at 08:00, with a 15:00 cut-off: what it gets at 09:00 leaves with the next day's pickup,
     whatever its published cut-off says. 24 orders on the first day, 6 on the second."""
-    near = {"id": "NEAR-STD", "kind": "standard", "cost": 5.0, "pickup_days": EVERY_DAY,
-            "bands": [{"max_km": 300, "days": 1}]}  # fmt: skip
+    near = {
+        "id": "NEAR-STD",
+        "kind": "standard",
+        "cost": 5.0,
+        "pickup_days": EVERY_DAY,
+        "bands": [{"max_km": 300, "days": 1}],
+    }
     hours = [0.0] * 24
     hours[9] = 24.0
-    return Scenario.model_validate({
-        "name": "slow node",
-        "network": {
-            "nodes": [{"id": "DC-PARIS", "type": "warehouse", "name": "Paris DC", "lat": 48.9,
-                       "lon": 2.4, "pick_capacity_per_day": 1000, "cutoff": "15:00",
-                       "open_days": EVERY_DAY, "carriers": ["NEAR"]}],
-            "carriers": [{"id": "NEAR", "services": [near]}],
-            "skus": [{"sku": "GIFT", "name": "Gift box"}],
-            "stock": [{"sku": "GIFT", "node_id": "DC-PARIS", "on_hand": 1000, "safety_stock": 0}],
-        },
-        "period": {"start": "2026-01-05T00:00:00+01:00", "days": 2, "drain_days": 4},
-        "demand": {"orders_per_hour": 0.25, "hour_profile": hours, "destinations": [PARIS],
-                   "peaks": [{"from": "2026-01-05T00:00:00+01:00",
-                              "to": "2026-01-06T00:00:00+01:00", "multiplier": 4}],
-                   "click_and_collect_share": 0, "express_share": 0, "seed": 4},
-        "field": {"pick_error_rate": 0, "carrier_delay_probability": 0,
-                  "pick_delay": {"min_hours": 6, "mode_hours": 7, "max_hours": 8}},
-    })  # fmt: skip
+    return Scenario.model_validate(
+        {
+            "name": "slow node",
+            "network": {
+                "nodes": [
+                    {
+                        "id": "DC-PARIS",
+                        "type": "warehouse",
+                        "name": "Paris DC",
+                        "lat": 48.9,
+                        "lon": 2.4,
+                        "pick_capacity_per_day": 1000,
+                        "cutoff": "15:00",
+                        "open_days": EVERY_DAY,
+                        "carriers": ["NEAR"],
+                    }
+                ],
+                "carriers": [{"id": "NEAR", "services": [near]}],
+                "skus": [{"sku": "GIFT", "name": "Gift box"}],
+                "stock": [
+                    {"sku": "GIFT", "node_id": "DC-PARIS", "on_hand": 1000, "safety_stock": 0}
+                ],
+            },
+            "period": {"start": "2026-01-05T00:00:00+01:00", "days": 2, "drain_days": 4},
+            "demand": {
+                "orders_per_hour": 0.25,
+                "hour_profile": hours,
+                "destinations": [PARIS],
+                "peaks": [
+                    {
+                        "from": "2026-01-05T00:00:00+01:00",
+                        "to": "2026-01-06T00:00:00+01:00",
+                        "multiplier": 4,
+                    }
+                ],
+                "click_and_collect_share": 0,
+                "express_share": 0,
+                "seed": 4,
+            },
+            "field": {
+                "pick_error_rate": 0,
+                "carrier_delay_probability": 0,
+                "pick_delay": {"min_hours": 6, "mode_hours": 7, "max_hours": 8},
+            },
+        }
+    )
 
 
 async def test_the_oms_learns_a_slow_node_and_keeps_the_promise_a_plain_oms_breaks():

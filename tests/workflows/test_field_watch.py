@@ -24,12 +24,23 @@ def a_node_that_hands_over_in(engine, node_id: str, hours: float, now: datetime)
     rows = []
     for n in range(24 * MIN_NODE_SAMPLES):
         started = now - timedelta(days=MIN_NODE_SAMPLES + 1) + timedelta(hours=n)
-        rows.append(dict(
-            shipment_id=f"PAST-{node_id}-{uuid.uuid4().hex[:8]}", order_id="PAST",
-            node_id=node_id, kind=SHIP, status="delivered", carrier_id="DPD",
-            service_id="DPD-STD", distance_km=10.0, released_at=started, started_at=started,
-            ship_by=None, handed_over_at=started + timedelta(hours=hours), delivered_at=None,
-        ))  # fmt: skip
+        rows.append(
+            dict(
+                shipment_id=f"PAST-{node_id}-{uuid.uuid4().hex[:8]}",
+                order_id="PAST",
+                node_id=node_id,
+                kind=SHIP,
+                status="delivered",
+                carrier_id="DPD",
+                service_id="DPD-STD",
+                distance_km=10.0,
+                released_at=started,
+                started_at=started,
+                ship_by=None,
+                handed_over_at=started + timedelta(hours=hours),
+                delivered_at=None,
+            )
+        )
     with unit_of_work(engine) as session:
         record_outcomes(session, rows)
 
@@ -41,8 +52,9 @@ def four_hours_into(shipment: Shipment) -> datetime:
     return max(shipment.released_at, shipment.pick_by - timedelta(days=1)) + timedelta(hours=4)
 
 
-async def released_and_watched(ts_env: WorkflowEnvironment, task_queue: str, oid: str,
-                               sku: str, now: datetime):  # fmt: skip
+async def released_and_watched(
+    ts_env: WorkflowEnvironment, task_queue: str, oid: str, sku: str, now: datetime
+):
     """An order for one unit of `sku`, promised a month ahead of the test server's clock
     (it runs ahead of the wall clock), released; and a field watch every half hour."""
     promised = (now + timedelta(days=30)).date().isoformat()
@@ -93,12 +105,23 @@ async def test_a_shipment_within_its_nodes_usual_lead_time_is_not_at_risk(engine
     started = now - timedelta(hours=1)
     at_risk = now - timedelta(hours=5)
     rows = [
-        dict(shipment_id=sid, order_id=f"O-{sid}", node_id="DC-LYON", kind=SHIP,
-             status="released", carrier_id="DPD", service_id="DPD-STD", distance_km=10.0,
-             released_at=at, started_at=at, ship_by=now + timedelta(hours=3),
-             handed_over_at=None, delivered_at=None)
+        dict(
+            shipment_id=sid,
+            order_id=f"O-{sid}",
+            node_id="DC-LYON",
+            kind=SHIP,
+            status="released",
+            carrier_id="DPD",
+            service_id="DPD-STD",
+            distance_km=10.0,
+            released_at=at,
+            started_at=at,
+            ship_by=now + timedelta(hours=3),
+            handed_over_at=None,
+            delivered_at=None,
+        )
         for sid, at in (("S-ON-TIME", started), ("S-STUCK", at_risk))
-    ]  # fmt: skip
+    ]
     with unit_of_work(engine) as session:
         record_outcomes(session, rows)
     found = FieldWatchActivities(engine).find_late_handovers(FindLateHandoversInput(now=now))

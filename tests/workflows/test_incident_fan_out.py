@@ -60,10 +60,15 @@ async def test_a_node_closure_reroutes_two_hundred_orders(client: Client, task_q
         assert all(s.view.shipments[0].node_id == "DC-LYON" for s in states)
 
         today = datetime.now(UTC).date()
-        closure = Incident.model_validate({
-            "incident_id": f"CLOSE-{run}", "type": "node_closed", "node_id": "DC-LYON",
-            "from": today.isoformat(), "to": (today + timedelta(days=14)).isoformat(),
-        })  # fmt: skip
+        closure = Incident.model_validate(
+            {
+                "incident_id": f"CLOSE-{run}",
+                "type": "node_closed",
+                "node_id": "DC-LYON",
+                "from": today.isoformat(),
+                "to": (today + timedelta(days=14)).isoformat(),
+            }
+        )
         with unit_of_work(engine) as session:
             record(session, closure)
         report = await client.execute_workflow(
@@ -73,9 +78,14 @@ async def test_a_node_closure_reroutes_two_hundred_orders(client: Client, task_q
             task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
-        states = await settle(handles, lambda s: s.view.status in (
-            OrderStatus.RELEASED, OrderStatus.EXCEPTION) and len(s.view.shipments) >= 1
-            and s.view.shipments[0].status == "cancelled")  # fmt: skip
+        states = await settle(
+            handles,
+            lambda s: (
+                s.view.status in (OrderStatus.RELEASED, OrderStatus.EXCEPTION)
+                and len(s.view.shipments) >= 1
+                and s.view.shipments[0].status == "cancelled"
+            ),
+        )
         for handle in handles:
             await handle.terminate("test over")
 

@@ -45,9 +45,13 @@ async def test_an_order_not_delivered_by_its_date_is_flagged_and_the_customer_to
         delivered_at = datetime.combine(promised + timedelta(days=2), datetime.min.time(), UTC)
         await handle.signal(
             OrderWorkflow.carrier_event,
-            carrier_event(state.view.shipments[0].carrier_id, "delivered", sid,
-                          delivered_at + timedelta(hours=12)),
-        )  # fmt: skip
+            carrier_event(
+                state.view.shipments[0].carrier_id,
+                "delivered",
+                sid,
+                delivered_at + timedelta(hours=12),
+            ),
+        )
         final = await handle.result()
     assert final.status == OrderStatus.DELIVERED
     assert final.otif is not None and not final.otif.on_time and final.otif.in_full
@@ -75,9 +79,10 @@ async def test_an_order_delivered_in_time_is_never_flagged(
         ]
         await handle.signal(
             OrderWorkflow.carrier_event,
-            carrier_event(shipment.carrier_id, "delivered", shipment.shipment_id,
-                          now + timedelta(days=2)),
-        )  # fmt: skip
+            carrier_event(
+                shipment.carrier_id, "delivered", shipment.shipment_id, now + timedelta(days=2)
+            ),
+        )
         final = await handle.result()
     assert final.otif is not None and final.otif.on_time
     assert "order_late" not in topics(engine, oid)

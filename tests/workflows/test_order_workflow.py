@@ -43,11 +43,14 @@ def node_event(node_id: str, kind: str, order_id: str, shipment_id: str, lines=(
     return NodeEventSignal(
         node_id=node_id,
         event=NodeEvent(
-            event_id=uuid.uuid4().hex, type=kind, order_id=order_id, shipment_id=shipment_id,
+            event_id=uuid.uuid4().hex,
+            type=kind,
+            order_id=order_id,
+            shipment_id=shipment_id,
             lines=[{"line_id": lid, "qty": q} for lid, q in lines],
         ),
         received_at=datetime.now(UTC),
-    )  # fmt: skip
+    )
 
 
 def carrier_event(carrier_id: str, kind: str, shipment_id: str, at: datetime):
@@ -95,15 +98,30 @@ async def test_order_goes_from_placed_to_delivered_on_time_and_in_full(
         row = session.get(OrderRow, oid)
         assert row is not None and row.status == "delivered" and row.on_time and row.in_full
         topics = [r.topic for r in session.exec(select(OutboxRow).where(OutboxRow.order_id == oid))]
-        assert {"order_received", "release_for_picking", "order_confirmed", "shipment_shipped",
-                "order_delivered"} <= set(topics)  # fmt: skip
+        assert {
+            "order_received",
+            "release_for_picking",
+            "order_confirmed",
+            "shipment_shipped",
+            "order_delivered",
+        } <= set(topics)
         assert all(
             r.status == "sent"
             for r in session.exec(select(OutboxRow).where(OutboxRow.order_id == oid))
         )
     types = [e.type for e in state.timeline]
-    for step in ["placed", "sourced", "reserved", "booked", "released", "picked", "shipped",
-                 "delivered", "order_delivered", "notified"]:  # fmt: skip
+    for step in [
+        "placed",
+        "sourced",
+        "reserved",
+        "booked",
+        "released",
+        "picked",
+        "shipped",
+        "delivered",
+        "order_delivered",
+        "notified",
+    ]:
         assert step in types
 
 
