@@ -177,20 +177,23 @@ class ShipmentOutcomeRow(SQLModel, table=True):
 
 
 class OutboxRow(SQLModel, table=True):
-    """A notification to deliver at least once; `key` is its idempotency key."""
+    """A notification to deliver at least once; `key` is its idempotency key. Pending, it
+    is tried again at `next_attempt_at`; failed, the OMS gave up (after two days)."""
 
     __tablename__ = "outbox"
+    __table_args__ = (Index("outbox_due", "status", "next_attempt_at"),)
     key: str = Field(primary_key=True, max_length=250)
     order_id: str = Field(index=True, max_length=64)
     recipient: str = Field(max_length=16)  # customer | node | carrier
     recipient_id: str = Field(max_length=200)
     topic: str = Field(max_length=64)
     payload: dict = _json(nullable=False)
-    status: str = Field(default="pending", max_length=16)  # pending | sent
+    status: str = Field(default="pending", max_length=16)  # pending | sent | failed
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=500)
     created_at: datetime
     sent_at: datetime | None = None
+    next_attempt_at: datetime | None = None
 
 
 class CarrierBookingRow(SQLModel, table=True):

@@ -15,7 +15,13 @@ from activities.carriers import CarrierActivities, CarrierGateway, SimulatedCarr
 from activities.field_watch import FieldWatchActivities
 from activities.incidents import IncidentActivities
 from activities.inventory import InventoryActivities
-from activities.notifications import LogSink, NotificationActivities, NotificationSink, WebhookSink
+from activities.notifications import (
+    LogSink,
+    NotificationActivities,
+    NotificationSink,
+    WebhookSink,
+    relay_outbox,
+)
 from activities.orders import OrderActivities
 from config import Settings, get_settings
 from config.temporal import connect_temporal
@@ -110,7 +116,13 @@ async def run_worker(settings: Settings | None = None) -> None:
     )
     log.info("worker on task queue %s at %s", settings.task_queue, settings.temporal_address)
     await start_field_watch(client, settings.task_queue)
-    await worker.run()
+    relay = asyncio.create_task(
+        relay_outbox(NotificationActivities(engine, default_sinks(settings)))
+    )
+    try:
+        await worker.run()
+    finally:
+        relay.cancel()
 
 
 async def start_field_watch(client: Client, task_queue: str) -> None:

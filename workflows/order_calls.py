@@ -49,7 +49,8 @@ CARRIER_TIMEOUT = timedelta(seconds=30)
 CARRIER_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5)
 )
-# At-least-once delivery: keep trying for two days, never blocking the order's progress.
+# At-least-once delivery: a receiver that refuses is the outbox's business (it tries again
+# on its own); this retries only while the outbox itself cannot be written.
 NOTIFY_TIMEOUT = timedelta(seconds=30)
 NOTIFY_GIVE_UP = timedelta(days=2)
 NOTIFY_RETRY = RetryPolicy(

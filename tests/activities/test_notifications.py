@@ -2,15 +2,24 @@
 
 import json
 import threading
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
+from sqlmodel import col, update
 from temporalio.testing import ActivityEnvironment
 
-from activities.notifications import LogSink, Notification, NotificationActivities, WebhookSink
+from activities.notifications import (
+    LogSink,
+    Notification,
+    NotificationActivities,
+    WebhookSink,
+    retry_at,
+)
 from api.auth import sign
 from db import outbox
 from db.engine import unit_of_work
+from db.tables import OutboxRow
 
 SECRET = "webhook-secret-0123456789"
 
@@ -62,28 +71,81 @@ def notification(key: str = "A-1:n1:order_received") -> Notification:
     )
 
 
-def test_a_failed_delivery_stays_pending_and_the_retry_delivers_it(engine, receiver):
+def test_a_failed_delivery_stays_pending_and_the_outbox_delivers_it_later(engine, receiver):
     activities = NotificationActivities(engine, [LogSink(), WebhookSink(receiver.url, SECRET)])
     env = ActivityEnvironment()
-    with pytest.raises(Exception, match="503"):
-        env.run(activities.notify, notification())
+    result = env.run(activities.notify, notification())  # the order does not wait for it
+    assert result.delivered_at is None
     with unit_of_work(engine) as session:
         [row] = outbox.for_order(session, "A-1")
         assert (row.status, row.attempts) == ("pending", 1)
         assert "503" in (row.last_error or "")
+        assert row.next_attempt_at is not None
+        retry = row.next_attempt_at
 
-    env.run(activities.notify, notification())  # what Temporal's retry does
+    assert activities.resend_due(retry - timedelta(seconds=1)) == 0  # not due yet
+    assert activities.resend_due(retry) == 1
     with unit_of_work(engine) as session:
         [row] = outbox.for_order(session, "A-1")
-        assert row.status == "sent" and row.sent_at is not None
+        assert row.status == "sent" and row.sent_at is not None and row.next_attempt_at is None
         assert row.attempts == 2 and "503" in (row.last_error or "")  # the failure stays told
     keys = [headers["Idempotency-Key"] for headers, _ in receiver.calls]
     assert keys == ["A-1:n1:order_received", "A-1:n1:order_received"]
     assert receiver.calls[-1][1]["topic"] == "order_received"
 
-    # Once sent, a replayed activity does not send again.
+    # Once sent, a replayed activity does not send again, nor does the outbox.
     env.run(activities.notify, notification())
+    assert activities.resend_due(retry + timedelta(days=1)) == 0
     assert len(receiver.calls) == 2
+
+
+def test_the_outbox_backs_off_and_gives_up_after_two_days(engine):
+    created = datetime(2026, 12, 24, 8, 0, tzinfo=UTC)
+    waits = []
+    now = created
+    for attempt in range(1, 10):
+        again = retry_at(created, attempt, now)
+        assert again is not None
+        waits.append(again - now)
+        now = again
+    assert waits[:4] == [timedelta(seconds=s) for s in (30, 60, 120, 240)]
+    assert max(waits) == timedelta(minutes=10)
+    assert retry_at(created, 50, created + timedelta(days=2) - timedelta(minutes=5)) is None
+
+    down = NotificationActivities(engine, [Refusing()])
+    ActivityEnvironment().run(down.notify, notification())
+    with unit_of_work(engine) as session:
+        [row] = outbox.for_order(session, "A-1")
+        assert row.next_attempt_at is not None
+    # Two days later, still refused: the outbox gives up and says so.
+    with unit_of_work(engine) as session:
+        session.exec(
+            update(OutboxRow)
+            .where(col(OutboxRow.key) == row.key)
+            .values(created_at=datetime.now(UTC) - timedelta(days=2))
+        )
+    assert down.resend_due(row.next_attempt_at) == 0
+    with unit_of_work(engine) as session:
+        [row] = outbox.for_order(session, "A-1")
+        assert (row.status, row.attempts, row.next_attempt_at) == ("failed", 2, None)
+
+
+def test_a_due_notification_is_tried_by_one_relay_only(engine):
+    down = NotificationActivities(engine, [Refusing()])
+    ActivityEnvironment().run(down.notify, notification())
+    with unit_of_work(engine) as session:
+        [row] = outbox.for_order(session, "A-1")
+    with unit_of_work(engine) as session:
+        assert outbox.claim(session, row, row.created_at + timedelta(hours=1))
+    with unit_of_work(engine) as session:
+        assert not outbox.claim(session, row, row.created_at + timedelta(hours=1))
+
+
+class Refusing:
+    """A receiver that is down."""
+
+    def send(self, notification: Notification) -> None:
+        raise ConnectionError("receiver down")
 
 
 def test_each_notification_is_one_outbox_row_per_key(engine):

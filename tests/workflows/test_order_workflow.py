@@ -2,12 +2,13 @@
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import select
 from temporalio.client import Client, WorkflowUpdateFailedError
 
+from activities.notifications import Notification, NotificationActivities
 from db import ledger
 from db.engine import unit_of_work
 from db.tables import CarrierBookingRow, OrderRow, OutboxRow
@@ -181,3 +182,47 @@ async def test_support_finds_orders_by_status_customer_and_node(
             await asyncio.sleep(0.1)
         assert found == [f"order-{oid}"]
         await handle.terminate("test over")
+
+
+class Switchable:
+    """The customer-messaging system, down until switched back on."""
+
+    def __init__(self) -> None:
+        self.up = False
+        self.received: list[str] = []
+
+    def send(self, notification: Notification) -> None:
+        if not self.up:
+            raise ConnectionError("messaging system down")
+        self.received.append(notification.key)
+
+
+async def test_an_order_closes_while_the_messaging_system_is_down_and_is_told_later(
+    client: Client, task_queue: str, engine
+):
+    oid = f"A-{uuid.uuid4().hex[:6]}"
+    messaging = Switchable()
+    async with build_worker(client, task_queue, engine, sinks=[messaging]):
+        handle = await start(client, task_queue, order_body(oid, [("SKU-1", 1)]))
+        state = await wait_for(handle, lambda s: s.view.status == OrderStatus.RELEASED)
+        sid = state.view.shipments[0].shipment_id
+        await handle.signal(OrderWorkflow.node_event, node_event("DC-LYON", "shipped", oid, sid))
+        delivered_at = datetime(2026, 12, 20, 10, 0, tzinfo=UTC)
+        await handle.signal(
+            OrderWorkflow.carrier_event, carrier_event("COLISSIMO", "delivered", sid, delivered_at)
+        )
+        final = await asyncio.wait_for(handle.result(), timeout=30)  # not two days
+    assert final.status == OrderStatus.DELIVERED and messaging.received == []
+    with unit_of_work(engine) as session:
+        rows = session.exec(select(OutboxRow).where(OutboxRow.order_id == oid)).all()
+    assert rows and all(row.status == "pending" for row in rows)
+    topics = {row.topic for row in rows}
+    assert {"order_received", "order_confirmed", "order_delivered"} <= topics
+
+    # The messaging system is back: the outbox delivers every notification, once, on its own.
+    messaging.up = True
+    relay = NotificationActivities(engine, [messaging])
+    later = max(row.next_attempt_at for row in rows if row.next_attempt_at)
+    assert relay.resend_due(later) == len(rows)
+    assert sorted(messaging.received) == sorted(row.key for row in rows)
+    assert relay.resend_due(later + timedelta(hours=1)) == 0
