@@ -22,6 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from config import Settings
 from domain.errors import NotFound, OrderConflict, Unavailable
+from domain.local_time import LocalTime
 from domain.order import OrderStatus, OrderView, PlaceOrder
 from workflows import search_attributes as sa
 from workflows.contracts import (
@@ -72,6 +73,7 @@ async def place(client: Client, settings: Settings, order: PlaceOrder, now: date
                 placed_at=now,
                 fingerprint=print_,
                 timezone=settings.default_timezone,
+                local_time=LocalTime.of(settings.default_timezone, now),
             ),
             id=wf_id,
             task_queue=settings.task_queue,

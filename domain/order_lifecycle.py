@@ -15,6 +15,7 @@ from typing import Any, Literal
 from domain.errors import Refusal
 from domain.field_events import CarrierEventSignal, NodeEventSignal
 from domain.incidents import Incident
+from domain.local_time import LocalTime
 from domain.order import (
     CLOSED_STATUSES,
     OrderLine,
@@ -26,7 +27,7 @@ from domain.order import (
     ShipmentStatus,
     TimelineEntry,
 )
-from domain.otif import judge_otif, local_day, promise_deadline
+from domain.otif import judge_otif
 from domain.sourcing import PlannedShipment, SourcingPlan
 
 # Collection at a store's own counter: the store reports it like a carrier would.
@@ -62,12 +63,12 @@ class OrderLifecycle:
         self,
         order: PlaceOrder,
         placed_at: datetime,
-        timezone: str,
+        local_time: LocalTime,
         clock: Callable[[], datetime],
         send: Callable[[Notice], None],
     ) -> None:
         self.order = order
-        self.timezone = timezone
+        self.local_time = local_time
         self.view = OrderView(
             order_id=order.order_id,
             status=OrderStatus.PLACED,
@@ -156,7 +157,7 @@ class OrderLifecycle:
 
     def _close_delivered(self) -> None:
         deliveries = [
-            (local_day(s.delivered_at, self.timezone), s.units)
+            (self.local_time.day_of(s.delivered_at), s.units)
             for s in self.active_shipments()
             if s.delivered_at is not None
         ]
@@ -657,7 +658,7 @@ class OrderLifecycle:
         (nothing while a person decides)."""
         deadlines = [self.sla(s) for s in self._watched()]
         if not self.late_noted and self.view.promised_by is not None:
-            deadlines.append(promise_deadline(self.view.promised_by, self.timezone))
+            deadlines.append(self.local_time.midnight_after(self.view.promised_by))
         if not deadlines or self.view.status == OrderStatus.EXCEPTION:
             return None
         return min(deadlines)

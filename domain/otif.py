@@ -1,7 +1,6 @@
 """OTIF: was every unit delivered no later than the promised date?"""
 
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from domain.order import Otif
 
@@ -20,13 +19,3 @@ def judge_otif(
         ordered_units=ordered_units,
         delivered_on=last,
     )
-
-
-def promise_deadline(promised_by: date, timezone: str) -> datetime:
-    """The instant a promise is missed: midnight after the promised day, local time."""
-    return datetime.combine(promised_by + timedelta(days=1), time(0), ZoneInfo(timezone))
-
-
-def local_day(at: datetime, timezone: str) -> date:
-    """The day an event happened for the customer (OTIF counts local days)."""
-    return at.astimezone(ZoneInfo(timezone)).date()

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.errors import Refusal
     from domain.field_events import CarrierEventSignal, NodeEventSignal
     from domain.incidents import IncidentOutcome
+    from domain.local_time import LocalTime
     from domain.order import OrderLine, OrderStatus, OrderView, Shipment, ShipmentStatus
     from domain.order_lifecycle import OrderLifecycle
     from domain.sourcing import PlannedShipment, SourcingPlan
@@ -66,7 +67,7 @@ class OrderWorkflow:
         self._order = OrderLifecycle(
             input.order,
             input.placed_at,
-            input.timezone,
+            input.local_time or LocalTime.of(input.timezone, input.placed_at),
             clock=workflow.now,
             send=lambda notice: self._publisher.send(notice, input.order.order_id),
         )

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from activities.field_watch import LateHandover
 from domain.field_events import CarrierEventSignal, NodeEventSignal
 from domain.incidents import Incident
+from domain.local_time import LocalTime
 from domain.order import OrderStatus, OrderView, PlaceOrder, TimelineEntry
 
 
@@ -19,6 +20,9 @@ class OrderInput(BaseModel):
     placed_at: datetime
     fingerprint: str  # hash of the checkout body: the same id with another body is refused
     timezone: str = "Europe/Paris"  # the promised date is a day in this zone
+    # The zone's offsets over the order's life, read when it was placed (orders placed
+    # before this field read the worker's zone database instead).
+    local_time: LocalTime | None = None
     sourcing_rounds: int = 3  # rounds of source-then-reserve when stock moves under us
     max_supply_waits: int = 3  # a pre-order waits for incoming supply at most this often
 

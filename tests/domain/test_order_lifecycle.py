@@ -8,12 +8,14 @@ import pytest
 from domain.errors import Refusal
 from domain.field_events import CarrierEvent, CarrierEventSignal, NodeEvent, NodeEventSignal
 from domain.incidents import Incident
+from domain.local_time import LocalTime
 from domain.order import OrderLine, OrderStatus, PlaceOrder, ShipmentStatus
 from domain.order_lifecycle import Notice, OrderLifecycle
 from domain.sourcing import PlannedLine, PlannedShipment, SourcingPlan
 
 PROMISED = date(2026, 12, 22)
 PLACED = datetime(2026, 12, 14, 9, 0, tzinfo=UTC)
+PARIS = LocalTime.of("Europe/Paris", PLACED)
 
 
 class Story:
@@ -39,7 +41,7 @@ class Story:
             }
         )
         self.order = OrderLifecycle(
-            order, PLACED, "Europe/Paris", clock=lambda: self.now, send=self.told.append
+            order, PLACED, PARIS, clock=lambda: self.now, send=self.told.append
         )
 
     def later(self, hours: float) -> None:
