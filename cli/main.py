@@ -8,6 +8,7 @@ oms network load FILE      load a network document into the database
 oms network demo [--out F] write the demo network document
 oms report otif            OTIF of the orders promised in a period
 oms simulate SCENARIO      rehearse a peak on the real workflows (--out DIR, --policy NAME)
+oms reconcile [--look]     give back what ended order workflows left behind (--look: only say)
 """
 
 import argparse
@@ -60,6 +61,10 @@ def main(argv: list[str] | None = None) -> None:
         action="append",
         help="sourcing policy to run (repeat to compare); default: the scenario's policies",
     )
+    reconcile = commands.add_parser(
+        "reconcile", help="give back what ended order workflows left behind"
+    )
+    reconcile.add_argument("--look", action="store_true", help="only say what, change nothing")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -84,12 +89,24 @@ def main(argv: list[str] | None = None) -> None:
                 from cli.simulate import simulate_command
 
                 status = simulate_command(args)
+            case "reconcile":
+                status = asyncio.run(reconcile_command(get_settings(), fix=not args.look))
     except KeyboardInterrupt:
         status = 130
     sys.stdout.flush()
     sys.stderr.flush()
     # A process that used a Temporal client can abort at exit (sdk-python issue #300).
     os._exit(status)
+
+
+async def reconcile_command(settings: Settings, fix: bool) -> int:
+    from activities.reconcile import reconcile_now
+    from config.temporal import connect_temporal
+
+    client = await connect_temporal(settings)
+    report = await reconcile_now(client, settings.task_queue, fix)
+    print(report.model_dump_json(indent=2))
+    return 0
 
 
 def network_command(args: argparse.Namespace) -> int:

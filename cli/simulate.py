@@ -54,7 +54,8 @@ def simulate_command(args: argparse.Namespace) -> int:
         print(table)
         if args.out:
             (args.out / "comparison.md").write_text(table + "\n")
-    return 0 if all(r["oversells"] == 0 for r in reports) else 1
+    sound = all(r["oversells"] == 0 and r["left_behind"] == 0 for r in reports)
+    return 0 if sound else 1
 
 
 def write(report: dict[str, Any], folder: Path) -> None:
@@ -69,7 +70,8 @@ def summary(report: dict[str, Any]) -> str:
     return (
         f"{report['orders']:,} orders: OTIF {report['otif']:.1%} (on time {report['on_time']:.1%}"
         f", in full {report['in_full']:.1%}), {report['reroutes']} reroutes, "
-        f"{report['exceptions']} exceptions, {report['oversells']} oversells, cost per order "
+        f"{report['exceptions']} exceptions, {report['oversells']} oversells, "
+        f"{report['left_behind']} closed orders holding stock, cost per order "
         f"{report['cost_per_order']:.2f}, ship-from-store {report['ship_from_store_share']:.1%}"
         f" ({report['wall_seconds']:.0f} s)"
     )

@@ -18,6 +18,7 @@ ROWS: list[tuple[str, str | tuple[str, ...], str]] = [
     ("ship-from-store share", "ship_from_store_share", "{:.1%}"),
     ("carts without an option", "carts_without_option", "{:,}"),
     ("oversells", "oversells", "{:,}"),
+    ("closed orders still holding stock", "left_behind", "{:,}"),
     ("delivered after the OMS's expected day", "delivered_after_expected_share", "{:.1%}"),
     ("promise slack, home standard (days)", ("promise_slack_days", "home_standard"), "{:.2f}"),
     ("promise slack, home express (days)", ("promise_slack_days", "home_express"), "{:.2f}"),

@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from db import ledger
+from db import holdings, ledger
 from db.performance import load_performance
 from db.tables import OrderRow, ReservationRow
 from domain.lead_times import SHIP, FieldPerformance
-from domain.order import OrderView, ShipmentStatus
+from domain.order import CLOSED_STATUSES, OrderView, ShipmentStatus
 from domain.otif_report import carrier_late, method_of, otif_report
 from domain.policy import PRESETS
 from domain.supply_chain import SupplyChain
@@ -37,6 +37,7 @@ def build_report(
         rows = list(session.exec(select(OrderRow)))
         views = [OrderView.model_validate(row.view) for row in rows]
         oversold, problems = oversells(session, views)
+        holding = holdings.holding_stock(session)
         network = scenario.network
         learned = load_performance(
             session,
@@ -88,6 +89,8 @@ def build_report(
             v.status not in ("delivered", "cancelled", "failed") for v in views
         ),
         "failed": sum(v.status == "failed" for v in views),
+        # Closed orders still holding stock: a leak (must be 0).
+        "left_behind": sum(v.status in CLOSED_STATUSES for v in views if v.order_id in holding),
         # Per order that shipped something: failing orders must not make a policy look cheap.
         "cost_per_order": _ratio(sum(s.cost for s in shipments), served, 2),
         "shipments_per_order": _ratio(len(shipments), served, 3),

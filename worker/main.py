@@ -4,10 +4,21 @@ import asyncio
 import logging
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from sqlalchemy import Engine
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+)
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
@@ -23,16 +34,18 @@ from activities.notifications import (
     relay_outbox,
 )
 from activities.orders import OrderActivities
+from activities.reconcile import ReconcileActivities, ReconcileInput
 from config import Settings, get_settings
 from config.temporal import connect_temporal
 from db.engine import make_engine
 from db.migrate import upgrade_at_start
-from workflows.contracts import FIELD_WATCH_ID
+from workflows.contracts import FIELD_WATCH_ID, RECONCILE_SCHEDULE_ID, RECONCILE_WORKFLOW
 from workflows.field_watch import FieldWatchInput, FieldWatchWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.order import OrderWorkflow
+from workflows.reconcile import ReconcileWorkflow
 
-WORKFLOWS = [OrderWorkflow, IncidentWorkflow, FieldWatchWorkflow]
+WORKFLOWS = [OrderWorkflow, IncidentWorkflow, FieldWatchWorkflow, ReconcileWorkflow]
 
 log = logging.getLogger("oms.worker")
 
@@ -44,12 +57,15 @@ def build_activities(
 ) -> list:
     """Every activity of the OMS, bound to its dependencies."""
     inventory = InventoryActivities(engine)
-    carriers = CarrierActivities(carrier or SimulatedCarrier(engine))
+    carrier = carrier or SimulatedCarrier(engine)
+    carriers = CarrierActivities(carrier)
     notifications = NotificationActivities(engine, sinks if sinks is not None else [LogSink()])
     orders = OrderActivities(engine)
     incidents = IncidentActivities(engine)
     watch = FieldWatchActivities(engine)
+    reconciliation = ReconcileActivities(engine, carrier)
     return [
+        reconciliation.reconcile,
         watch.find_late_handovers,
         incidents.find_touched,
         incidents.save_outcomes,
@@ -116,6 +132,7 @@ async def run_worker(settings: Settings | None = None) -> None:
     )
     log.info("worker on task queue %s at %s", settings.task_queue, settings.temporal_address)
     await start_field_watch(client, settings.task_queue)
+    await schedule_reconciliation(client, settings.task_queue)
     relay = asyncio.create_task(
         relay_outbox(NotificationActivities(engine, default_sinks(settings)))
     )
@@ -139,3 +156,21 @@ async def start_field_watch(client: Client, task_queue: str) -> None:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     asyncio.run(run_worker())
+
+
+async def schedule_reconciliation(client: Client, task_queue: str) -> None:
+    """The hourly reconciliation's Temporal Schedule, unless it exists (every worker asks).
+    A server without schedules (the rehearsal's test server) is told and skipped."""
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            RECONCILE_WORKFLOW, ReconcileInput(), id=RECONCILE_SCHEDULE_ID, task_queue=task_queue
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(hours=1))]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+    try:
+        await client.create_schedule(RECONCILE_SCHEDULE_ID, schedule)
+    except ScheduleAlreadyRunningError:
+        pass
+    except RPCError as exc:
+        log.warning("no reconciliation schedule (%s): run `oms reconcile` instead", exc.message)

@@ -36,3 +36,6 @@ class OrderUpdate(StrEnum):
 ORDER_STATE = "state"  # the order workflow's query
 INCIDENT_OUTCOME = "outcome"  # the signal an order answers an incident with
 INCIDENT_REPORT = "report"  # the incident workflow's query
+
+RECONCILE_WORKFLOW = "ReconcileWorkflow"
+RECONCILE_SCHEDULE_ID = "reconcile"  # every hour; its runs are `reconcile-<time>`

@@ -13,7 +13,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.incidents import IncidentActivities, SaveOutcomesInput, Touched
-    from domain.incidents import IncidentOutcome
+    from domain.incidents import Incident, IncidentOutcome
     from domain.order import TimelineEntry
     from workflows.contracts import (
         INCIDENT_OUTCOME,
@@ -68,6 +68,19 @@ class IncidentWorkflow:
         orders = sorted({*touched.shipments, *touched.lost})
         self._touched = orders
         self._note(f"Touches {len(orders)} order(s)")
+        try:
+            await self._tell_all(orders, touched)
+        except asyncio.CancelledError:
+            # Cancelled in Temporal: the orders told move on their own; the rest are not
+            # told, and the incident keeps what it heard.
+            self._note(f"Cancelled by an operator; {len(self._outcomes)} order(s) answered")
+            await self._save(incident)
+            raise
+        await self._save(incident)
+        self._note("Handled")
+        return self.report()
+
+    async def _tell_all(self, orders: list[str], touched: Touched) -> None:
         me = workflow.info().workflow_id
         for start in range(0, len(orders), SIGNAL_BATCH):
             batch = orders[start : start + SIGNAL_BATCH]
@@ -88,6 +101,8 @@ class IncidentWorkflow:
             )
         except TimeoutError:
             self._note(f"{len(orders) - len(self._outcomes)} order(s) did not answer in time")
+
+    async def _save(self, incident: Incident) -> None:
         outcomes = list(self._outcomes.values())
         await workflow.execute_activity_method(
             IncidentActivities.save_outcomes,
@@ -95,8 +110,6 @@ class IncidentWorkflow:
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
         )
-        self._note("Handled")
-        return self.report()
 
     async def _tell(self, order_id: str, touched: Touched, me: str) -> None:
         handle = workflow.get_external_workflow_handle(order_workflow_id(order_id))

@@ -11,10 +11,9 @@ import asyncio
 from datetime import UTC, date, datetime, time, timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.carriers import BookingRequest
     from activities.inventory import WriteOffShortPickInput
     from domain.errors import Refusal
     from domain.field_events import CarrierEventSignal, NodeEventSignal
@@ -22,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.local_time import LocalTime
     from domain.order import OrderLine, OrderStatus, OrderView, Shipment, ShipmentStatus
     from domain.order_lifecycle import OrderLifecycle
-    from domain.sourcing import PlannedShipment, SourcingPlan
+    from domain.sourcing import SourcingPlan
     from workflows import order_calls as call
     from workflows.alarm import Alarm
     from workflows.contracts import (
@@ -32,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
         OrderSignal,
         OrderUpdate,
     )
-    from workflows.failures import reason
+    from workflows.order_holds import OrderHolds
     from workflows.order_messages import (
         CancelInput,
         CancelResult,
@@ -46,16 +45,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.order_publishing import OrderPublisher
     from workflows.order_sourcing import OrderSourcing, Unplaced
-
-# Each Temporal task costs the server (a peak makes thousands an hour): since this patch an
-# order books its carrier and its picking slot side by side, and keeps one timer per
-# deadline instead of starting and cancelling one at every event it waits for. Deprecated:
-# no order from before it is open any more (docs/reliability.md, "Changing the workflows").
-FEWER_TASKS = "fewer-tasks"
-# Since this patch a shipment that misses its picking SLA moves only if another node keeps
-# the promised date; otherwise its node gets one more picking day (moving it would start
-# the work over, later), and only then is it taken back as before.
-SLA_GRACE = "sla-grace"
+    from workflows.patches import FEWER_TASKS, SLA_GRACE
 
 
 @workflow.defn(name=ORDER_WORKFLOW)
@@ -72,6 +62,7 @@ class OrderWorkflow:
             send=lambda notice: self._publisher.send(notice, input.order.order_id),
         )
         self._sourcing = OrderSourcing(self._order, input.sourcing_rounds)
+        self._holds = OrderHolds(self._order, input.order.delivery.postal_code)
         self._inbox: list[OrderEvent] = []
         self._seen_events: set[str] = set()
         self._cancel: CancelInput | None = None
@@ -145,9 +136,29 @@ class OrderWorkflow:
     async def run(self, input: OrderInput) -> OrderView:
         self._order.placed()
         self._publisher.save(self._order)
-        plan = await self._source_and_reserve()
-        if plan is not None and self._cancel is None:
-            await self._release(plan)
+        try:
+            plan = await self._source_and_reserve()
+            if plan is not None and self._cancel is None:
+                await self._release(plan)
+            await self._follow()
+        except asyncio.CancelledError:
+            if not await self._cancelled_from_outside():
+                await self._publisher.finish()
+                raise  # cancelled, and what it held given back: the workflow ends cancelled
+        view = self._order.view
+        if self._cancel is not None and self._cancel_result is None:
+            self._cancel_result = CancelResult(
+                cancelled=False,
+                status=view.status,
+                detail=f"order is {view.status.value}: nothing left to cancel",
+            )
+        await self._publisher.finish()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return view
+
+    async def _follow(self) -> None:
+        """Until the order closes: cancellations, support's decisions, field events and
+        deadlines, one at a time (an event leaves the inbox once applied)."""
         while not self._order.closed:
             if not self._inbox and self._cancel is not None:
                 await self._cancel_order()
@@ -160,17 +171,26 @@ class OrderWorkflow:
                 await self._deadline_passed()
                 continue
             if self._inbox:
-                await self._apply(self._inbox.pop(0))
-        view = self._order.view
-        if self._cancel is not None and self._cancel_result is None:
-            self._cancel_result = CancelResult(
-                cancelled=False,
-                status=view.status,
-                detail=f"order is {view.status.value}: nothing left to cancel",
+                await self._apply(self._inbox[0])
+                self._inbox.pop(0)
+
+    async def _cancelled_from_outside(self) -> bool:
+        """Cancelled in Temporal itself (its Web UI, `temporal workflow cancel`): the same as
+        a cancel through the API. Before shipping, the order is cancelled and what it held
+        goes back (False: the workflow then ends cancelled); after, the cancellation is
+        refused and the order goes on to its end (True)."""
+        while True:
+            self._cancel = CancelInput(
+                reason="cancelled in the order engine", requested_by="an operator"
             )
-        await self._publisher.finish()
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return view
+            await self._cancel_order(stopped_mid_step=True)
+            if self._order.closed:
+                return False
+            try:
+                await self._follow()
+                return True
+            except asyncio.CancelledError:
+                continue  # asked again
 
     async def _source_and_reserve(self) -> SourcingPlan | None:
         """Plan the whole order and hold its stock. Stock that only incoming supply covers
@@ -216,7 +236,7 @@ class OrderWorkflow:
         to its node (the order then takes `status`, if given; a `reroute` is counted).
         False if the order failed on the way."""
         made = self._order.new_shipments(plan)
-        no_slot = await self._book(made)
+        no_slot = await self._holds.book(made)
         if no_slot is not None:
             await self._fail(no_slot)
             return False
@@ -227,42 +247,6 @@ class OrderWorkflow:
         await self._publisher.save(self._order, wait=True)
         self._order.told_nodes(shipments)
         return True
-
-    async def _book(self, made: list[tuple[Shipment, PlannedShipment]]) -> str | None:
-        """Book each new shipment's carrier and picking slot, all at once (one wait for
-        the server instead of several); why not, if a node has no slot left."""
-        workflow.deprecate_patch(FEWER_TASKS)
-        results = await asyncio.gather(
-            *(self._book_carrier(shipment, planned) for shipment, planned in made),
-            *(self._book_slot(shipment, planned) for shipment, planned in made),
-            return_exceptions=True,
-        )
-        for result in results:
-            if isinstance(result, BaseException) and not isinstance(result, ActivityError):
-                raise result
-        failed = [r for r in results if isinstance(r, ActivityError)]
-        return reason(failed[0]) if failed else None
-
-    async def _book_carrier(self, shipment: Shipment, planned: PlannedShipment) -> None:
-        if not (planned.carrier_id and planned.service_id):
-            self._order.collect_at_store(shipment)
-            return
-        booking = await call.book_carrier(
-            BookingRequest(
-                shipment_id=shipment.shipment_id,
-                carrier_id=planned.carrier_id,
-                service_id=planned.service_id,
-                node_id=planned.node_id,
-                postal_code=self._input.order.delivery.postal_code,
-                units=planned.units,
-            )
-        )
-        self._order.booked(shipment, planned, booking)
-
-    async def _book_slot(self, shipment: Shipment, planned: PlannedShipment) -> None:
-        pick_on = planned.pick_on or planned.ship_on
-        slot = await call.book_capacity(shipment.shipment_id, shipment.node_id, pick_on)
-        self._order.slot_taken(shipment, pick_on, slot.day, slot.pick_by)
 
     async def _reroute(self, lines: list[OrderLine], cause: str) -> None:
         """Source `lines` again, away from the nodes that failed, and dispatch them: keep
@@ -282,13 +266,6 @@ class OrderWorkflow:
         if isinstance(outcome, SourcingPlan) and await self._dispatch(outcome, reroute=True):
             self._order.rerouted(outcome)
 
-    async def _take_back(self, shipment: Shipment, cause: str) -> list[OrderLine]:
-        """Pull a shipment back from its node before it is picked: its stock hold, carrier
-        booking and picking slot go back, and the node is told to stop."""
-        await call.release_stock(self._order.view.order_id, shipment.node_id)
-        await self._withdraw(shipment)
-        return self._order.taken_back(shipment, cause)
-
     # --- Incidents, warnings and decisions ---------------------------------------------
 
     async def _apply_incident(self, signal: IncidentSignal) -> None:
@@ -299,14 +276,14 @@ class OrderWorkflow:
         promised = order.view.promised_by
         moved: list[OrderLine] = []
         for shipment in order.broken_by(incident, signal.shipment_ids):
-            moved += await self._take_back(shipment, incident.words)
+            moved += await self._holds.take_back(shipment, incident.words)
         for shipment_id, lines in signal.lost.items():
             counted = order.shipment(shipment_id)
             if counted is None:
                 continue
             moved += order.lost_in_count(counted, lines, incident.words)
             if order.emptied(counted):
-                await self._withdraw(counted)
+                await self._holds.withdraw(counted)
         if moved and not order.may_reroute:
             await self._give_up(moved, incident.words)
             moved = []
@@ -334,7 +311,7 @@ class OrderWorkflow:
             order.note("at_risk", f"{why}; no other node keeps {order.view.promised_by}: it stays")
         else:
             order.avoid.add(shipment.node_id)
-            await self._reroute(await self._take_back(shipment, why), why)
+            await self._reroute(await self._holds.take_back(shipment, why), why)
         self._publisher.save(self._order)
 
     async def _resolve(self, decision: ResolveInput) -> None:
@@ -394,7 +371,7 @@ class OrderWorkflow:
             )
             lost.append(self._order.short_picked(shipment, line, short, written.units))
         if self._order.emptied(shipment):
-            await self._withdraw(shipment)
+            await self._holds.withdraw(shipment)
         if lost and not self._order.may_reroute:
             await self._give_up(lost, f"a short pick at {shipment.node_id}")
         elif lost:
@@ -416,7 +393,7 @@ class OrderWorkflow:
 
     # --- Cancellation and failure ------------------------------------------------------
 
-    async def _cancel_order(self) -> None:
+    async def _cancel_order(self, stopped_mid_step: bool = False) -> None:
         cancel = self._cancel
         assert cancel is not None
         if not self._order.cancel_requested(cancel.requested_by, cancel.reason):
@@ -426,10 +403,10 @@ class OrderWorkflow:
             # Answered: the request is done (else the main loop would take it up forever).
             self._cancel = None
             return
-        released = await call.release_stock(self._order.view.order_id)
+        released = await self._holds.release_stock()
         self._order.stock_released(released.units)
         for shipment in self._order.view.shipments:
-            await self._withdraw(shipment)
+            await self._holds.withdraw(shipment, unsure=stopped_mid_step)
             self._order.stop_picking(shipment)
         self._order.cancelled(cancel.reason)
         self._cancel_result = CancelResult(
@@ -439,18 +416,11 @@ class OrderWorkflow:
 
     async def _fail(self, reason: str) -> None:
         """The order cannot be served: give back anything held and tell the customer."""
-        await call.release_stock(self._order.view.order_id)
+        await self._holds.release_stock()
         for shipment in self._order.view.shipments:
-            await self._withdraw(shipment)
+            await self._holds.withdraw(shipment)
         self._order.failed(reason)
         self._publisher.save(self._order)
-
-    async def _withdraw(self, shipment: Shipment) -> None:
-        """The shipment will not leave: its carrier booking and picking slot go back."""
-        if shipment.booking_ref is not None and shipment.carrier_id is not None:
-            await call.cancel_booking(shipment.shipment_id, shipment.carrier_id)
-            self._order.booking_cancelled(shipment)
-        await call.release_capacity(shipment.shipment_id)
 
     # --- Promise watch -----------------------------------------------------------------
 
@@ -482,7 +452,7 @@ class OrderWorkflow:
             if await self._grace(shipment):
                 continue
             order.avoid.add(shipment.node_id)
-            lines = await self._take_back(shipment, "not picked within its SLA")
+            lines = await self._holds.take_back(shipment, "not picked within its SLA")
             await self._reroute(lines, f"{shipment.node_id} missed its picking SLA")
         if not late:
             order.promise_missed()

@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.orders import OrderActivities, RecordOrderInput
     from domain.errors import Refusal
     from domain.sourcing import SourcingPlan
+    from workflows.patches import LOCAL_WRITES
 
 # The ledger waits out a database outage; business refusals are final.
 LEDGER_TIMEOUT = timedelta(seconds=30)
@@ -61,9 +62,7 @@ READ_MODEL_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 
 # Notifications and read-model writes are short and frequent: they run as local
 # activities, in the worker that runs the order, without a round trip through the server
-# for each (a peak makes a dozen per order). Their keys make a rerun harmless. The patch
-# that made them local is deprecated: no order from before it is open any more.
-LOCAL_WRITES = "local-writes"
+# for each (a peak makes a dozen per order). Their keys make a rerun harmless.
 
 
 async def source_order(input: SourceOrderInput) -> SourcingPlan:

@@ -1,9 +1,11 @@
-"""Administration: the retailer's network and its sourcing policy."""
+"""Administration: the retailer's network, its sourcing policy, and the reconciliation of
+what ended order workflows left behind."""
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from api.deps import Admin, EngineDep, SessionDep
+from activities.reconcile import ReconcileReport, reconcile_now
+from api.deps import Admin, EngineDep, SessionDep, SettingsDep, TemporalDep
 from db.engine import unit_of_work
 from db.network import LoadSummary, load_network
 from db.policies import active_policy, policy_versions, save_policy
@@ -45,3 +47,17 @@ def current(session: SessionDep) -> SourcingPolicy:
 def versions(session: SessionDep) -> PolicyVersions:
     """Every saved version, newest first."""
     return PolicyVersions(versions=policy_versions(session))
+
+
+@router.get("/reconcile", response_model=ReconcileReport)
+async def look(client: TemporalDep, settings: SettingsDep) -> ReconcileReport:
+    """What order workflows that ended from outside (terminated, failed, timed out) left
+    behind, and running orders that hold no stock; changes nothing."""
+    return await reconcile_now(client, settings.task_queue, fix=False)
+
+
+@router.post("/reconcile", response_model=ReconcileReport)
+async def fix(client: TemporalDep, settings: SettingsDep) -> ReconcileReport:
+    """Give back what ended order workflows left behind (holds, slots, bookings) and mark
+    those orders failed; running orders are never touched. Safe to run again."""
+    return await reconcile_now(client, settings.task_queue, fix=True)

@@ -36,6 +36,8 @@ ROUTES = [
     ("PUT", "/v1/admin/sourcing-policy", {"admin"}),
     ("GET", "/v1/admin/sourcing-policy", {"admin"}),
     ("GET", "/v1/admin/sourcing-policy/versions", {"admin"}),
+    ("GET", "/v1/admin/reconcile", {"admin"}),
+    ("POST", "/v1/admin/reconcile", {"admin"}),
     ("GET", "/healthz", OPEN),
     ("GET", "/livez", OPEN),
 ]

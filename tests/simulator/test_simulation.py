@@ -99,6 +99,7 @@ async def test_a_small_scenario_is_counted_as_it_happened():
     assert report["cost_per_order"] == round((6.0 * to_paris + 8.0 * to_marseille) / 6, 2)
     assert report["ship_from_store_share"] == 0.0
     assert report["oversells"] == 0 and report["ledger_problems"] == []
+    assert report["left_behind"] == 0
     assert report["reroutes"] == 0 and report["exceptions"] == 0
     assert report["still_open_at_end"] == 0
     assert report["per_node"]["DC-PARIS"]["units"] == sum(q for c in customers for _, q in c.lines)

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import select
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.exceptions import CancelledError
 
 from activities.notifications import Notification, NotificationActivities
 from db import ledger
@@ -226,3 +227,58 @@ async def test_an_order_closes_while_the_messaging_system_is_down_and_is_told_la
     assert relay.resend_due(later) == len(rows)
     assert sorted(messaging.received) == sorted(row.key for row in rows)
     assert relay.resend_due(later + timedelta(hours=1)) == 0
+
+
+async def test_a_cancel_from_the_order_engine_before_shipping_is_a_business_cancel(
+    client: Client, task_queue: str, engine
+):
+    oid = f"A-{uuid.uuid4().hex[:6]}"
+    async with build_worker(client, task_queue, engine):
+        handle = await start(client, task_queue, order_body(oid, [("SKU-1", 2)]))
+        state = await wait_for(handle, lambda s: s.view.status == OrderStatus.RELEASED)
+        sid = state.view.shipments[0].shipment_id
+        await handle.cancel()  # what "Request Cancellation" in the Web UI does
+        with pytest.raises(WorkflowFailureError) as ended:
+            await handle.result()
+        assert isinstance(ended.value.cause, CancelledError)
+        state = await handle.query(OrderWorkflow.state)
+    assert state.view.status == OrderStatus.CANCELLED
+    assert "Cancellation asked by an operator: cancelled in the order engine" in [
+        e.summary for e in state.timeline
+    ]
+    with unit_of_work(engine) as session:
+        assert all(p.reserved == 0 for p in ledger.positions(session, "SKU-1"))
+        assert ledger.balance_problems(session) == []
+        assert session.get(CarrierBookingRow, sid).status == "cancelled"
+        row = session.get(OrderRow, oid)
+        assert row is not None and row.status == "cancelled"
+        told = {(r.recipient, r.topic) for r in outbox_rows(session, oid)}
+    cancelled = {("node", "cancel_picking"), ("customer", "order_cancelled")}
+    assert cancelled | {("carrier", "booking_cancelled")} <= told
+
+
+async def test_a_cancel_from_the_order_engine_after_shipping_is_refused_and_the_order_ends(
+    client: Client, task_queue: str, engine
+):
+    oid = f"A-{uuid.uuid4().hex[:6]}"
+    async with build_worker(client, task_queue, engine):
+        handle = await start(client, task_queue, order_body(oid, [("SKU-1", 1)]))
+        state = await wait_for(handle, lambda s: s.view.status == OrderStatus.RELEASED)
+        sid = state.view.shipments[0].shipment_id
+        await handle.signal(OrderWorkflow.node_event, node_event("DC-LYON", "shipped", oid, sid))
+        await wait_for(handle, lambda s: s.view.status == OrderStatus.SHIPPED)
+        await handle.cancel()
+        state = await wait_for(handle, lambda s: s.timeline[-1].type == "cancel_refused")
+        assert state.view.status == OrderStatus.SHIPPED
+        delivered_at = datetime(2026, 12, 20, 10, 0, tzinfo=UTC)
+        await handle.signal(
+            OrderWorkflow.carrier_event, carrier_event("COLISSIMO", "delivered", sid, delivered_at)
+        )
+        final = await handle.result()
+    assert final.status == OrderStatus.DELIVERED and final.otif and final.otif.in_full
+    with unit_of_work(engine) as session:
+        assert ledger.balance_problems(session) == []
+
+
+def outbox_rows(session, order_id: str) -> list[OutboxRow]:
+    return list(session.exec(select(OutboxRow).where(OutboxRow.order_id == order_id)))

@@ -1,0 +1,76 @@
+"""What only a running order should hold: stock held in the ledger, a read-model row that is
+not closed (and with them picking slots and carrier bookings for what has not left its
+node). Found here for the orders to check, and given back for an order whose workflow
+ended without closing it. A slot taken by a shipment that left stays: the day was used."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from db import capacity, ledger
+from db.tables import OrderRow, ReservationRow, ShipmentRow
+from domain.order import CLOSED_STATUSES, OrderStatus, OrderView, ShipmentStatus, TimelineEntry
+
+OPEN = [s.value for s in OrderStatus if s not in CLOSED_STATUSES]
+# A released or picked order holds stock for what has not left its node.
+HOLDING = [OrderStatus.RELEASED.value, OrderStatus.PICKED.value]
+NOT_LEFT = {ShipmentStatus.BOOKED, ShipmentStatus.RELEASED, ShipmentStatus.PICKED}
+LEFT = {
+    ShipmentStatus.SHIPPED,
+    ShipmentStatus.IN_TRANSIT,
+    ShipmentStatus.DELIVERED,
+    ShipmentStatus.EXCEPTION,
+}
+
+
+def holding_stock(session: Session) -> set[str]:
+    """Orders with units held in the ledger."""
+    held = select(ReservationRow.order_id).where(ReservationRow.status == "held")
+    return set(session.exec(held.distinct()))
+
+
+def holders(session: Session) -> set[str]:
+    """Orders that hold stock, or that the read model shows open."""
+    shown_open: set[str] = set(
+        session.exec(select(OrderRow.order_id).where(col(OrderRow.status).in_(OPEN)))
+    )
+    return holding_stock(session) | shown_open
+
+
+def holding_nothing(session: Session) -> set[str]:
+    """Orders the read model shows released or picked that hold no stock at all."""
+    shown = select(OrderRow.order_id).where(col(OrderRow.status).in_(HOLDING))
+    shown_ids: set[str] = set(session.exec(shown))
+    return shown_ids - holding_stock(session)
+
+
+def give_back(session: Session, order_id: str, why: str, now: datetime) -> dict[str, Any]:
+    """Release what a closed order still holds (through the ledger's movements, once) and
+    mark it failed in the read model; the shipments whose carrier booking must go too.
+    Safe to run twice: the second time finds nothing held."""
+    units = sum(held.qty for held in ledger.release(session, order_id, now))
+    row = session.get(OrderRow, order_id, with_for_update=True)
+    view = OrderView.model_validate(row.view) if row is not None else None
+    if view is not None:
+        stayed = [s.shipment_id for s in view.shipments if s.status not in LEFT]
+    else:  # no read model: every shipment known for the order
+        query = select(ShipmentRow.shipment_id).where(ShipmentRow.order_id == order_id)
+        stayed = list(session.exec(query))
+    slots = [shipment_id for shipment_id in stayed if capacity.release(session, shipment_id)]
+    to_cancel: list[tuple[str, str]] = []
+    if row is not None and view is not None and row.status in OPEN:
+        to_cancel = [
+            (s.shipment_id, s.carrier_id)
+            for s in view.shipments
+            if s.status in NOT_LEFT and s.carrier_id and s.booking_ref
+        ]
+        view.status, view.reason, view.updated_at = OrderStatus.FAILED, why, now
+        entry = TimelineEntry(at=now, type="reconciled", summary=f"Order failed: {why}")
+        row.status = OrderStatus.FAILED.value
+        row.view = view.model_dump(mode="json")
+        row.timeline = [*row.timeline, entry.model_dump(mode="json")]
+        row.updated_at = now
+        row.revision += 1
+        session.add(row)
+    return {"units_released": units, "slots_released": slots, "bookings": to_cancel}

@@ -1,0 +1,16 @@
+"""Every change of the workflows' commands made under a patch, so that orders started before
+it replay as they ran (docs/reliability.md, "Changing the workflows"). Once no open order
+is older than a patch, its old branch goes and `workflow.patched` becomes
+`workflow.deprecate_patch`; a later release drops the call and the name."""
+
+# Notifications and read-model writes run as local activities (deprecated: no order from
+# before it is open any more).
+LOCAL_WRITES = "local-writes"
+# An order books its carrier and its picking slot side by side, and keeps one timer per
+# deadline instead of starting and cancelling one at every event it waits for
+# (deprecated, as above).
+FEWER_TASKS = "fewer-tasks"
+# A shipment that misses its picking SLA moves only if another node keeps the promised
+# date; otherwise its node gets one more picking day (moving it would start the work over,
+# later), and only then is it taken back as before.
+SLA_GRACE = "sla-grace"
