@@ -64,6 +64,7 @@ class ReserveStockResult(BaseModel):
 class ReleaseStockInput(BaseModel):
     order_id: str
     node_id: str | None = None  # None: everywhere
+    round: int | None = None  # the shipment's sourcing round: its own holds only
 
 
 class StockMovedResult(BaseModel):
@@ -73,6 +74,7 @@ class StockMovedResult(BaseModel):
 class CommitStockInput(BaseModel):
     order_id: str
     node_id: str
+    round: int | None = None  # the shipment's sourcing round: its own holds only
 
 
 class WriteOffShortPickInput(BaseModel):
@@ -81,6 +83,7 @@ class WriteOffShortPickInput(BaseModel):
     line_id: str
     missing: int
     event_id: str
+    round: int | None = None  # the shipment's sourcing round: its own holds only
 
 
 class InventoryActivities:
@@ -198,13 +201,17 @@ class InventoryActivities:
     @defn
     def release_stock(self, input: ReleaseStockInput) -> StockMovedResult:
         with unit_of_work(self.engine) as session:
-            units = ledger.release(session, input.order_id, datetime.now(UTC), input.node_id)
+            units = ledger.release(
+                session, input.order_id, datetime.now(UTC), input.node_id, input.round
+            )
         return StockMovedResult(units=sum(u.qty for u in units))
 
     @defn
     def commit_stock(self, input: CommitStockInput) -> StockMovedResult:
         with unit_of_work(self.engine) as session:
-            units = ledger.commit(session, input.order_id, input.node_id, datetime.now(UTC))
+            units = ledger.commit(
+                session, input.order_id, input.node_id, datetime.now(UTC), input.round
+            )
         return StockMovedResult(units=sum(u.qty for u in units))
 
     @defn
@@ -218,6 +225,7 @@ class InventoryActivities:
                 input.missing,
                 f"shortpick:{input.event_id}:{input.line_id}",
                 datetime.now(UTC),
+                input.round,
             )
         return StockMovedResult(units=units)
 

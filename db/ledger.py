@@ -89,15 +89,24 @@ def reserve(session: Session, requests: list[ReservationRequest], now: datetime)
 
 
 def release(
-    session: Session, order_id: str, now: datetime, node_id: str | None = None
+    session: Session,
+    order_id: str,
+    now: datetime,
+    node_id: str | None = None,
+    round: int | None = None,
 ) -> list[HeldUnits]:
-    """Give back every unit still held for an order (at one node, or everywhere)."""
-    return _settle(session, order_id, node_id, now, "released", leave_stock=False)
+    """Give back every unit still held for an order (at one node, or everywhere; of one
+    sourcing round, the one a shipment was planned in, or of all)."""
+    return _settle(session, order_id, node_id, now, "released", leave_stock=False, round=round)
 
 
-def commit(session: Session, order_id: str, node_id: str, now: datetime) -> list[HeldUnits]:
-    """The node shipped: held units leave its stock (on hand and reserved both drop)."""
-    return _settle(session, order_id, node_id, now, "committed", leave_stock=True)
+def commit(
+    session: Session, order_id: str, node_id: str, now: datetime, round: int | None = None
+) -> list[HeldUnits]:
+    """The node shipped: held units leave its stock (on hand and reserved both drop). With
+    `round`, only the shipment's own holds: another shipment of the order at the node
+    keeps its."""
+    return _settle(session, order_id, node_id, now, "committed", leave_stock=True, round=round)
 
 
 def _settle(
@@ -107,10 +116,11 @@ def _settle(
     now: datetime,
     status: str,
     leave_stock: bool,
+    round: int | None = None,
 ) -> list[HeldUnits]:
     kind, prefix = ("shipment", "commit") if leave_stock else ("release", "release")
     settled = []
-    for row in _held(session, order_id, node_id):
+    for row in _held(session, order_id, node_id, round):
         on_hand = -row.qty if leave_stock else 0
         _change_stock(session, row.sku, row.node_id, on_hand, -row.qty, now)
         row.status, row.updated_at = status, now
@@ -138,14 +148,16 @@ def write_off_short_pick(
     missing: int,
     source_id: str,
     now: datetime,
+    round: int | None = None,
 ) -> int:
-    """Units the picker could not find: they leave the stock and the order's hold.
+    """Units the picker could not find: they leave the stock and the order's hold (the
+    shipment's own, with `round`).
 
     Returns how many units were written off (0 when this pick was already recorded).
     """
     if session.exec(select(MovementRow.id).where(MovementRow.source_id == source_id)).first():
         return 0
-    rows = [r for r in _held(session, order_id, node_id) if r.line_id == line_id]
+    rows = [r for r in _held(session, order_id, node_id, round) if r.line_id == line_id]
     written = 0
     for number, row in enumerate(rows):
         take = min(row.qty, missing - written)
@@ -380,8 +392,12 @@ def balance_problems(session: Session) -> list[str]:
     return problems
 
 
-def _held(session: Session, order_id: str | None, node_id: str | None) -> list[ReservationRow]:
+def _held(
+    session: Session, order_id: str | None, node_id: str | None, round: int | None = None
+) -> list[ReservationRow]:
     query = select(ReservationRow).where(ReservationRow.status == "held")
+    if round is not None:  # the ids end with the sourcing round that made them
+        query = query.where(col(ReservationRow.id).endswith(f":r{round}"))
     if order_id is not None:
         query = query.where(ReservationRow.order_id == order_id)
     if node_id is not None:

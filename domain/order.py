@@ -124,6 +124,9 @@ class Shipment(BaseModel):
     distance_km: float | None = None
     released_at: datetime | None = None  # told to the node
     ship_by: datetime | None = None  # the handover the plan counts on (its day's cut-off)
+    # The sourcing round that holds its stock: its holds are its own, even when another
+    # shipment of the order is at the same node (None: shipments from before this field).
+    hold_round: int | None = None
     shipped_at: datetime | None = None
     delivered_at: datetime | None = None
 

@@ -218,8 +218,11 @@ class OrderLifecycle:
         assert self.view.promised_by is not None
         self.tell_customer("order_confirmed", promised_by=self.view.promised_by.isoformat())
 
-    def new_shipments(self, plan: SourcingPlan) -> list[tuple[Shipment, PlannedShipment]]:
-        """A shipment for each planned one, not yet released."""
+    def new_shipments(
+        self, plan: SourcingPlan, hold_round: int | None = None
+    ) -> list[tuple[Shipment, PlannedShipment]]:
+        """A shipment for each planned one, not yet released; `hold_round`: the sourcing
+        round that holds the plan's stock."""
         made = []
         for planned in plan.shipments:
             self.shipments_made += 1
@@ -235,6 +238,7 @@ class OrderLifecycle:
                 cost=planned.cost,
                 distance_km=planned.distance_km,
                 ship_by=planned.ship_by,
+                hold_round=hold_round,
             )
             self.view.shipments.append(shipment)
             made.append((shipment, planned))

@@ -10,8 +10,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from db import holdings, ledger
+from db.ledger_check import ledger_problems, unbacked_shipments
 from db.performance import load_performance
-from db.tables import OrderRow, ReservationRow
+from db.tables import OrderRow
 from domain.lead_times import SHIP, FieldPerformance
 from domain.order import CLOSED_STATUSES, OrderView, ShipmentStatus
 from domain.otif_report import carrier_late, method_of, otif_report
@@ -125,22 +126,9 @@ def build_report(
 def oversells(session: Session, views: list[OrderView]) -> tuple[int, list[str]]:
     """Units that left a node without stock the ledger had committed to them, plus stock
     rows that went negative or disagree with their movements. Zero is the only good value."""
-    committed: Counter[tuple[str, str, str]] = Counter()
-    for row in session.exec(select(ReservationRow).where(ReservationRow.status == "committed")):
-        committed[(row.order_id, row.node_id, row.sku)] += row.qty
-    sent: Counter[tuple[str, str, str]] = Counter()
-    for view in views:
-        for shipment in view.shipments:
-            if shipment.status in LEFT:
-                for line in shipment.lines:
-                    sent[(view.order_id, shipment.node_id, line.sku)] += line.qty
-    problems = ledger.balance_problems(session)
-    broken = len(problems)
-    unbacked = {key: qty - committed[key] for key, qty in sent.items() if qty > committed[key]}
-    problems += [
-        f"{o} sent {n} x {sku} from {node} without stock" for (o, node, sku), n in unbacked.items()
-    ]
-    return sum(unbacked.values()) + broken, problems
+    broken = len(ledger.balance_problems(session))
+    unbacked = unbacked_shipments(session, views)
+    return sum(unbacked.values()) + broken, ledger_problems(session, views)
 
 
 def promise_slack(views: list[OrderView], guarantees: set) -> dict[str, float | None]:

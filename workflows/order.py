@@ -235,7 +235,7 @@ class OrderWorkflow:
         """Turn a plan into shipments: book the carrier, take a picking slot, release each
         to its node (the order then takes `status`, if given; a `reroute` is counted).
         False if the order failed on the way."""
-        made = self._order.new_shipments(plan)
+        made = self._order.new_shipments(plan, self._sourcing.held_round)
         no_slot = await self._holds.book(made)
         if no_slot is not None:
             await self._fail(no_slot)
@@ -351,7 +351,7 @@ class OrderWorkflow:
         elif event.type == "short_picked":
             await self._short_pick(event.event_id, shipment, qty)
         else:  # shipped
-            committed = await call.commit_stock(self._order.view.order_id, shipment.node_id)
+            committed = await self._holds.commit(shipment)
             self._order.shipped(shipment, signal, committed.units)
 
     async def _short_pick(self, event_id: str, shipment: Shipment, missing: dict[str, int]) -> None:
@@ -367,6 +367,7 @@ class OrderWorkflow:
                     line_id=line.line_id,
                     missing=short,
                     event_id=event_id,
+                    round=shipment.hold_round,
                 )
             )
             lost.append(self._order.short_picked(shipment, line, short, written.units))
@@ -387,7 +388,7 @@ class OrderWorkflow:
             return
         if OrderLifecycle.carrier_takes_it_unshipped(shipment):
             # The carrier has the parcel, so the node shipped it even if it never said so.
-            await call.commit_stock(self._order.view.order_id, shipment.node_id)
+            await self._holds.commit(shipment)
             OrderLifecycle.handed_to_carrier(shipment, signal.event.at)
         self._order.carrier_event(signal, shipment)
 

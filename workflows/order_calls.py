@@ -85,21 +85,23 @@ async def reserve_stock(input: ReserveStockInput) -> None:
     )
 
 
-async def release_stock(order_id: str, node_id: str | None = None) -> StockMovedResult:
-    """The order's holds go back to stock (at one node, or everywhere)."""
+async def release_stock(
+    order_id: str, node_id: str | None = None, round: int | None = None
+) -> StockMovedResult:
+    """The order's holds go back to stock (a shipment's, or everywhere)."""
     return await workflow.execute_activity_method(
         InventoryActivities.release_stock,
-        ReleaseStockInput(order_id=order_id, node_id=node_id),
+        ReleaseStockInput(order_id=order_id, node_id=node_id, round=round),
         start_to_close_timeout=LEDGER_TIMEOUT,
         retry_policy=LEDGER_RETRY,
     )
 
 
-async def commit_stock(order_id: str, node_id: str) -> StockMovedResult:
-    """The units held at a node left it with the parcel."""
+async def commit_stock(order_id: str, node_id: str, round: int | None) -> StockMovedResult:
+    """The units a shipment held at its node left it with the parcel."""
     return await workflow.execute_activity_method(
         InventoryActivities.commit_stock,
-        CommitStockInput(order_id=order_id, node_id=node_id),
+        CommitStockInput(order_id=order_id, node_id=node_id, round=round),
         start_to_close_timeout=LEDGER_TIMEOUT,
         retry_policy=LEDGER_RETRY,
     )

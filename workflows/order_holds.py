@@ -61,7 +61,7 @@ class OrderHolds:
     async def take_back(self, shipment: Shipment, cause: str) -> list[OrderLine]:
         """Pull a shipment back from its node before it is picked: its stock hold, carrier
         booking and picking slot go back, and the node is told to stop."""
-        await call.release_stock(self._order.view.order_id, shipment.node_id)
+        await call.release_stock(self._order.view.order_id, shipment.node_id, shipment.hold_round)
         await self.withdraw(shipment)
         return self._order.taken_back(shipment, cause)
 
@@ -75,6 +75,12 @@ class OrderHolds:
             await call.cancel_booking(shipment.shipment_id, carrier)
             self._order.booking_cancelled(shipment)
         await call.release_capacity(shipment.shipment_id)
+
+    async def commit(self, shipment: Shipment) -> StockMovedResult:
+        """The shipment left its node: its own holds leave the node's stock."""
+        return await call.commit_stock(
+            self._order.view.order_id, shipment.node_id, shipment.hold_round
+        )
 
     async def release_stock(self) -> StockMovedResult:
         """Every hold of the order, at every node, back to stock."""

@@ -31,6 +31,7 @@ class OrderSourcing:
         self._order = order
         self._rounds = rounds
         self._round = 0  # sourcing rounds so far: each holds stock under its own ids
+        self.held_round: int | None = None  # the round of the last plan held
 
     async def plan(self, lines: list[OrderLine], avoid: set[str]) -> SourcingPlan:
         """The best plan for `lines` on fresh figures, away from `avoid`, holding nothing
@@ -72,6 +73,7 @@ class OrderSourcing:
                 self._order.note("reservation_missed", f"{reason(err)}; sourcing again")
                 continue
             self._order.note("reserved", f"Reserved {sum(s.units for s in plan.shipments)} units")
+            self.held_round = self._round
             return plan
         return Unplaced(f"stock kept selling out while reserving ({self._rounds} attempts)")
 
