@@ -86,6 +86,25 @@ class WriteOffShortPickInput(BaseModel):
     round: int | None = None  # the shipment's sourcing round: its own holds only
 
 
+class ShipUnheldInput(BaseModel):
+    order_id: str
+    node_id: str
+    lines: list[tuple[str, str, int]]  # line id, sku, units
+    event_id: str
+
+
+class ShipUnheldResult(BaseModel):
+    lines: list[ledger.ShippedUnheld]
+
+    @property
+    def from_stock(self) -> int:
+        return sum(line.from_stock for line in self.lines)
+
+    @property
+    def short(self) -> int:
+        return sum(line.short for line in self.lines)
+
+
 class InventoryActivities:
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -213,6 +232,20 @@ class InventoryActivities:
                 session, input.order_id, input.node_id, datetime.now(UTC), input.round
             )
         return StockMovedResult(units=sum(u.qty for u in units))
+
+    @defn
+    def ship_unheld(self, input: ShipUnheldInput) -> ShipUnheldResult:
+        """A node shipped what the OMS had taken back from it: its free stock pays."""
+        with unit_of_work(self.engine) as session:
+            lines = ledger.ship_unheld(
+                session,
+                input.order_id,
+                input.node_id,
+                input.lines,
+                f"late:{input.event_id}",
+                datetime.now(UTC),
+            )
+        return ShipUnheldResult(lines=lines)
 
     @defn
     def write_off_short_pick(self, input: WriteOffShortPickInput) -> StockMovedResult:

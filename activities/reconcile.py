@@ -120,7 +120,7 @@ class ReconcileActivities:
         self.engine = engine
         self.carrier = carrier
 
-    @activity.defn(name="reconcile")
+    @activity.defn(name="reconcile", no_thread_cancel_exception=True)
     async def reconcile(self, input: ReconcileInput) -> ReconcileReport:
         return await reconcile(self.engine, activity.client(), self.carrier, input.fix)
 

@@ -183,6 +183,70 @@ def write_off_short_pick(
     return written
 
 
+class ShippedUnheld(BaseModel):
+    """Units a node shipped that the order no longer held there: taken from its free stock
+    (`from_stock`), and what even its free stock did not have (`short`: a count is due)."""
+
+    line_id: str
+    from_stock: int
+    short: int
+
+
+def ship_unheld(
+    session: Session,
+    order_id: str,
+    node_id: str,
+    lines: list[tuple[str, str, int]],
+    source_id: str,
+    now: datetime,
+) -> list[ShippedUnheld]:
+    """A node shipped units after the OMS took them back from it (its notice came too
+    late): the field's reality wins. Each line's units leave the node's free stock, with
+    a movement and a committed hold that say so; never another order's reserved units.
+    Applied once per `source_id`."""
+    shipped = []
+    for line_id, sku, qty in lines:
+        hold_id = f"{order_id}:{line_id}:{node_id}:{source_id}"
+        done = session.get(ReservationRow, hold_id)
+        if done is not None:
+            shipped.append(
+                ShippedUnheld(line_id=line_id, from_stock=done.qty, short=qty - done.qty)
+            )
+            continue
+        stock = session.get(StockRow, (sku, node_id), with_for_update=True)
+        free = max(stock.on_hand - stock.reserved, 0) if stock is not None else 0
+        take = min(qty, free)
+        if take:
+            _change_stock(session, sku, node_id, -take, 0, now)
+            _log(
+                session,
+                sku,
+                node_id,
+                "shipped_unheld",
+                -take,
+                0,
+                f"unheld:{hold_id}",
+                order_id,
+                now,
+            )
+        session.add(
+            ReservationRow(
+                id=hold_id,
+                order_id=order_id,
+                line_id=line_id,
+                sku=sku,
+                node_id=node_id,
+                qty=take,
+                status="committed",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        shipped.append(ShippedUnheld(line_id=line_id, from_stock=take, short=qty - take))
+    session.flush()
+    return shipped
+
+
 class CutHold(BaseModel):
     order_id: str
     line_id: str

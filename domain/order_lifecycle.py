@@ -33,6 +33,7 @@ from domain.sourcing import PlannedShipment, SourcingPlan
 # Collection at a store's own counter: the store reports it like a carrier would.
 IN_STORE_COLLECTION = "COLLECT"
 
+NOT_LEFT = {ShipmentStatus.BOOKED, ShipmentStatus.RELEASED, ShipmentStatus.PICKED}
 SHIPPED_OR_LATER = {
     ShipmentStatus.SHIPPED,
     ShipmentStatus.IN_TRANSIT,
@@ -534,6 +535,65 @@ class OrderLifecycle:
         self.tell_customer(
             "shipment_shipped", shipment_id=shipment.shipment_id, tracking=shipment.tracking
         )
+
+    def left_after_all(self, event_type: str, shipment: Shipment) -> bool:
+        """A shipment the OMS took back from its node that leaves it all the same: the node
+        shipped it, or its carrier has it (the node heard of the take-back too late)."""
+        leaving = event_type in ("shipped", "in_transit", "delivered")
+        return leaving and shipment.status == ShipmentStatus.CANCELLED and not self.closed
+
+    def shipped_after_all(
+        self, shipment: Shipment, at: datetime, from_stock: int, short: int
+    ) -> list[Shipment]:
+        """The field wins: the shipment counts as shipped, its units leave the node's free
+        stock (`short` of them it did not even have: a count is due). Units parked for a
+        person come after all. Returns the shipments planned since for the same units
+        that have not left: to be taken back, so the customer gets one parcel, not two."""
+        shipment.status = ShipmentStatus.SHIPPED
+        shipment.shipped_at = at
+        words = f"{from_stock} unit(s) left its free stock"
+        if short:
+            words += f"; {short} more than it had: a count at {shipment.node_id} is due"
+        self.note(
+            "shipped_after_all",
+            f"{shipment.node_id} shipped {shipment.shipment_id} after it was taken back: "
+            f"the field wins, {words}",
+        )
+        coming = {line.line_id: line.qty for line in shipment.lines}
+        self._unpark(coming)
+        later = self.view.shipments[self.view.shipments.index(shipment) + 1 :]
+        duplicates = []
+        for other in later:
+            lines = {line.line_id: line.qty for line in other.lines if line.qty}
+            if not lines or any(coming.get(line, 0) < qty for line, qty in lines.items()):
+                continue
+            for line, qty in lines.items():
+                coming[line] -= qty
+            if other.status in NOT_LEFT:
+                duplicates.append(other)
+            elif other.status != ShipmentStatus.CANCELLED:
+                self.note(
+                    "extra_parcel",
+                    f"{other.shipment_id} left too: the customer gets "
+                    f"the units of {shipment.shipment_id} twice",
+                )
+                self.tell_customer("extra_parcel", shipment_id=other.shipment_id)
+        return duplicates
+
+    def _unpark(self, coming: dict[str, int]) -> None:
+        if not self.stuck_lines:
+            return
+        still = []
+        for line in self.stuck_lines:
+            arriving = min(line.qty, coming.get(line.line_id, 0))
+            coming[line.line_id] = coming.get(line.line_id, 0) - arriving
+            if line.qty > arriving:
+                still.append(line.model_copy(update={"qty": line.qty - arriving}))
+        self.stuck_lines = still
+        if not still:
+            self.stuck = None
+            self.view.reason = None
+            self.note("unparked", "The units waiting for a person are coming after all")
 
     @staticmethod
     def carrier_takes_it_unshipped(shipment: Shipment) -> bool:

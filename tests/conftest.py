@@ -14,7 +14,8 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from db.engine import make_engine, unit_of_work
+from db.engine import make_engine, read_only, unit_of_work
+from db.ledger_check import ledger_problems
 from db.migrate import upgrade
 from db.network import load_network
 from domain.network import NetworkDocument
@@ -88,12 +89,18 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def engine(sqlite_url: str) -> Iterator[Engine]:
-    """A fresh SQLite database (the embedded default) with the small network loaded."""
+def engine(sqlite_url: str, request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """A fresh SQLite database (the embedded default) with the small network loaded. When
+    the test ends, the ledger must balance: every unit that left a node left with stock
+    committed to it, every stock row agrees with its movements (tests that break it on
+    purpose say so with `@pytest.mark.unbalanced`)."""
     engine = make_engine(sqlite_url)
     with unit_of_work(engine) as session:
         load_network(session, NetworkDocument.model_validate(small_network()))
     yield engine
+    if request.node.get_closest_marker("unbalanced") is None:
+        with read_only(engine) as session:
+            assert ledger_problems(session) == [], "the ledger does not balance"
     engine.dispose()
 
 

@@ -74,6 +74,7 @@ def build_activities(
         inventory.release_stock,
         inventory.commit_stock,
         inventory.write_off_short_pick,
+        inventory.ship_unheld,
         inventory.book_capacity,
         inventory.release_capacity,
         carriers.book_carrier,

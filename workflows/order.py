@@ -14,7 +14,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.inventory import WriteOffShortPickInput
+    from activities.inventory import ShipUnheldInput, WriteOffShortPickInput
     from domain.errors import Refusal
     from domain.field_events import CarrierEventSignal, NodeEventSignal
     from domain.incidents import IncidentOutcome
@@ -45,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.order_publishing import OrderPublisher
     from workflows.order_sourcing import OrderSourcing, Unplaced
-    from workflows.patches import FEWER_TASKS, SLA_GRACE
+    from workflows.patches import FEWER_TASKS, FIELD_WINS, SLA_GRACE
 
 
 @workflow.defn(name=ORDER_WORKFLOW)
@@ -334,12 +334,33 @@ class OrderWorkflow:
         if self._order.not_its_shipment(signal, shipment):
             return
         assert shipment is not None
-        if isinstance(signal, NodeEventSignal):
+        if self._order.left_after_all(signal.event.type, shipment) and workflow.patched(FIELD_WINS):
+            await self._left_after_all(signal, shipment)
+            if isinstance(signal, CarrierEventSignal):  # and the carrier's news on top
+                await self._apply_carrier_event(signal, shipment)
+        elif isinstance(signal, NodeEventSignal):
             await self._apply_node_event(signal, shipment)
         else:
             await self._apply_carrier_event(signal, shipment)
         self._order.settle()
         self._publisher.save(self._order)
+
+    async def _left_after_all(
+        self, signal: NodeEventSignal | CarrierEventSignal, shipment: Shipment
+    ) -> None:
+        """The node shipped what the OMS took back from it: the field wins (FIELD_WINS)."""
+        at = signal.received_at if isinstance(signal, NodeEventSignal) else signal.event.at
+        lines = [(line.line_id, line.sku, line.qty) for line in shipment.lines if line.qty]
+        moved = await call.ship_unheld(
+            ShipUnheldInput(
+                order_id=self._order.view.order_id,
+                node_id=shipment.node_id,
+                lines=lines,
+                event_id=signal.event.event_id,
+            )
+        )
+        for duplicate in self._order.shipped_after_all(shipment, at, moved.from_stock, moved.short):
+            await self._holds.take_back(duplicate, f"{shipment.shipment_id} carries its units")
 
     async def _apply_node_event(self, signal: NodeEventSignal, shipment: Shipment) -> None:
         event = signal.event

@@ -23,6 +23,8 @@ with workflow.unsafe.imports_passed_through():
         ReleaseCapacityInput,
         ReleaseStockInput,
         ReserveStockInput,
+        ShipUnheldInput,
+        ShipUnheldResult,
         SourceOrderInput,
         StockMovedResult,
         WriteOffShortPickInput,
@@ -102,6 +104,15 @@ async def commit_stock(order_id: str, node_id: str, round: int | None) -> StockM
     return await workflow.execute_activity_method(
         InventoryActivities.commit_stock,
         CommitStockInput(order_id=order_id, node_id=node_id, round=round),
+        start_to_close_timeout=LEDGER_TIMEOUT,
+        retry_policy=LEDGER_RETRY,
+    )
+
+
+async def ship_unheld(input: ShipUnheldInput) -> ShipUnheldResult:
+    return await workflow.execute_activity_method(
+        InventoryActivities.ship_unheld,
+        input,
         start_to_close_timeout=LEDGER_TIMEOUT,
         retry_policy=LEDGER_RETRY,
     )

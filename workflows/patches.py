@@ -14,3 +14,8 @@ FEWER_TASKS = "fewer-tasks"
 # date; otherwise its node gets one more picking day (moving it would start the work over,
 # later), and only then is it taken back as before.
 SLA_GRACE = "sla-grace"
+# A node that ships (or a carrier that collects) a shipment the OMS had taken back: the
+# field wins. The units leave the node's free stock, the shipment counts as shipped, and
+# a duplicate planned for the same units is taken back before it leaves. Before, the
+# event was ignored.
+FIELD_WINS = "field-wins"

@@ -6,7 +6,8 @@ from pydantic import BaseModel
 
 from activities.reconcile import ReconcileReport, reconcile_now
 from api.deps import Admin, EngineDep, SessionDep, SettingsDep, TemporalDep
-from db.engine import unit_of_work
+from db.engine import read_only, unit_of_work
+from db.ledger_check import ledger_problems
 from db.network import LoadSummary, load_network
 from db.policies import active_policy, policy_versions, save_policy
 from domain.network import NetworkDocument
@@ -61,3 +62,15 @@ async def fix(client: TemporalDep, settings: SettingsDep) -> ReconcileReport:
     """Give back what ended order workflows left behind (holds, slots, bookings) and mark
     those orders failed; running orders are never touched. Safe to run again."""
     return await reconcile_now(client, settings.task_queue, fix=True)
+
+
+class LedgerCheck(BaseModel):
+    problems: list[str]  # must be empty
+
+
+@router.get("/ledger-check", response_model=LedgerCheck)
+def ledger_check(engine: EngineDep) -> LedgerCheck:
+    """Every unit that left a node left with stock committed to its order, and every stock
+    row agrees with its movements; what does not is listed (a count may be due)."""
+    with read_only(engine) as session:
+        return LedgerCheck(problems=ledger_problems(session))

@@ -38,6 +38,7 @@ ROUTES = [
     ("GET", "/v1/admin/sourcing-policy/versions", {"admin"}),
     ("GET", "/v1/admin/reconcile", {"admin"}),
     ("POST", "/v1/admin/reconcile", {"admin"}),
+    ("GET", "/v1/admin/ledger-check", {"admin"}),
     ("GET", "/healthz", OPEN),
     ("GET", "/livez", OPEN),
 ]
