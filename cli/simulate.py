@@ -4,6 +4,7 @@ import argparse
 import asyncio
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,9 @@ def simulate_command(args: argparse.Namespace) -> int:
     except (OSError, ValidationError) as exc:
         print(f"scenario not loaded: {exc}", file=sys.stderr)
         return 2
+    # SIGTERM stops a rehearsal like Ctrl-C: workers and test server are stopped on the way
+    # out (a SIGKILL leaves no way out: they then end with this process on their own).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     for noisy in ("httpx", "temporalio", "oms"):  # the progress lines say what matters
         logging.getLogger(noisy).setLevel(logging.WARNING)
     policies = args.policy or scenario.policies

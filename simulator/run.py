@@ -7,6 +7,7 @@ through the API at the virtual time their actions fall due.
 import asyncio
 import os
 import secrets
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -29,6 +30,7 @@ from temporalio.service import GrpcCompression
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from cli.children import dying_with_parent
 from config import Settings
 from db.engine import make_engine
 from db.migrate import upgrade
@@ -110,7 +112,8 @@ async def simulate(
         upgrade(url)
         engine = make_engine(url)
         env = await WorkflowEnvironment.start_time_skipping(
-            test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
+            test_server_existing_path=str(guarded_test_server(Path(tmp))),
+            data_converter=pydantic_data_converter,
         )
         try:
             client = await _client(env)
@@ -194,6 +197,18 @@ async def _run(scenario, policy_name, show, engine, client, started, logs) -> di
     )
 
 
+def guarded_test_server(folder: Path) -> Path:
+    """An executable that starts the test server under simulator.server_guard, so that the
+    server ends with this rehearsal even if it is killed."""
+    script = folder / "temporal-test-server"
+    script.write_text(
+        f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -m simulator.server_guard "
+        f'{shlex.quote(str(TEST_SERVER))} "$@"\n'
+    )
+    script.chmod(0o755)
+    return script
+
+
 def start_workers(client: Client, url: str, logs: Path) -> list[subprocess.Popen]:
     """`oms worker` processes on the test server and the scenario's database."""
     settings = {
@@ -211,7 +226,11 @@ def start_workers(client: Client, url: str, logs: Path) -> list[subprocess.Popen
         log = (logs / f"worker-{n}.log").open("w")
         workers.append(
             subprocess.Popen(
-                [str(OMS), "worker"], env={**os.environ, **settings}, stdout=log, stderr=log
+                [str(OMS), "worker"],
+                env={**os.environ, **settings},
+                stdout=log,
+                stderr=log,
+                preexec_fn=dying_with_parent(),  # SIGTERM: they stop cleanly, with us
             )
         )
     return workers

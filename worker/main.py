@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import signal
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -48,6 +49,7 @@ from workflows.reconcile import ReconcileWorkflow
 WORKFLOWS = [OrderWorkflow, IncidentWorkflow, FieldWatchWorkflow, ReconcileWorkflow]
 
 log = logging.getLogger("oms.worker")
+GRACE = timedelta(seconds=20)
 
 
 def build_activities(
@@ -111,6 +113,8 @@ def build_worker(
         # Orders in flight beyond the cache are replayed from history at each event.
         max_cached_workflows=max_cached_workflows,
         workflow_runner=SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner(),
+        # On shutdown, running activities get this long to finish before they are cancelled.
+        graceful_shutdown_timeout=GRACE,
     )
 
 
@@ -137,10 +141,24 @@ async def run_worker(settings: Settings | None = None) -> None:
     relay = asyncio.create_task(
         relay_outbox(NotificationActivities(engine, default_sinks(settings)))
     )
+    # SIGTERM (a container stopping, `oms run` restarting it) or Ctrl-C: stop polling, let
+    # running activities finish within GRACE, and exit 0.
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    running = asyncio.create_task(worker.run())
     try:
-        await worker.run()
+        await asyncio.wait(
+            [running, asyncio.create_task(stopping.wait())], return_when=asyncio.FIRST_COMPLETED
+        )
+        if stopping.is_set():
+            log.info("stopping: running activities get %s to finish", GRACE)
+            await worker.shutdown()
+        await running
     finally:
         relay.cancel()
+    log.info("worker stopped")
 
 
 async def start_field_watch(client: Client, task_queue: str) -> None:
