@@ -249,7 +249,8 @@ def dev_secrets(settings: Settings) -> dict[str, str]:
 
 
 def run_all() -> int:
-    """Everything `make run` promises, stopped together on Ctrl-C."""
+    """Everything `make run` promises, kept up (cli/supervise.py), stopped on Ctrl-C."""
+    from cli.supervise import Part, Supervisor
     from db.engine import make_engine, unit_of_work
     from db.migrate import upgrade
     from db.network import is_empty, load_network
@@ -268,46 +269,38 @@ def run_all() -> int:
             print(f"loaded the demo network: {summary.model_dump()}")
     engine.dispose()
 
-    children: list[subprocess.Popen] = []
-
-    def stop(*_: object) -> None:
-        for child in reversed(children):
-            if child.poll() is None:
-                child.send_signal(signal.SIGINT)
-        deadline = time.monotonic() + 10
-        for child in children:
-            try:
-                child.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
-
+    oms = [sys.executable, "-m", "cli.main"]
+    server = Part(
+        "the Temporal server",
+        temporal_command(settings, settings.temporal_ui_port),
+        env,
+        stop_signal=signal.SIGINT,
+    )
+    worker, api = Part("the worker", [*oms, "worker"], env), Part("the API", [*oms, "api"], env)
+    supervisor = Supervisor(server, [worker, api])
     # Ctrl-C (even where a launcher ignored SIGINT) and SIGTERM both stop everything.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        children.append(subprocess.Popen(temporal_command(settings), env=env))
+        server.start()
         host, _, port = settings.temporal_address.rpartition(":")
-        if not _wait_for_port(host or "127.0.0.1", int(port or 7233), children[0]):
+        assert server.process is not None
+        if not _wait_for_port(host or "127.0.0.1", int(port or 7233), server.process):
             print("the Temporal dev server did not start", file=sys.stderr)
-            stop()
             return 1
-        oms = [sys.executable, "-m", "cli.main"]
-        children.append(subprocess.Popen([*oms, "worker"], env=env))
-        children.append(subprocess.Popen([*oms, "api"], env=env))
-        if not _wait_for_port(settings.api_host, settings.api_port, children[-1]):
+        worker.start()
+        api.start()
+        assert api.process is not None
+        if not _wait_for_port(settings.api_host, settings.api_port, api.process):
             print("the API did not start", file=sys.stderr)
-            stop()
             return 1
         _print_banner(settings)
-        while all(child.poll() is None for child in children):
-            time.sleep(0.5)
-        print("a part of the OMS stopped; stopping the rest", file=sys.stderr)
-        return 1
+        return supervisor.watch()
     except KeyboardInterrupt:
         print("\nstopping the OMS ...")
         return 0
     finally:
-        stop()
+        supervisor.stop()
 
 
 def _wait_for_port(host: str, port: int, process: subprocess.Popen, timeout: float = 60) -> bool:
@@ -329,7 +322,7 @@ def _print_banner(settings: Settings) -> None:
         "",
         "OMS is running. Ctrl-C stops everything.",
         f"  API            {api}   (OpenAPI: {api}/docs)",
-        "  Temporal UI    http://127.0.0.1:8233",
+        f"  Temporal UI    http://127.0.0.1:{settings.temporal_ui_port}",
         f"  Temporal       {settings.temporal_address} (task queue {settings.task_queue})",
         f"  Database       {settings.sqlalchemy_url}",
         "  Keys (Authorization: Bearer <key>):",

@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     database_url: str = ""  # empty: SQLite in data_dir
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
+    temporal_ui_port: int = 8233  # the dev server's Web UI, under `oms run`
     # gzip saves bandwidth to a remote cluster; next to the server it only costs CPU.
     temporal_compression: Literal["gzip", "none"] = "gzip"
     task_queue: str = "oms-orders"
