@@ -123,6 +123,12 @@ async def run_worker(settings: Settings | None = None) -> None:
     # The sandbox imports the workflow modules again for every order it starts: compiled
     # once to bytecode, they are not parsed each time (even with PYTHONDONTWRITEBYTECODE).
     sys.dont_write_bytecode = False
+    # SIGTERM (a container stopping, `oms run` restarting it) or Ctrl-C, from the start:
+    # stop polling, let running activities finish within GRACE, and exit 0.
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
     upgrade_at_start(settings.sqlalchemy_url, settings.skip_migrations)
     engine = make_engine(settings.sqlalchemy_url)
     client = await connect_temporal(settings)
@@ -135,18 +141,12 @@ async def run_worker(settings: Settings | None = None) -> None:
         sandboxed=settings.worker_sandbox,
         max_activity_threads=settings.worker_activity_threads,
     )
-    log.info("worker on task queue %s at %s", settings.task_queue, settings.temporal_address)
     await start_field_watch(client, settings.task_queue)
     await schedule_reconciliation(client, settings.task_queue)
+    log.info("worker on task queue %s at %s", settings.task_queue, settings.temporal_address)
     relay = asyncio.create_task(
         relay_outbox(NotificationActivities(engine, default_sinks(settings)))
     )
-    # SIGTERM (a container stopping, `oms run` restarting it) or Ctrl-C: stop polling, let
-    # running activities finish within GRACE, and exit 0.
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stopping.set)
     running = asyncio.create_task(worker.run())
     try:
         await asyncio.wait(
