@@ -10,18 +10,18 @@ from sqlmodel import Session, col, select
 
 from db import capacity, ledger
 from db.tables import OrderRow, ReservationRow, ShipmentRow
-from domain.order import CLOSED_STATUSES, OrderStatus, OrderView, ShipmentStatus, TimelineEntry
+from domain.order import (
+    AT_NODE,
+    CLOSED_STATUSES,
+    LEFT_NODE,
+    OrderStatus,
+    OrderView,
+    TimelineEntry,
+)
 
 OPEN = [s.value for s in OrderStatus if s not in CLOSED_STATUSES]
 # A released or picked order holds stock for what has not left its node.
 HOLDING = [OrderStatus.RELEASED.value, OrderStatus.PICKED.value]
-NOT_LEFT = {ShipmentStatus.BOOKED, ShipmentStatus.RELEASED, ShipmentStatus.PICKED}
-LEFT = {
-    ShipmentStatus.SHIPPED,
-    ShipmentStatus.IN_TRANSIT,
-    ShipmentStatus.DELIVERED,
-    ShipmentStatus.EXCEPTION,
-}
 
 
 def holding_stock(session: Session) -> set[str]:
@@ -53,7 +53,7 @@ def give_back(session: Session, order_id: str, why: str, now: datetime) -> dict[
     row = session.get(OrderRow, order_id, with_for_update=True)
     view = OrderView.model_validate(row.view) if row is not None else None
     if view is not None:
-        stayed = [s.shipment_id for s in view.shipments if s.status not in LEFT]
+        stayed = [s.shipment_id for s in view.shipments if s.status not in LEFT_NODE]
     else:  # no read model: every shipment known for the order
         query = select(ShipmentRow.shipment_id).where(ShipmentRow.order_id == order_id)
         stayed = list(session.exec(query))
@@ -63,7 +63,7 @@ def give_back(session: Session, order_id: str, why: str, now: datetime) -> dict[
         to_cancel = [
             (s.shipment_id, s.carrier_id)
             for s in view.shipments
-            if s.status in NOT_LEFT and s.carrier_id and s.booking_ref
+            if s.status in AT_NODE and s.carrier_id and s.booking_ref
         ]
         view.status, view.reason, view.updated_at = OrderStatus.FAILED, why, now
         entry = TimelineEntry(at=now, type="reconciled", summary=f"Order failed: {why}")

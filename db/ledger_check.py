@@ -8,9 +8,7 @@ from sqlmodel import Session, select
 
 from db import ledger
 from db.tables import OrderRow, ReservationRow
-from domain.order import OrderView, ShipmentStatus
-
-LEFT = {ShipmentStatus.SHIPPED, ShipmentStatus.IN_TRANSIT, ShipmentStatus.DELIVERED}
+from domain.order import LEFT_NODE, OrderView
 
 
 def unbacked_shipments(session: Session, views: list[OrderView]) -> dict[tuple[str, str, str], int]:
@@ -21,7 +19,7 @@ def unbacked_shipments(session: Session, views: list[OrderView]) -> dict[tuple[s
     sent: Counter[tuple[str, str, str]] = Counter()
     for view in views:
         for shipment in view.shipments:
-            if shipment.status in LEFT:
+            if shipment.status in LEFT_NODE:
                 for line in shipment.lines:
                     sent[(view.order_id, shipment.node_id, line.sku)] += line.qty
     return {key: qty - committed[key] for key, qty in sent.items() if qty > committed[key]}

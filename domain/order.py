@@ -36,6 +36,18 @@ class ShipmentStatus(StrEnum):
     EXCEPTION = "exception"
 
 
+# Where a shipment's units are: still at its node, or gone with the parcel.
+AT_NODE = frozenset({ShipmentStatus.BOOKED, ShipmentStatus.RELEASED, ShipmentStatus.PICKED})
+LEFT_NODE = frozenset(
+    {
+        ShipmentStatus.SHIPPED,
+        ShipmentStatus.IN_TRANSIT,
+        ShipmentStatus.DELIVERED,
+        ShipmentStatus.EXCEPTION,
+    }
+)
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -17,7 +17,9 @@ from domain.field_events import CarrierEventSignal, NodeEventSignal
 from domain.incidents import Incident
 from domain.local_time import LocalTime
 from domain.order import (
+    AT_NODE,
     CLOSED_STATUSES,
+    LEFT_NODE,
     OrderLine,
     OrderStatus,
     OrderView,
@@ -33,13 +35,6 @@ from domain.sourcing import PlannedShipment, SourcingPlan
 # Collection at a store's own counter: the store reports it like a carrier would.
 IN_STORE_COLLECTION = "COLLECT"
 
-NOT_LEFT = {ShipmentStatus.BOOKED, ShipmentStatus.RELEASED, ShipmentStatus.PICKED}
-SHIPPED_OR_LATER = {
-    ShipmentStatus.SHIPPED,
-    ShipmentStatus.IN_TRANSIT,
-    ShipmentStatus.DELIVERED,
-    ShipmentStatus.EXCEPTION,
-}
 
 Recipient = Literal["customer", "node", "carrier"]
 IncidentResult = Literal["rerouted", "repromised", "exception", "unaffected", "kept"]
@@ -125,7 +120,7 @@ class OrderLifecycle:
         return [s for s in self.view.shipments if s.status == ShipmentStatus.RELEASED]
 
     def any_shipped(self) -> bool:
-        return any(s.status in SHIPPED_OR_LATER for s in self.view.shipments)
+        return any(s.status in LEFT_NODE for s in self.view.shipments)
 
     @property
     def closed(self) -> bool:
@@ -144,9 +139,9 @@ class OrderLifecycle:
             return OrderStatus.EXCEPTION
         if all(s == ShipmentStatus.DELIVERED for s in active):
             return OrderStatus.DELIVERED
-        if all(s in SHIPPED_OR_LATER for s in active):
+        if all(s in LEFT_NODE for s in active):
             return OrderStatus.SHIPPED
-        if all(s in SHIPPED_OR_LATER or s == ShipmentStatus.PICKED for s in active):
+        if all(s in LEFT_NODE or s == ShipmentStatus.PICKED for s in active):
             return OrderStatus.PICKED
         return OrderStatus.RELEASED
 
@@ -490,7 +485,7 @@ class OrderLifecycle:
         carrier's for one it delivered, is noted and changes nothing."""
         done = {ShipmentStatus.DELIVERED, ShipmentStatus.CANCELLED}
         if not by_carrier:
-            done |= SHIPPED_OR_LATER
+            done |= LEFT_NODE
         if shipment.status not in done:
             return False
         self.note(
@@ -569,7 +564,7 @@ class OrderLifecycle:
                 continue
             for line, qty in lines.items():
                 coming[line] -= qty
-            if other.status in NOT_LEFT:
+            if other.status in AT_NODE:
                 duplicates.append(other)
             elif other.status != ShipmentStatus.CANCELLED:
                 self.note(
@@ -598,7 +593,7 @@ class OrderLifecycle:
     @staticmethod
     def carrier_takes_it_unshipped(shipment: Shipment) -> bool:
         """The carrier has a parcel the node never said it shipped: it did."""
-        return shipment.status not in SHIPPED_OR_LATER
+        return shipment.status not in LEFT_NODE
 
     @staticmethod
     def handed_to_carrier(shipment: Shipment, at: datetime) -> None:

@@ -14,12 +14,12 @@ from db.ledger_check import ledger_problems, unbacked_shipments
 from db.performance import load_performance
 from db.tables import OrderRow
 from domain.lead_times import SHIP, FieldPerformance
-from domain.order import CLOSED_STATUSES, OrderView, ShipmentStatus
+from domain.order import CLOSED_STATUSES, LEFT_NODE, OrderView, ShipmentStatus
 from domain.otif_report import carrier_late, method_of, otif_report
 from domain.policy import PRESETS
 from domain.supply_chain import SupplyChain
 
-LEFT = {ShipmentStatus.SHIPPED, ShipmentStatus.IN_TRANSIT, ShipmentStatus.DELIVERED}
+LEFT = LEFT_NODE  # shipments that left their node
 
 
 def build_report(
