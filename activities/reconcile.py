@@ -84,7 +84,7 @@ async def reconcile(
 
 
 def _give_back(engine: Engine, carrier: CarrierGateway, leftover: Leftover) -> None:
-    why = f"its workflow ended ({leftover.workflow}) without closing the order"
+    why = f"{holdings.RECONCILED} ({leftover.workflow}) without closing the order"
     with unit_of_work(engine) as session:
         given = holdings.give_back(session, leftover.order_id, why, datetime.now(UTC))
     leftover.units_released = given["units_released"]

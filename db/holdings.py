@@ -20,6 +20,7 @@ from domain.order import (
 )
 
 OPEN = [s.value for s in OrderStatus if s not in CLOSED_STATUSES]
+RECONCILED = "its workflow ended"  # how the reason of an order the reconciliation closed begins
 # A released or picked order holds stock for what has not left its node.
 HOLDING = [OrderStatus.RELEASED.value, OrderStatus.PICKED.value]
 

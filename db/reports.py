@@ -2,9 +2,10 @@
 
 from datetime import date
 
-from sqlalchemy import func
+from sqlalchemy import String, cast, func
 from sqlmodel import Session, col, select
 
+from db.holdings import RECONCILED
 from db.tables import OrderRow
 from domain.order import OrderView
 
@@ -18,6 +19,15 @@ def orders_promised_between(session: Session, start: date, end: date) -> list[Or
 
 def total_reroutes(session: Session) -> int:
     return int(session.exec(select(func.coalesce(func.sum(OrderRow.reroutes), 0))).one())
+
+
+def reconciled_orders(session: Session) -> int:
+    """Orders the reconciliation closed (their workflow had ended without closing them)."""
+    query = select(func.count()).where(
+        OrderRow.status == "failed",
+        cast(OrderRow.view, String).like(f"%{RECONCILED} (%"),
+    )
+    return int(session.exec(query).one())
 
 
 def orders_by_status(session: Session) -> dict[str, int]:

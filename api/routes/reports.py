@@ -8,7 +8,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, gen
 
 from api import metrics
 from api.deps import NowDep, SessionDep, Support
-from db.reports import orders_by_status, orders_promised_between, total_reroutes
+from db.reports import (
+    orders_by_status,
+    orders_promised_between,
+    reconciled_orders,
+    total_reroutes,
+)
 from domain.ids import Day
 from domain.order import OrderStatus
 from domain.otif_report import GroupBy, OtifReport, otif_report
@@ -53,5 +58,10 @@ def prometheus(session: SessionDep) -> Response:
         "Shipments moved off a failing node or carrier, all orders",
         registry=registry,
     ).set(total_reroutes(session))
+    Gauge(
+        "oms_reconciled_orders",
+        "Orders whose workflow ended without closing them, closed by the reconciliation",
+        registry=registry,
+    ).set(reconciled_orders(session))
     body = generate_latest(registry) + generate_latest(metrics.REGISTRY)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

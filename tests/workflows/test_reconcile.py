@@ -10,6 +10,7 @@ from temporalio.client import Client
 from activities.reconcile import reconcile_now
 from db import ledger
 from db.engine import unit_of_work
+from db.reports import reconciled_orders
 from db.tables import CapacityBookingRow, CarrierBookingRow, OrderRow
 from domain.order import OrderStatus
 from tests.networks import order_body
@@ -54,6 +55,7 @@ async def test_a_terminated_order_is_given_back_once_and_marked_failed(
         assert "its workflow ended (terminated)" in row.timeline[-1]["summary"]
         assert session.get(CapacityBookingRow, sid).status == "released"
         assert session.get(CarrierBookingRow, sid).status == "cancelled"
+        assert reconciled_orders(session) == 1  # the metric oms_reconciled_orders
 
 
 async def test_orders_in_flight_are_never_touched(client: Client, task_queue: str, engine):
