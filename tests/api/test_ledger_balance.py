@@ -2,6 +2,7 @@
 the same node keep their own holds; a node that ships what the OMS took back is counted."""
 
 import uuid
+from datetime import timedelta
 
 import pytest
 
@@ -34,6 +35,10 @@ async def node_says(api: Api, kind: str, oid: str, shipment: dict) -> None:
     assert answer.status_code == 202, answer.text
 
 
+# Incidents cover the next days too: a shipment's picking day may already be tomorrow.
+SOON = TODAY + timedelta(days=2)
+
+
 def problems(api: Api) -> list[str]:
     with unit_of_work(api.engine) as session:
         return ledger_problems(session)
@@ -50,7 +55,7 @@ async def test_taking_back_one_shipment_leaves_the_other_at_the_same_node_its_st
     await receipt(api, "SKU-2", "DC-PARIS", 5)
     # Lyon closes: its shipment moves to Paris, which now has two shipments of the order.
     closed = incident(
-        "node_closed", node_id="DC-LYON", **{"from": TODAY.isoformat()}, to=TODAY.isoformat()
+        "node_closed", node_id="DC-LYON", **{"from": TODAY.isoformat()}, to=SOON.isoformat()
     )
     await api.field("/v1/incidents", closed)
     await handled(api, closed["incident_id"])
@@ -65,7 +70,7 @@ async def test_taking_back_one_shipment_leaves_the_other_at_the_same_node_its_st
         node_id="DC-PARIS",
         capacity_per_day=0,
         **{"from": TODAY.isoformat()},
-        to=(TODAY).isoformat(),
+        to=SOON.isoformat(),
     )
     await api.field("/v1/incidents", full)
     await handled(api, full["incident_id"])
@@ -85,7 +90,7 @@ async def test_a_node_that_ships_what_was_taken_back_wins_and_the_duplicate_is_t
     [first] = (await api.wait_status(oid, "released"))["shipments"]
     assert first["node_id"] == "DC-LYON"
     closed = incident(
-        "node_closed", node_id="DC-LYON", **{"from": TODAY.isoformat()}, to=TODAY.isoformat()
+        "node_closed", node_id="DC-LYON", **{"from": TODAY.isoformat()}, to=SOON.isoformat()
     )
     await api.field("/v1/incidents", closed)
     await handled(api, closed["incident_id"])
@@ -120,7 +125,7 @@ async def test_a_node_that_ships_units_it_no_longer_has_is_shown_to_support(api:
     assert (await api.post("/v1/orders", order_body(oid, [("SKU-2", 1)]))).status_code == 202
     [first] = (await api.wait_status(oid, "released"))["shipments"]
     closed = incident(
-        "node_closed", node_id="DC-LYON", **{"from": TODAY.isoformat()}, to=TODAY.isoformat()
+        "node_closed", node_id="DC-LYON", **{"from": TODAY.isoformat()}, to=SOON.isoformat()
     )
     await api.field("/v1/incidents", closed)
     await handled(api, closed["incident_id"])
