@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlmodel import Session
 from temporalio.client import Client
@@ -50,15 +51,20 @@ SessionDep = Annotated[Session, Depends(get_session)]
 TemporalDep = Annotated[Client, Depends(get_temporal)]
 
 
+# Declared in the OpenAPI document, so that /docs "Authorize" takes a key; the checks are
+# role_of's (a missing or unknown key is a 401 with its reason).
+BEARER = HTTPBearer(auto_error=False, description="A role's API key (checkout, support, ...)")
+
+
 def require(*roles: str) -> Callable[..., str]:
     """A dependency letting through only these roles (admin always passes)."""
     allowed = {*roles, "admin"}
 
     def check(
         settings: SettingsDep,
-        authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
     ) -> str:
-        role = role_of(settings, authorization)
+        role = role_of(settings, f"Bearer {bearer.credentials}" if bearer else None)
         if role not in allowed:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
@@ -69,7 +75,19 @@ def require(*roles: str) -> Callable[..., str]:
     return check
 
 
-async def signed(request: Request, settings: SettingsDep) -> None:
+async def signed(
+    request: Request,
+    settings: SettingsDep,
+    x_oms_timestamp: Annotated[
+        str | None, Header(description="Unix seconds when the event was signed (±5 min)")
+    ] = None,
+    x_oms_signature: Annotated[
+        str | None,
+        Header(description='"sha256=" + hex HMAC-SHA256 of "{timestamp}.{raw body}"'),
+    ] = None,
+) -> None:
+    """Field events are signed; the headers are declared here so the API's document says
+    how (the check reads them from the request, a missing one is a 401)."""
     await verify_field_signature(settings, request)
 
 

@@ -330,6 +330,13 @@ def _print_banner(settings: Settings) -> None:
     for key, role in settings.key_roles.items():
         lines.append(f"    {role:<10} {key}")
     lines.append(f"  Field signing secret (OMS_SIGNING_SECRET): {settings.signing_secret}")
+    lines.append("  For the README's curl session, in another shell:")
+    first_key: dict[str, str] = {}
+    for key, role in settings.key_roles.items():
+        first_key.setdefault(role, key)
+    for role, key in first_key.items():
+        lines.append(f"    export {role.upper()}_KEY={key}")
+    lines.append(f"    export OMS_SIGNING_SECRET={settings.signing_secret}")
     print("\n".join(lines), flush=True)
 
 

@@ -17,7 +17,9 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Admin])
 
 
 @router.post("/network", response_model=LoadSummary)
-def load(document: NetworkDocument, engine: EngineDep, request: Request) -> LoadSummary:
+def load_network_document(
+    document: NetworkDocument, engine: EngineDep, request: Request
+) -> LoadSummary:
     """Merge a network document (nodes, carriers, SKUs, stock, supply, calendar): all or nothing."""
     with unit_of_work(engine) as session:
         summary = load_network(session, document)
@@ -30,7 +32,9 @@ class PolicyVersions(BaseModel):
 
 
 @router.put("/sourcing-policy", response_model=SourcingPolicy)
-def save(policy: SourcingPolicy, engine: EngineDep, request: Request) -> SourcingPolicy:
+def save_sourcing_policy(
+    policy: SourcingPolicy, engine: EngineDep, request: Request
+) -> SourcingPolicy:
     """Save a sourcing policy as a new version, in force for the next orders and promises."""
     with unit_of_work(engine) as session:
         saved = save_policy(session, policy)
@@ -39,26 +43,26 @@ def save(policy: SourcingPolicy, engine: EngineDep, request: Request) -> Sourcin
 
 
 @router.get("/sourcing-policy", response_model=SourcingPolicy)
-def current(session: SessionDep) -> SourcingPolicy:
+def sourcing_policy(session: SessionDep) -> SourcingPolicy:
     """The sourcing policy in force."""
     return active_policy(session)
 
 
 @router.get("/sourcing-policy/versions", response_model=PolicyVersions)
-def versions(session: SessionDep) -> PolicyVersions:
+def sourcing_policy_versions(session: SessionDep) -> PolicyVersions:
     """Every saved version, newest first."""
     return PolicyVersions(versions=policy_versions(session))
 
 
 @router.get("/reconcile", response_model=ReconcileReport)
-async def look(client: TemporalDep, settings: SettingsDep) -> ReconcileReport:
+async def reconcile_report(client: TemporalDep, settings: SettingsDep) -> ReconcileReport:
     """What order workflows that ended from outside (terminated, failed, timed out) left
     behind, and running orders that hold no stock; changes nothing."""
     return await reconcile_now(client, settings.task_queue, fix=False)
 
 
 @router.post("/reconcile", response_model=ReconcileReport)
-async def fix(client: TemporalDep, settings: SettingsDep) -> ReconcileReport:
+async def reconcile(client: TemporalDep, settings: SettingsDep) -> ReconcileReport:
     """Give back what ended order workflows left behind (holds, slots, bookings) and mark
     those orders failed; running orders are never touched. Safe to run again."""
     return await reconcile_now(client, settings.task_queue, fix=True)

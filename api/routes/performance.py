@@ -15,7 +15,7 @@ router = APIRouter(tags=["nodes"])
 @router.get(
     "/v1/nodes/{node_id}/performance", response_model=NodePerformance, dependencies=[Reader]
 )
-def performance(node_id: Id, session: SessionDep, now: NowDep) -> NodePerformance:
+def performance_of_node(node_id: Id, session: SessionDep, now: NowDep) -> NodePerformance:
     """The node's learned lead times (per start hour, at the policy's confidence) against
     its configured preparation time, its on-time handover rate, throughput and backlog."""
     chain = network_only(session)
