@@ -133,3 +133,15 @@ async def test_keys_and_the_signing_secret_never_reach_logs_or_history(api: Api,
     for secret in [*KEYS.values(), SECRET]:
         assert secret not in caplog.text
         assert secret not in history
+
+
+async def test_the_api_document_says_how_to_call_it(api: Api):
+    document = (await api.http.get("/openapi.json")).json()
+    assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    place = document["paths"]["/v1/orders"]["post"]
+    assert place["operationId"] == "place_order" and place["security"] == [{"HTTPBearer": []}]
+    node_event = document["paths"]["/v1/nodes/{node_id}/events"]["post"]
+    headers = {p["name"] for p in node_event["parameters"] if p["in"] == "header"}
+    assert headers == {"x-oms-timestamp", "x-oms-signature"}
+    operation_ids = [op["operationId"] for ops in document["paths"].values() for op in ops.values()]
+    assert len(operation_ids) == len(set(operation_ids))
