@@ -276,7 +276,9 @@ def run_all() -> int:
         env,
         stop_signal=signal.SIGINT,
     )
-    worker, api = Part("the worker", [*oms, "worker"], env), Part("the API", [*oms, "api"], env)
+    # Each part serves the Temporal SDK's metrics on its own port (see the banner).
+    worker = Part("the worker", [*oms, "worker"], {**env, **metrics_of(settings, "worker")})
+    api = Part("the API", [*oms, "api"], {**env, **metrics_of(settings, "api")})
     supervisor = Supervisor(server, [worker, api])
     # Ctrl-C (even where a launcher ignored SIGINT) and SIGTERM both stop everything.
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -316,6 +318,15 @@ def _wait_for_port(host: str, port: int, process: subprocess.Popen, timeout: flo
     return False
 
 
+METRICS_PORTS = {"worker": 9464, "api": 9465}  # the Temporal SDK's metrics, under oms run
+
+
+def metrics_of(settings: Settings, part: str) -> dict[str, str]:
+    if settings.temporal_metrics_address:  # set by hand: one process only
+        return {}
+    return {"OMS_TEMPORAL_METRICS_ADDRESS": f"127.0.0.1:{METRICS_PORTS[part]}"}
+
+
 def _print_banner(settings: Settings) -> None:
     api = f"http://{settings.api_host}:{settings.api_port}"
     lines = [
@@ -325,6 +336,10 @@ def _print_banner(settings: Settings) -> None:
         f"  Temporal UI    http://127.0.0.1:{settings.temporal_ui_port}",
         f"  Temporal       {settings.temporal_address} (task queue {settings.task_queue})",
         f"  Database       {settings.sqlalchemy_url}",
+        f"  Metrics        business: {api}/metrics; Temporal SDK (temporal_*): "
+        + ", ".join(
+            f"http://127.0.0.1:{port}/metrics ({part})" for part, port in METRICS_PORTS.items()
+        ),
         "  Keys (Authorization: Bearer <key>):",
     ]
     for key, role in settings.key_roles.items():

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_ui_port: int = 8233  # the dev server's Web UI, under `oms run`
+    # Where this process serves the Temporal SDK's metrics for Prometheus ("host:port";
+    # empty: not served). One address per process.
+    temporal_metrics_address: str = ""
     # gzip saves bandwidth to a remote cluster; next to the server it only costs CPU.
     temporal_compression: Literal["gzip", "none"] = "gzip"
     task_queue: str = "oms-orders"

@@ -12,6 +12,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfigProfile
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import GrpcCompression
 
 from config.settings import Settings
@@ -27,9 +28,26 @@ def connect_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
+_RUNTIMES: dict[str, Runtime] = {}
+
+
+def runtime(settings: Settings) -> Runtime:
+    """The SDK's runtime: with its metrics (`temporal_...` series: workflow and activity
+    task latencies, poll results, sticky cache, request failures) served for Prometheus
+    at `temporal_metrics_address` when set. One per process and address."""
+    address = settings.temporal_metrics_address
+    if not address:
+        return Runtime.default()
+    if address not in _RUNTIMES:
+        metrics = PrometheusConfig(bind_address=address, durations_as_seconds=True)
+        _RUNTIMES[address] = Runtime(telemetry=TelemetryConfig(metrics=metrics))
+    return _RUNTIMES[address]
+
+
 async def connect_temporal(settings: Settings) -> Client:
     return await Client.connect(
         **connect_options(settings),
+        runtime=runtime(settings),
         data_converter=pydantic_data_converter,
         grpc_compression=GrpcCompression.GZIP
         if settings.temporal_compression == "gzip"
