@@ -7,6 +7,7 @@ runs against the local dev server, a self-hosted cluster with mTLS, or Temporal 
 `OMS_TEMPORAL_ADDRESS` and `OMS_TEMPORAL_NAMESPACE`, when set, win over them.
 """
 
+import logging
 from typing import Any
 
 from temporalio.client import Client
@@ -28,6 +29,7 @@ def connect_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
+log = logging.getLogger("oms.temporal")
 _RUNTIMES: dict[str, Runtime] = {}
 
 
@@ -40,7 +42,11 @@ def runtime(settings: Settings) -> Runtime:
         return Runtime.default()
     if address not in _RUNTIMES:
         metrics = PrometheusConfig(bind_address=address, durations_as_seconds=True)
-        _RUNTIMES[address] = Runtime(telemetry=TelemetryConfig(metrics=metrics))
+        try:
+            _RUNTIMES[address] = Runtime(telemetry=TelemetryConfig(metrics=metrics))
+        except Exception as exc:  # the address taken (several API processes): go on without
+            log.warning("Temporal SDK metrics not served at %s: %s", address, exc)
+            _RUNTIMES[address] = Runtime.default()
     return _RUNTIMES[address]
 
 
