@@ -41,6 +41,15 @@ async def wait_for(handle, predicate, tries: int = 200) -> OrderState:
     raise AssertionError(f"condition never met; last status {state.view.status}")
 
 
+async def released(client: Client, task_queue: str, lines: list[tuple[str, int]]):
+    """An order placed and released: its id, its workflow handle, its first shipment's id
+    (within a running worker)."""
+    oid = f"A-{uuid.uuid4().hex[:6]}"
+    handle = await start(client, task_queue, order_body(oid, lines))
+    state = await wait_for(handle, lambda s: s.view.status == OrderStatus.RELEASED)
+    return oid, handle, state.view.shipments[0].shipment_id
+
+
 def node_event(node_id: str, kind: str, order_id: str, shipment_id: str, lines=()):
     return NodeEventSignal(
         node_id=node_id,
@@ -149,11 +158,8 @@ async def test_cancel_before_shipping_gives_stock_back_and_cancels_booking(
 
 
 async def test_cancel_after_shipping_is_refused(client: Client, task_queue: str, engine):
-    oid = f"A-{uuid.uuid4().hex[:6]}"
     async with build_worker(client, task_queue, engine):
-        handle = await start(client, task_queue, order_body(oid, [("SKU-1", 1)]))
-        state = await wait_for(handle, lambda s: s.view.status == OrderStatus.RELEASED)
-        sid = state.view.shipments[0].shipment_id
+        oid, handle, sid = await released(client, task_queue, [("SKU-1", 1)])
         await handle.signal(OrderWorkflow.node_event, node_event("DC-LYON", "shipped", oid, sid))
         await wait_for(handle, lambda s: s.view.status == OrderStatus.SHIPPED)
         with pytest.raises(WorkflowUpdateFailedError):
@@ -201,12 +207,9 @@ class Switchable:
 async def test_an_order_closes_while_the_messaging_system_is_down_and_is_told_later(
     client: Client, task_queue: str, engine
 ):
-    oid = f"A-{uuid.uuid4().hex[:6]}"
     messaging = Switchable()
     async with build_worker(client, task_queue, engine, sinks=[messaging]):
-        handle = await start(client, task_queue, order_body(oid, [("SKU-1", 1)]))
-        state = await wait_for(handle, lambda s: s.view.status == OrderStatus.RELEASED)
-        sid = state.view.shipments[0].shipment_id
+        oid, handle, sid = await released(client, task_queue, [("SKU-1", 1)])
         await handle.signal(OrderWorkflow.node_event, node_event("DC-LYON", "shipped", oid, sid))
         delivered_at = datetime(2026, 12, 20, 10, 0, tzinfo=UTC)
         await handle.signal(
@@ -232,11 +235,8 @@ async def test_an_order_closes_while_the_messaging_system_is_down_and_is_told_la
 async def test_a_cancel_from_the_order_engine_before_shipping_is_a_business_cancel(
     client: Client, task_queue: str, engine
 ):
-    oid = f"A-{uuid.uuid4().hex[:6]}"
     async with build_worker(client, task_queue, engine):
-        handle = await start(client, task_queue, order_body(oid, [("SKU-1", 2)]))
-        state = await wait_for(handle, lambda s: s.view.status == OrderStatus.RELEASED)
-        sid = state.view.shipments[0].shipment_id
+        oid, handle, sid = await released(client, task_queue, [("SKU-1", 2)])
         await handle.cancel()  # what "Request Cancellation" in the Web UI does
         with pytest.raises(WorkflowFailureError) as ended:
             await handle.result()
@@ -260,11 +260,8 @@ async def test_a_cancel_from_the_order_engine_before_shipping_is_a_business_canc
 async def test_a_cancel_from_the_order_engine_after_shipping_is_refused_and_the_order_ends(
     client: Client, task_queue: str, engine
 ):
-    oid = f"A-{uuid.uuid4().hex[:6]}"
     async with build_worker(client, task_queue, engine):
-        handle = await start(client, task_queue, order_body(oid, [("SKU-1", 1)]))
-        state = await wait_for(handle, lambda s: s.view.status == OrderStatus.RELEASED)
-        sid = state.view.shipments[0].shipment_id
+        oid, handle, sid = await released(client, task_queue, [("SKU-1", 1)])
         await handle.signal(OrderWorkflow.node_event, node_event("DC-LYON", "shipped", oid, sid))
         await wait_for(handle, lambda s: s.view.status == OrderStatus.SHIPPED)
         await handle.cancel()

@@ -14,7 +14,7 @@ from db.reports import reconciled_orders
 from db.tables import CapacityBookingRow, CarrierBookingRow, OrderRow
 from domain.order import OrderStatus
 from tests.networks import order_body
-from tests.workflows.test_order_workflow import start, wait_for
+from tests.workflows.test_order_workflow import released, start, wait_for
 from worker.main import build_worker
 
 
@@ -26,11 +26,8 @@ def held(engine) -> dict[str, int]:
 async def test_a_terminated_order_is_given_back_once_and_marked_failed(
     client: Client, task_queue: str, engine
 ):
-    oid = f"A-{uuid.uuid4().hex[:6]}"
     async with build_worker(client, task_queue, engine):
-        handle = await start(client, task_queue, order_body(oid, [("SKU-1", 2)]))
-        state = await wait_for(handle, lambda s: s.view.status == OrderStatus.RELEASED)
-        sid = state.view.shipments[0].shipment_id
+        oid, handle, sid = await released(client, task_queue, [("SKU-1", 2)])
         await handle.terminate("stopped by hand")  # no chance to clean up
         assert held(engine)["DC-LYON"] == 2
 
