@@ -21,7 +21,7 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -rs  # -rs: says what was skipped, and why
 
 lint: install
 	$(BIN)/ruff check .
