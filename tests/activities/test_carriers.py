@@ -24,7 +24,8 @@ def test_booking_is_idempotent_per_shipment(engine):
     assert other.tracking != first.tracking
     assert first.booking_ref.startswith("DPD-") and first.label_url.endswith(".pdf")
     with unit_of_work(engine) as session:
-        assert session.get(CarrierBookingRow, "A-1-S1").status == "booked"
+        row = session.get(CarrierBookingRow, "A-1-S1")
+        assert row is not None and row.status == "booked"
 
 
 def test_cancelling_a_booking_once(engine):
@@ -34,4 +35,5 @@ def test_cancelling_a_booking_once(engine):
     assert carrier.cancel("A-1-S1") is False
     assert carrier.cancel("NEVER-BOOKED") is False
     with unit_of_work(engine) as session:
-        assert session.get(CarrierBookingRow, "A-1-S1").status == "cancelled"
+        row = session.get(CarrierBookingRow, "A-1-S1")
+        assert row is not None and row.status == "cancelled"

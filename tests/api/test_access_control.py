@@ -1,5 +1,7 @@
 """Every route x every role: only the intended roles get past the door."""
 
+from typing import Any
+
 import pytest
 
 from api.app import create_app
@@ -15,7 +17,7 @@ SIGNED = "signed"  # field routes: past the role, the signature is checked next
 
 # (method, path template, roles allowed). Bodies are empty: a role let in gets a 4xx for
 # the body (or, on field routes, for the missing signature); a role kept out gets 401/403.
-ROUTES = [
+ROUTES: list[tuple[str, str, set[str | None]]] = [
     ("POST", "/v1/promise", {"checkout", "admin"}),
     ("POST", "/v1/orders", {"checkout", "admin"}),
     ("GET", "/v1/orders", {"checkout", "support", "admin"}),
@@ -87,7 +89,7 @@ async def test_a_wrong_key_is_refused_everywhere_but_health(api: Api):
 def test_production_refuses_default_or_missing_keys():
     strong = {role: f"{role}-{'k' * 30}" for role in KEYS}
     keys = ",".join(f"{role}:{key}" for role, key in strong.items())
-    good = dict(
+    good: dict[str, Any] = dict(
         env="prod",
         api_keys=keys,
         signing_secret="s" * 40,

@@ -72,7 +72,8 @@ async def test_a_closed_node_loses_its_orders_to_the_next_best_and_a_replay_chan
         assert (second["node_id"], second["status"]) == ("DC-PARIS", "released")
         assert order["promised_by"] == day()
         with unit_of_work(api.engine) as session:
-            assert session.get(CarrierBookingRow, first["shipment_id"]).status == "cancelled"
+            row = session.get(CarrierBookingRow, first["shipment_id"])
+            assert row is not None and row.status == "cancelled"
         history = (await api.get(f"/v1/orders/{oid}/history")).json()["events"]
         assert any(
             e["summary"].startswith(

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine, update
-from sqlmodel import select
+from sqlmodel import col, select
 
 from db import ledger
 from db.engine import make_engine, unit_of_work
@@ -102,9 +102,9 @@ def all_stock(engine: Engine) -> dict[tuple[str, str], tuple[int, int, int]]:
 
 
 def movements(engine: Engine, *kinds: str) -> list[MovementRow]:
-    query = select(MovementRow).order_by(MovementRow.id)
+    query = select(MovementRow).order_by(col(MovementRow.id))
     if kinds:
-        query = query.where(MovementRow.kind.in_(kinds))
+        query = query.where(col(MovementRow.kind).in_(kinds))
     with unit_of_work(engine) as session:
         return list(session.exec(query))
 
@@ -171,7 +171,7 @@ def test_balance_problems_reports_stock_changed_behind_the_ledger(db: Engine) ->
     with unit_of_work(db) as session:
         session.exec(
             update(StockRow)
-            .where(StockRow.sku == "SKU-1", StockRow.node_id == "DC-PARIS")
+            .where(col(StockRow.sku) == "SKU-1", col(StockRow.node_id) == "DC-PARIS")
             .values(on_hand=49)
         )
     with unit_of_work(db) as session:

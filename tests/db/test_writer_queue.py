@@ -28,13 +28,13 @@ def test_a_unit_of_work_holds_the_queue_for_every_process_until_it_ends(sqlite_u
     database = sqlite_url.split("///", 1)[1]
     engine = make_engine(sqlite_url)
     with unit_of_work(engine) as session:
-        session.exec(text("SELECT 1"))
+        session.execute(text("SELECT 1"))
         assert not other_process_could_write(database)
         with read_only(engine) as reader:  # readers never queue
-            assert reader.exec(text("SELECT 1")).one() == (1,)
+            assert reader.execute(text("SELECT 1")).one() == (1,)
     assert other_process_could_write(database)
     with read_only(engine) as reader:
-        reader.exec(text("SELECT 1"))
+        reader.execute(text("SELECT 1"))
         assert other_process_could_write(database)
     engine.dispose()
 
@@ -43,8 +43,8 @@ def test_writers_of_two_engines_all_get_through_one_at_a_time(sqlite_url):
     """Two engines stand for two processes (each has its own queue position)."""
     engines = [make_engine(sqlite_url), make_engine(sqlite_url)]
     with unit_of_work(engines[0]) as session:
-        session.exec(text("CREATE TABLE tally (n INTEGER)"))
-        session.exec(text("INSERT INTO tally VALUES (0)"))
+        session.execute(text("CREATE TABLE tally (n INTEGER)"))
+        session.execute(text("INSERT INTO tally VALUES (0)"))
     inside = 0
     most_inside = 0
     guard = threading.Lock()
@@ -56,8 +56,8 @@ def test_writers_of_two_engines_all_get_through_one_at_a_time(sqlite_url):
                 with guard:
                     inside += 1
                     most_inside = max(most_inside, inside)
-                n = session.exec(text("SELECT n FROM tally")).one()[0]
-                session.exec(text("UPDATE tally SET n = :n"), params={"n": n + 1})
+                n = session.execute(text("SELECT n FROM tally")).one()[0]
+                session.execute(text("UPDATE tally SET n = :n"), params={"n": n + 1})
                 with guard:
                     inside -= 1
 
@@ -67,7 +67,7 @@ def test_writers_of_two_engines_all_get_through_one_at_a_time(sqlite_url):
     for thread in threads:
         thread.join()
     with read_only(engines[1]) as session:
-        assert session.exec(text("SELECT n FROM tally")).one()[0] == 8 * 25
+        assert session.execute(text("SELECT n FROM tally")).one()[0] == 8 * 25
     assert most_inside == 1
     for engine in engines:
         engine.dispose()

@@ -3,6 +3,7 @@
 import copy
 import json
 from datetime import date, time
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -142,7 +143,8 @@ def test_malformed_fields_are_validation_errors(section, index, field, value):
 
 
 def test_bad_pickup_day_and_empty_band_list_are_validation_errors():
-    for change in ({"pickup_days": ["someday"]}, {"bands": []}):
+    changes: list[dict[str, Any]] = [{"pickup_days": ["someday"]}, {"bands": []}]
+    for change in changes:
         doc = network()
         doc["carriers"][0]["services"][0].update(change)
         with pytest.raises(ValidationError):

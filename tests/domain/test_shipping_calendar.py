@@ -39,8 +39,8 @@ def standard(days: int = 1, **extra: Any) -> CarrierService:
     return CarrierService(**(fields | extra))
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 # --- when the node can ship ---------------------------------------------------------

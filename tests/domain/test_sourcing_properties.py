@@ -149,7 +149,7 @@ def test_no_plan_takes_more_than_a_node_offers(scenario: Scenario):
         return
     offered = {offer.node.id: offer.atp for offer in scenario.offers}
     for shipment in plan.shipments:
-        taken = Counter()
+        taken: Counter[str] = Counter()
         for line in shipment.lines:
             taken[line.sku] += line.qty
         for sku, qty in taken.items():
@@ -162,7 +162,7 @@ def test_every_line_is_planned_in_full_from_reachable_nodes(scenario: Scenario):
     plan = planned_or_none(scenario)
     if plan is None:
         return
-    planned = Counter()
+    planned: Counter[str] = Counter()
     for shipment in plan.shipments:
         for line in shipment.lines:
             planned[line.line_id] += line.qty
@@ -194,10 +194,10 @@ def test_unsourceable_only_when_reachable_stock_really_falls_short(scenario: Sce
     try:
         scenario.source()
     except Unsourceable as short:
-        asked = Counter()
+        asked: Counter[str] = Counter()
         for line in scenario.lines:
             asked[line.sku] += line.qty
-        available = Counter()
+        available: Counter[str] = Counter()
         for offer in scenario.offers:
             if scenario.reachable(offer):
                 for sku, qty in offer.atp.items():

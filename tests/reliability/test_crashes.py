@@ -215,7 +215,7 @@ async def test_orders_survive_worker_kills_and_a_server_restart(tmp_path, pg_url
         assert ledger.balance_problems(session) == []
         holds = session.exec(select(ReservationRow)).all()
         assert all(h.status == "committed" for h in holds)
-        units = {}
+        units: dict[str, int] = {}
         for hold in holds:
             units[hold.order_id] = units.get(hold.order_id, 0) + hold.qty
         assert units == {oid: 1 + n % 3 for n, oid in enumerate(ids)}  # held once each

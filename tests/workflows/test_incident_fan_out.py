@@ -24,6 +24,7 @@ from worker.main import build_worker
 from workflows.incident import IncidentWorkflow
 from workflows.incident_messages import IncidentInput
 from workflows.order import OrderWorkflow
+from workflows.order_messages import OrderState
 
 pytestmark = pytest.mark.postgres
 
@@ -95,7 +96,7 @@ async def test_a_node_closure_reroutes_two_hundred_orders(client: Client, task_q
     assert sorted(set(outcomes.values())) == ["exception", "rerouted"]
     assert list(outcomes.values()).count("rerouted") == 150  # all Paris could take
 
-    by_status = {}
+    by_status: dict[str, list[OrderState]] = {}
     for state in states:
         by_status.setdefault(state.view.status, []).append(state)
     assert len(by_status[OrderStatus.RELEASED]) == 150

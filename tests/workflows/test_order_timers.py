@@ -77,6 +77,7 @@ async def test_an_order_delivered_in_time_is_never_flagged(
         assert "promise_missed" not in [
             e.type for e in (await handle.query(OrderWorkflow.state)).timeline
         ]
+        assert shipment.carrier_id is not None
         await handle.signal(
             OrderWorkflow.carrier_event,
             carrier_event(

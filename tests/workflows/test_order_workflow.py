@@ -153,7 +153,8 @@ async def test_cancel_before_shipping_gives_stock_back_and_cancels_booking(
     sid = state.view.shipments[0].shipment_id
     with unit_of_work(engine) as session:
         assert all(p.reserved == 0 for p in ledger.positions(session, "SKU-1"))
-        assert session.get(CarrierBookingRow, sid).status == "cancelled"
+        row = session.get(CarrierBookingRow, sid)
+        assert row is not None and row.status == "cancelled"
         assert ledger.balance_problems(session) == []
 
 
@@ -249,7 +250,8 @@ async def test_a_cancel_from_the_order_engine_before_shipping_is_a_business_canc
     with unit_of_work(engine) as session:
         assert all(p.reserved == 0 for p in ledger.positions(session, "SKU-1"))
         assert ledger.balance_problems(session) == []
-        assert session.get(CarrierBookingRow, sid).status == "cancelled"
+        booking = session.get(CarrierBookingRow, sid)
+        assert booking is not None and booking.status == "cancelled"
         row = session.get(OrderRow, oid)
         assert row is not None and row.status == "cancelled"
         told = {(r.recipient, r.topic) for r in outbox_rows(session, oid)}

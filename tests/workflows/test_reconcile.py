@@ -50,8 +50,10 @@ async def test_a_terminated_order_is_given_back_once_and_marked_failed(
         row = session.get(OrderRow, oid)
         assert row is not None and row.status == "failed"
         assert "its workflow ended (terminated)" in row.timeline[-1]["summary"]
-        assert session.get(CapacityBookingRow, sid).status == "released"
-        assert session.get(CarrierBookingRow, sid).status == "cancelled"
+        slot = session.get(CapacityBookingRow, sid)
+        assert slot is not None and slot.status == "released"
+        booking = session.get(CarrierBookingRow, sid)
+        assert booking is not None and booking.status == "cancelled"
         assert reconciled_orders(session) == 1  # the metric oms_reconciled_orders
 
 
