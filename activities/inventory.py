@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from temporalio.exceptions import ApplicationError
 
 from activities import defn
-from db import capacity, ledger
+from db import capacity, future_stock, ledger
 from db.engine import read_only, unit_of_work
 from db.network import read_calendar, read_node
 from db.performance import PerformanceCache
@@ -16,6 +16,7 @@ from db.policies import active_policy
 from db.supply_chain import load_supply_chain
 from domain.errors import InsufficientStock, Refusal
 from domain.order import Delivery, OrderLine
+from domain.preorder import plan_preorder
 from domain.sourcing import Destination, SourcingPlan, Unsourceable, source_order
 from domain.supply_chain import SupplyChain, protection
 
@@ -26,6 +27,7 @@ class SourceOrderInput(BaseModel):
     delivery: Delivery
     now: datetime  # the workflow's clock: cut-offs are judged on it
     exclude_nodes: list[str] = []
+    preorder: bool = False  # say whether incoming supply would serve what is missing
 
 
 class SourceOrderResult(BaseModel):
@@ -119,20 +121,8 @@ class InventoryActivities:
             if policy.lead_times == "learned":
                 chain.performance = self.performance.get(session, chain, input.now)
         delivery = input.delivery
-        pickup = None
-        if delivery.method == "click_and_collect":
-            store = chain.by_id.get(delivery.store_id or "")
-            if store is None:
-                raise ApplicationError(
-                    f"unknown store {delivery.store_id}",
-                    type=Refusal.UNKNOWN_STORE,
-                    non_retryable=True,
-                )
-            destination = Destination(lat=store.lat, lon=store.lon, pickup_node_id=store.id)
-            pickup = store.id
-        else:
-            assert delivery.address is not None  # validated at the edge
-            destination = Destination(lat=delivery.address.lat, lon=delivery.address.lon)
+        destination = destination_of(chain, delivery)
+        pickup = destination.pickup_node_id
         if input.exclude_nodes:
             policy = policy.model_copy(
                 update={"excluded_nodes": [*policy.excluded_nodes, *input.exclude_nodes]}
@@ -152,10 +142,15 @@ class InventoryActivities:
                 outlook=chain.outlook(policy),
             )
         except Unsourceable as exc:
-            next_supply = _next_supply(chain, input.lines, exc.missing)
+            # Units nobody has on hand: incoming supply may still serve them (a pre-order).
+            preorder = (
+                exc.missing
+                and input.preorder
+                and plan_preorder(input.lines, exc.missing, destination, chain, input.now, policy)
+            )
             raise ApplicationError(
                 str(exc),
-                {"missing": exc.missing, "next_supply_on": next_supply},
+                {"missing": exc.missing, "preorder": bool(preorder)},
                 type=Refusal.UNSOURCEABLE,
                 non_retryable=True,
             ) from exc
@@ -219,11 +214,13 @@ class InventoryActivities:
 
     @defn
     def release_stock(self, input: ReleaseStockInput) -> StockMovedResult:
+        now = datetime.now(UTC)
         with unit_of_work(self.engine) as session:
-            units = ledger.release(
-                session, input.order_id, datetime.now(UTC), input.node_id, input.round
-            )
-        return StockMovedResult(units=sum(u.qty for u in units))
+            units = ledger.release(session, input.order_id, now, input.node_id, input.round)
+            future = 0
+            if input.node_id is None and input.round is None:  # and its pre-order's units
+                future = future_stock.release(session, input.order_id, now)
+        return StockMovedResult(units=sum(u.qty for u in units) + future)
 
     @defn
     def commit_stock(self, input: CommitStockInput) -> StockMovedResult:
@@ -263,15 +260,16 @@ class InventoryActivities:
         return StockMovedResult(units=units)
 
 
-def _next_supply(chain: SupplyChain, lines: list[OrderLine], missing: dict[str, int]) -> str | None:
-    """When supply (POs, returns) will cover every missing unit: a pre-order can wait."""
-    days = []
-    for line in lines:
-        short = missing.get(line.line_id)
-        if not short:
-            continue
-        supply = next((s for s in chain.supply.get(line.sku, []) if s.qty >= short), None)
-        if supply is None:
-            return None
-        days.append(supply.eta)
-    return max(days).isoformat() if days else None
+def destination_of(chain: SupplyChain, delivery: Delivery) -> Destination:
+    """Where the order goes: the customer's address, or the store that hands it over."""
+    if delivery.method == "click_and_collect":
+        store = chain.by_id.get(delivery.store_id or "")
+        if store is None:
+            raise ApplicationError(
+                f"unknown store {delivery.store_id}",
+                type=Refusal.UNKNOWN_STORE,
+                non_retryable=True,
+            )
+        return Destination(lat=store.lat, lon=store.lon, pickup_node_id=store.id)
+    assert delivery.address is not None  # validated at the edge
+    return Destination(lat=delivery.address.lat, lon=delivery.address.lon)

@@ -24,6 +24,7 @@ from api.routes import (
     performance,
     promise,
     reports,
+    supply,
 )
 from api.temporal import TemporalGateway
 from config import Settings, get_settings
@@ -73,6 +74,7 @@ def create_app(
         field,
         incidents,
         inventory,
+        supply,
         reports,
         performance,
         admin,

@@ -21,6 +21,7 @@ from domain.errors import (
     Unavailable,
     UnknownReference,
 )
+from domain.future_stock import InvalidSupplyEvent
 
 log = logging.getLogger("oms.api")
 
@@ -57,6 +58,7 @@ STATUS_OF: dict[type[DomainError], int] = {
     OrderConflict: status.HTTP_409_CONFLICT,
     NotFound: status.HTTP_404_NOT_FOUND,
     Unavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
+    InvalidSupplyEvent: status.HTTP_422_UNPROCESSABLE_CONTENT,
 }
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from db import capacity, ledger
-from db.tables import OrderRow, ReservationRow, ShipmentRow
+from db import capacity, future_stock, ledger
+from db.tables import OrderRow, ReservationRow, ShipmentRow, SupplyHoldRow
 from domain.order import (
     AT_NODE,
     CLOSED_STATUSES,
@@ -26,9 +26,10 @@ HOLDING = [OrderStatus.RELEASED.value, OrderStatus.PICKED.value]
 
 
 def holding_stock(session: Session) -> set[str]:
-    """Orders with units held in the ledger."""
+    """Orders with units held in the ledger (in stock, or on supply on its way)."""
     held = select(ReservationRow.order_id).where(ReservationRow.status == "held")
-    return set(session.exec(held.distinct()))
+    future = select(SupplyHoldRow.order_id).where(SupplyHoldRow.status == "held")
+    return set(session.exec(held.distinct())) | set(session.exec(future.distinct()))
 
 
 def holders(session: Session) -> set[str]:
@@ -51,6 +52,7 @@ def give_back(session: Session, order_id: str, why: str, now: datetime) -> dict[
     mark it failed in the read model; the shipments whose carrier booking must go too.
     Safe to run twice: the second time finds nothing held."""
     units = sum(held.qty for held in ledger.release(session, order_id, now))
+    units += future_stock.release(session, order_id, now)
     row = session.get(OrderRow, order_id, with_for_update=True)
     view = OrderView.model_validate(row.view) if row is not None else None
     if view is not None:

@@ -74,7 +74,7 @@ def reserve(session: Session, requests: list[ReservationRequest], now: datetime)
             raise InsufficientStock(
                 f"{req.node_id} cannot hold {req.qty} x {req.sku} for line {req.line_id}"
             )
-        _log(
+        record_movement(
             session,
             req.sku,
             req.node_id,
@@ -122,9 +122,9 @@ def _settle(
     settled = []
     for row in _held(session, order_id, node_id, round):
         on_hand = -row.qty if leave_stock else 0
-        _change_stock(session, row.sku, row.node_id, on_hand, -row.qty, now)
+        change_stock(session, row.sku, row.node_id, on_hand, -row.qty, now)
         row.status, row.updated_at = status, now
-        _log(
+        record_movement(
             session,
             row.sku,
             row.node_id,
@@ -163,11 +163,11 @@ def write_off_short_pick(
         take = min(row.qty, missing - written)
         if take <= 0:
             break
-        _change_stock(session, row.sku, node_id, -take, -take, now)
+        change_stock(session, row.sku, node_id, -take, -take, now)
         row.qty -= take
         row.status = "held" if row.qty else "released"
         row.updated_at = now
-        _log(
+        record_movement(
             session,
             row.sku,
             node_id,
@@ -217,8 +217,8 @@ def ship_unheld(
         free = max(stock.on_hand - stock.reserved, 0) if stock is not None else 0
         take = min(qty, free)
         if take:
-            _change_stock(session, sku, node_id, -take, 0, now)
-            _log(
+            change_stock(session, sku, node_id, -take, 0, now)
+            record_movement(
                 session,
                 sku,
                 node_id,
@@ -275,11 +275,11 @@ def count_below_holds(
             take = min(row.qty, excess)
             if take <= 0:
                 break
-            _change_stock(session, sku, node_id, 0, -take, now)
+            change_stock(session, sku, node_id, 0, -take, now)
             row.qty -= take
             row.status = "held" if row.qty else "released"
             row.updated_at = now
-            _log(
+            record_movement(
                 session,
                 sku,
                 node_id,
@@ -297,8 +297,8 @@ def count_below_holds(
         session.flush()
         session.refresh(stock)
     delta = counted - stock.on_hand
-    _change_stock(session, sku, node_id, delta, 0, now)
-    _log(session, sku, node_id, "count", delta, 0, source_id, None, now)
+    change_stock(session, sku, node_id, delta, 0, now)
+    record_movement(session, sku, node_id, "count", delta, 0, source_id, None, now)
     session.flush()
     return cuts
 
@@ -343,7 +343,9 @@ def apply_inventory_event(
         )
     if delta:
         stock.on_hand, stock.updated_at = new_on_hand, now
-        _log(session, event.sku, event.node_id, event.type, delta, 0, event.event_id, None, now)
+        record_movement(
+            session, event.sku, event.node_id, event.type, delta, 0, event.event_id, None, now
+        )
     result = InventoryEventResult(event_id=event.event_id, applied=True, position=_position(stock))
     record_event_result(session, event.event_id, result.model_dump(mode="json"))
     session.flush()
@@ -371,7 +373,7 @@ def set_stock(
     delta = on_hand - stock.on_hand
     stock.on_hand, stock.safety_stock, stock.updated_at = on_hand, safety_stock, now
     if delta:
-        _log(session, sku, node_id, "network_load", delta, 0, source_id, None, now)
+        record_movement(session, sku, node_id, "network_load", delta, 0, source_id, None, now)
 
 
 def add_stock(
@@ -469,7 +471,7 @@ def _held(
     return list(session.exec(query.order_by(ReservationRow.sku, ReservationRow.id)))
 
 
-def _change_stock(
+def change_stock(
     session: Session, sku: str, node_id: str, on_hand: int, reserved: int, now: datetime
 ) -> None:
     session.exec(
@@ -483,7 +485,7 @@ def _change_stock(
     )
 
 
-def _log(
+def record_movement(
     session: Session,
     sku: str,
     node_id: str,

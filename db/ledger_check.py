@@ -6,7 +6,7 @@ from collections import Counter
 
 from sqlmodel import Session, select
 
-from db import ledger
+from db import future_stock, ledger
 from db.tables import OrderRow, ReservationRow
 from domain.order import LEFT_NODE, OrderView
 
@@ -29,7 +29,7 @@ def ledger_problems(session: Session, views: list[OrderView] | None = None) -> l
     """Every way the ledger disagrees with itself or with what left the nodes."""
     if views is None:
         views = [OrderView.model_validate(row.view) for row in session.exec(select(OrderRow))]
-    problems = ledger.balance_problems(session)
+    problems = ledger.balance_problems(session) + future_stock.balance_problems(session)
     problems += [
         f"{order_id} sent {units} x {sku} from {node} without stock"
         for (order_id, node, sku), units in unbacked_shipments(session, views).items()

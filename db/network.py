@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
-from db import ledger
-from db.tables import CalendarRow, CarrierRow, NodeRow, SkuRow, StockRow, SupplyRow
+from db import future_stock, ledger
+from db.tables import CalendarRow, CarrierRow, NodeRow, SkuRow, StockRow
 from domain.errors import InvalidNetwork
 from domain.network import Calendar, Carrier, NetworkDocument, Node
 
@@ -73,7 +73,7 @@ def load_network(session: Session, doc: NetworkDocument) -> LoadSummary:
     )
     for supply in doc.supply:
         _check_known(supply.sku, supply.node_id, sku_ids, node_ids)
-        session.merge(SupplyRow(**supply.model_dump()))
+        future_stock.load_line(session, supply, now)
     session.merge(CalendarRow(id=1, spec=doc.calendar.model_dump(mode="json", by_alias=True)))
     session.flush()
     return LoadSummary(

@@ -3,12 +3,13 @@
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select as select_columns
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
-from db import capacity, incidents
+from db import capacity, future_stock, incidents
 from db.network import read_network
-from db.tables import StockRow, SupplyRow
-from domain.network import Supply
+from db.policies import active_policy
+from db.tables import StockRow
+from domain.future_stock import SupplyLine
 from domain.supply_chain import SupplyChain, online_atp
 
 # Rows committed by a transaction that started earlier carry an earlier timestamp:
@@ -44,14 +45,9 @@ def network_only(session: Session) -> SupplyChain:
     )
 
 
-def read_supply(session: Session, skus: list[str] | None = None) -> dict[str, list[Supply]]:
-    query = select(SupplyRow).order_by(col(SupplyRow.eta), col(SupplyRow.id))
-    if skus is not None:
-        query = query.where(col(SupplyRow.sku).in_(sorted(set(skus))))
-    out: dict[str, list[Supply]] = {}
-    for row in session.exec(query):
-        out.setdefault(row.sku, []).append(Supply.model_validate(row.model_dump()))
-    return out
+def read_supply(session: Session, skus: list[str] | None = None) -> dict[str, list[SupplyLine]]:
+    """Open supply lines, with what pre-orders may still take under the active policy."""
+    return future_stock.open_lines(session, active_policy(session).return_resale_rate, skus)
 
 
 def network_fingerprint(session: Session) -> str:
@@ -64,6 +60,7 @@ def refresh(chain: SupplyChain, session: Session, since: datetime) -> None:
     """Bring a loaded supply chain up to date with what changed since `since`."""
     fresh = _STOCK.where(col(StockRow.updated_at) >= since - REFRESH_OVERLAP)
     _apply_stock(chain, session.connection().execute(fresh))
+    _apply_supply(chain, session, since - REFRESH_OVERLAP)
     chain.capacity_used = capacity.effective_usage(session, chain.by_id, _earliest_today(chain))
     chain.outages = incidents.in_force(session, ("carrier_outage",), _earliest_today(chain))
 
@@ -84,6 +81,20 @@ def _apply_stock(chain: SupplyChain, rows) -> None:
         node = by_id.get(node_id)
         if node is not None:
             chain.set_atp(sku, node_id, online_atp(node, on_hand, reserved, safety_stock))
+
+
+def _apply_supply(chain: SupplyChain, session: Session, since: datetime) -> None:
+    """Supply lines changed since `since` (a pre-order took units, a PO moved): the next
+    cart sees what is left of them."""
+    changed = future_stock.changed_lines(session, active_policy(session).return_resale_rate, since)
+    for supply_id, sku, line in changed:
+        kept = [s for s in chain.supply.get(sku, []) if s.supply_id != supply_id]
+        if line is not None:
+            kept = sorted([*kept, line], key=lambda s: (s.eta, s.supply_id))
+        if kept:
+            chain.supply[sku] = kept
+        else:
+            chain.supply.pop(sku, None)
 
 
 def _earliest_today(chain: SupplyChain) -> date:

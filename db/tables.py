@@ -98,15 +98,43 @@ class MovementRow(SQLModel, table=True):
 
 
 class SupplyRow(SQLModel, table=True):
-    """Future supply: purchase orders, expected customer returns, transfers."""
+    """A supply line: a purchase order, a customer return on its way, a transfer.
+    `allocated` counts the units pre-orders hold on it (domain/future_stock.py)."""
 
     __tablename__ = "supply"
+    __table_args__ = (
+        CheckConstraint("allocated >= 0", name="supply_allocated_not_negative"),
+        CheckConstraint("expected >= 0", name="supply_expected_not_negative"),
+    )
     id: str = Field(primary_key=True, max_length=64)
     kind: str = Field(max_length=32)
     sku: str = Field(max_length=64, index=True)
     node_id: str = Field(max_length=64)
-    qty: int
+    expected: int  # units still to come
     eta: date
+    allocated: int = 0
+    received: int = 0  # units received against the line so far
+    status: str = Field(default="open", max_length=16)  # open, cancelled, closed
+    updated_at: datetime | None = Field(default=None, index=True)
+
+
+class SupplyHoldRow(SQLModel, table=True):
+    """Units of a supply line a pre-order holds: `held` while they are on their way,
+    `served` once received (they are then a stock hold of the order), `released` when the
+    order gave them back, `dropped` when they will not come."""
+
+    __tablename__ = "supply_holds"
+    id: str = Field(primary_key=True, max_length=200)  # {order}:{line}:@{supply}:r{round}
+    order_id: str = Field(max_length=64, index=True)
+    line_id: str = Field(max_length=64)
+    sku: str = Field(max_length=64)
+    supply_id: str = Field(max_length=64, index=True)
+    node_id: str = Field(max_length=64)
+    qty: int
+    round: int  # the order's sourcing round: its stock hold, once served, carries it
+    status: str = Field(max_length=16)
+    created_at: datetime
+    updated_at: datetime
 
 
 class ProcessedEventRow(SQLModel, table=True):

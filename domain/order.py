@@ -182,5 +182,6 @@ class OrderView(BaseModel):
     otif: Otif | None = None
     reason: str | None = None
     reroutes: int = 0  # shipments moved off a failing node or carrier
+    waiting_for: list[str] = []  # the supply lines a pre-order waits for
     placed_at: datetime
     updated_at: datetime

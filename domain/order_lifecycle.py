@@ -30,6 +30,7 @@ from domain.order import (
     TimelineEntry,
 )
 from domain.otif import judge_otif
+from domain.preorder import PreorderHeld, PreorderNews
 from domain.sourcing import PlannedShipment, SourcingPlan
 
 # Collection at a store's own counter: the store reports it like a carrier would.
@@ -88,6 +89,7 @@ class OrderLifecycle:
         self.sla_waived: set[str] = set()  # shipments left late at their node, by policy
         self.sla_grace: dict[str, datetime] = {}  # shipment -> its SLA, one day later
         self.late_noted = False
+        self.supply_heard: set[str] = set()  # a pre-order's holds whose news was noted
 
     # --- The timeline and the parties --------------------------------------------------
 
@@ -196,6 +198,81 @@ class OrderLifecycle:
             "preorder_waiting",
             f"Pre-order: {why}; incoming supply covers it on "
             f"{supply_on.isoformat()}, sourcing again then",
+        )
+
+    # --- Pre-orders: waiting for supply on its way --------------------------------------
+
+    def preorder_held(self, held: PreorderHeld, replacing: bool = False) -> None:
+        """The pre-order holds its units: on hand in stock, the rest on supply lines. Its
+        date is the latest of their arrivals (a later one than promised is told)."""
+        waits = "; ".join(
+            f"{s.qty} x {s.sku} from {s.supply_id} at {s.node_id}, due {s.eta.isoformat()}"
+            for s in held.supply
+        )
+        on_hand = sum(s.units for s in held.on_hand.shipments)
+        self.view.waiting_for = sorted(
+            {*self.view.waiting_for, *(s.supply_id for s in held.supply)}
+        )
+        self.note(
+            "preorder_moved" if replacing else "preorder_waiting",
+            ("Moved to other supply: " if replacing else "Pre-order: waits for ")
+            + (waits or "nothing more")
+            + (f"; {on_hand} unit(s) on hand held meanwhile" if on_hand else ""),
+            supply=[s.model_dump(mode="json") for s in held.supply],
+        )
+        self._expect(held.deliver_by, "the supply it waits for")
+
+    def supply_news(self, news: PreorderNews) -> list[OrderLine] | None:
+        """What the ledger says of the pre-order's future units: None once every unit has
+        arrived (the order can ship); else the lines whose units will not come (to hold
+        elsewhere), none while it waits. A later arrival than promised re-promises."""
+        dropped: dict[str, OrderLine] = {}
+        for hold in news.holds:
+            if hold.hold_id in self.supply_heard or hold.status in ("held", "released"):
+                continue
+            self.supply_heard.add(hold.hold_id)
+            if hold.status == "served":
+                self.note(
+                    "supply_arrived",
+                    f"{hold.qty} x {hold.sku} arrived with {hold.supply_id} at "
+                    f"{hold.node_id}: held for this order",
+                )
+                continue
+            self.note(
+                "supply_dropped", f"{hold.qty} x {hold.sku} from {hold.supply_id} will not come"
+            )
+            line = dropped.get(hold.line_id)
+            qty = hold.qty + (line.qty if line else 0)
+            dropped[hold.line_id] = OrderLine(line_id=hold.line_id, sku=hold.sku, qty=qty)
+        waiting = [hold for hold in news.holds if hold.status == "held"]
+        self.view.waiting_for = sorted({hold.supply_id for hold in waiting})
+        if news.deliver_by is not None:
+            self._expect(news.deliver_by, "the supply it waits for comes later")
+        if dropped:
+            return list(dropped.values())
+        return [] if waiting else None
+
+    def _expect(self, deliver_by: date, why: str) -> None:
+        promised = self.view.promised_by
+        if promised is None:
+            self.view.promised_by = deliver_by
+            self.note("promised", f"Promised by {deliver_by.isoformat()}")
+        elif deliver_by > promised:
+            self.repromise(
+                deliver_by,
+                f"New date {deliver_by.isoformat()} instead of {promised.isoformat()}: {why}",
+            )
+
+    def repromise(self, deliver_by: date, summary: str) -> None:
+        """The order takes a later date: the customer is told, and may cancel."""
+        was = self.view.promised_by
+        self.view.promised_by = deliver_by
+        self.note("repromised", summary)
+        self.tell_customer(
+            "new_delivery_date",
+            promised_by=deliver_by.isoformat(),
+            was=was.isoformat() if was else None,
+            may_cancel=True,
         )
 
     def first_plan(self, plan: SourcingPlan) -> None:
@@ -351,17 +428,10 @@ class OrderLifecycle:
         promised = self.view.promised_by
         nodes = ", ".join(s.node_id for s in plan.shipments)
         if promised is not None and plan.deliver_by > promised:
-            self.view.promised_by = plan.deliver_by
-            self.note(
-                "repromised",
+            self.repromise(
+                plan.deliver_by,
                 f"Rerouted to {nodes}; new date "
                 f"{plan.deliver_by.isoformat()} instead of {promised.isoformat()}",
-            )
-            self.tell_customer(
-                "new_delivery_date",
-                promised_by=plan.deliver_by.isoformat(),
-                was=promised.isoformat(),
-                may_cancel=True,
             )
         else:
             self.note("rerouted", f"Rerouted to {nodes}, still by {promised}")

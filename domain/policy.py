@@ -44,6 +44,9 @@ class SourcingPolicy(BaseModel):
     # "learned": plan with the lead times the field shows; "published": with the cut-offs
     # and transit bands as configured, as a plain OMS does.
     lead_times: Literal["learned", "published"] = "learned"
+    # The share of customer returns that come back fit to sell again: a return on its way
+    # is promised to pre-orders up to this share of its units (domain/future_stock.py).
+    return_resale_rate: Annotated[float, Field(ge=0, le=1)] = 0.7
     picking_cost: dict[str, Annotated[float, Field(ge=0)]] = {"warehouse": 1.0, "store": 2.5}
     weights: Weights = Weights()
 

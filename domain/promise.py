@@ -14,10 +14,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from domain.geo import distance_km
 from domain.ids import Id
-from domain.lead_times import SHIP
 from domain.order import OrderLine
 from domain.policy import DEFAULT_POLICY, SourcingPolicy
-from domain.routing import best_route, carrier_routes, ship_day
+from domain.preorder import PreorderPlan, plan_preorder
 from domain.sourcing import Destination, SourcingPlan, Unsourceable, source_order
 from domain.supply_chain import SupplyChain
 
@@ -135,14 +134,11 @@ def promise(
         except Unsourceable as short:
             if method == "home_express" or not short.missing:
                 continue
-            preorder = _preorder(lines, short.missing, home, chain, now, policy)
+            preorder = plan_preorder(lines, short.missing, home, chain, now, policy)
             if preorder is None:
                 unavailable = _unavailable(lines, short.missing, chain)
                 continue
-            plan, supply_lines, supply_cost = preorder
-            options.append(
-                _option(chain, now, "home_standard", None, plan, supply_lines, supply_cost)
-            )
+            options.append(_preorder_option(chain, now, preorder))
             continue
         options.append(_option(chain, now, method, None, plan))
 
@@ -197,106 +193,21 @@ def _collect_stores(chain: SupplyChain, lat: float, lon: float):
     return [node for _, _, node in sorted(near)[:MAX_COLLECT_STORES]]
 
 
-def _preorder(
-    lines: list[OrderLine],
-    missing: dict[str, int],
-    home: Destination,
-    chain: SupplyChain,
-    now: datetime,
-    policy: SourcingPolicy,
-) -> tuple[SourcingPlan, list[OptionLine], float] | None:
-    """Serve what is on hand now and the rest from the first supply that covers it."""
-    from_supply: list[OptionLine] = []
-    latest: date | None = None
-    cost = 0.0
-    for line in lines:
-        short = missing.get(line.line_id, 0)
-        if not short:
-            continue
-        usable = (
-            s
-            for s in chain.supply.get(line.sku, [])
-            if s.qty >= short and _allowed(s.node_id, chain, policy, home)
+def _preorder_option(chain: SupplyChain, now: datetime, preorder: PreorderPlan) -> DeliveryOption:
+    from_supply = [
+        OptionLine(
+            sku=pick.sku,
+            qty=pick.qty,
+            node_id=pick.supply.node_id,
+            source=pick.supply.kind,
+            supply_id=pick.supply.supply_id,
+            available_on=pick.supply.eta,
         )
-        supply = next(usable, None)
-        if supply is None:
-            return None
-        node = chain.by_id[supply.node_id]
-        ship_on = ship_day(
-            node, now, chain.holidays, chain.capacity_used.get(node.id), not_before=supply.eta
-        )
-        if ship_on is None:
-            return None
-        km = distance_km(node.lat, node.lon, home.lat, home.lon)
-        outlook = chain.outlook(policy)
-        routes = carrier_routes(
-            node,
-            km,
-            chain.carriers_on(now.date()),
-            ship_on,
-            chain.holidays,
-            ("standard",),
-            outlook.handover(node, SHIP, now, ship_on),
-            outlook,
-        )
-        route = best_route(routes, None)
-        if route is None:
-            return None
-        from_supply.append(
-            OptionLine(
-                sku=line.sku,
-                qty=short,
-                node_id=node.id,
-                source=supply.kind,
-                supply_id=supply.id,
-                available_on=supply.eta,
-            )
-        )
-        latest = max(latest or route.deliver_on, route.deliver_on)
-        cost += route.cost + policy.picking_cost.get(node.type, 0.0)
-    on_hand = [
-        line.model_copy(update={"qty": line.qty - missing.get(line.line_id, 0)})
-        for line in lines
-        if line.qty > missing.get(line.line_id, 0)
+        for pick in preorder.from_supply
     ]
-    plan = SourcingPlan(shipments=[], deliver_by=latest or now.date(), explanation=[])
-    if on_hand:
-        outlook = chain.outlook(policy)
-        offers = chain.offers(
-            [line.sku for line in on_hand], now=now, learned=outlook.performance is not None
-        )
-        try:
-            plan = source_order(
-                on_hand,
-                home,
-                offers,
-                chain.carriers_on(now.date()),
-                chain.holidays,
-                now,
-                policy=policy,
-                kinds=("standard",),
-                explain=False,
-                outlook=outlook,
-            )
-        except Unsourceable:
-            return None
-    assert latest is not None
-    plan = plan.model_copy(update={"deliver_by": max(plan.deliver_by, latest)})
-    return plan, from_supply, cost
-
-
-def _allowed(node_id: str, chain: SupplyChain, policy: SourcingPolicy, home: Destination) -> bool:
-    """May this node ship to this customer under the policy (a pre-order from its supply)?
-    The same hard constraints as sourcing's own candidates."""
-    node = chain.by_id.get(node_id)
-    if node is None or node_id in policy.excluded_nodes:
-        return False
-    if node.type == "warehouse":
-        return True
-    return (
-        node.ship_from_store
-        and policy.use_stores
-        and home.km_from(node) <= policy.max_store_distance_km
+    plan = preorder.on_hand.model_copy(update={"deliver_by": preorder.deliver_by})
+    return _option(
+        chain, now, "home_standard", None, plan, from_supply, round(preorder.supply_cost, 2)
     )
 
 
@@ -306,7 +217,7 @@ def _option(
     method: Method,
     store_id: str | None,
     plan: SourcingPlan,
-    from_supply: list[OptionLine] = (),  # type: ignore[assignment]
+    from_supply: list[OptionLine] | None = None,
     supply_cost: float = 0.0,
 ) -> DeliveryOption:
     lines = [
@@ -316,7 +227,7 @@ def _option(
         for s in plan.shipments
         for x in s.lines
     ]
-    lines += list(from_supply)
+    lines += from_supply or []
     promised_by, guaranteed = plan.deliver_by, False
     day = now.date()
     for peak in chain.calendar.peaks if method != "home_express" else ():  # express: speed

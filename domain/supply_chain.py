@@ -10,10 +10,11 @@ from array import array
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from domain.future_stock import SupplyLine
 from domain.incidents import Incident, without_outages
 from domain.inventory import available_to_promise
 from domain.lead_times import COLLECT, SHIP, FieldPerformance, Handover
-from domain.network import Calendar, Carrier, Node, Supply
+from domain.network import Calendar, Carrier, Node
 from domain.policy import SourcingPolicy
 from domain.routing import PUBLISHED, FieldOutlook, ship_day, work_starts
 from domain.sourcing import NodeOffer
@@ -37,7 +38,7 @@ class SupplyChain:
     # sku -> online ATP per node, in the order of `nodes` (compact: 200 nodes x 10,000
     # SKUs is 8 MB, not the 200 MB of nested dicts).
     atp: dict[str, array] = field(default_factory=dict)
-    supply: dict[str, list[Supply]] = field(default_factory=dict)
+    supply: dict[str, list[SupplyLine]] = field(default_factory=dict)  # open lines, soonest first
     # Replace, don't mutate: a new value is what tells the ship days to be worked out again.
     capacity_used: dict[str, dict[date, int]] = field(default_factory=dict)
     outages: list[Incident] = field(default_factory=list)  # carrier outages in force

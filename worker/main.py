@@ -35,6 +35,7 @@ from activities.notifications import (
     relay_outbox,
 )
 from activities.orders import OrderActivities
+from activities.preorders import PreorderActivities
 from activities.reconcile import ReconcileActivities, ReconcileInput
 from config import Settings, get_settings
 from config.temporal import connect_temporal
@@ -45,8 +46,15 @@ from workflows.field_watch import FieldWatchInput, FieldWatchWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.order import OrderWorkflow
 from workflows.reconcile import ReconcileWorkflow
+from workflows.supply_news import SupplyNewsWorkflow
 
-WORKFLOWS = [OrderWorkflow, IncidentWorkflow, FieldWatchWorkflow, ReconcileWorkflow]
+WORKFLOWS = [
+    OrderWorkflow,
+    IncidentWorkflow,
+    FieldWatchWorkflow,
+    ReconcileWorkflow,
+    SupplyNewsWorkflow,
+]
 
 log = logging.getLogger("oms.worker")
 GRACE = timedelta(seconds=20)
@@ -59,6 +67,7 @@ def build_activities(
 ) -> list:
     """Every activity of the OMS, bound to its dependencies."""
     inventory = InventoryActivities(engine)
+    preorders = PreorderActivities(engine)
     carrier = carrier or SimulatedCarrier(engine)
     carriers = CarrierActivities(carrier)
     notifications = NotificationActivities(engine, sinks if sinks is not None else [LogSink()])
@@ -79,6 +88,9 @@ def build_activities(
         inventory.ship_unheld,
         inventory.book_capacity,
         inventory.release_capacity,
+        preorders.hold_preorder,
+        preorders.preorder_news,
+        preorders.plan_held,
         carriers.book_carrier,
         carriers.cancel_booking,
         notifications.notify,

@@ -10,6 +10,7 @@ from enum import StrEnum
 ORDER_WORKFLOW = "OrderWorkflow"
 INCIDENT_WORKFLOW = "IncidentWorkflow"
 FIELD_WATCH_WORKFLOW = "FieldWatchWorkflow"
+SUPPLY_NEWS_WORKFLOW = "SupplyNewsWorkflow"
 FIELD_WATCH_ID = "field-watch"  # one watch for the whole network
 
 
@@ -21,11 +22,16 @@ def incident_workflow_id(incident_id: str) -> str:
     return f"incident-{incident_id}"
 
 
+def supply_news_workflow_id(event_id: str) -> str:
+    return f"supply-news-{event_id}"
+
+
 class OrderSignal(StrEnum):
     NODE_EVENT = "node_event"
     CARRIER_EVENT = "carrier_event"
     INCIDENT = "incident"
     HANDOVER_LATE = "handover_late"
+    SUPPLY_NEWS = "supply_news"
 
 
 class OrderUpdate(StrEnum):

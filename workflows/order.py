@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.inventory import ShipUnheldInput, WriteOffShortPickInput
+    from activities.preorders import PreorderNewsInput
     from domain.errors import Refusal
     from domain.field_events import CarrierEventSignal, NodeEventSignal
     from domain.incidents import IncidentOutcome
@@ -42,10 +43,11 @@ with workflow.unsafe.imports_passed_through():
         OrderState,
         ResolveInput,
         ResolveResult,
+        SupplyNewsSignal,
     )
     from workflows.order_publishing import OrderPublisher
     from workflows.order_sourcing import OrderSourcing, Unplaced
-    from workflows.patches import FEWER_TASKS, FIELD_WINS, SLA_GRACE
+    from workflows.patches import FEWER_TASKS, FIELD_WINS, PREORDER_HOLDS, SLA_GRACE
 
 
 @workflow.defn(name=ORDER_WORKFLOW)
@@ -69,6 +71,7 @@ class OrderWorkflow:
         self._cancel_result: CancelResult | None = None
         self._resolution: ResolveInput | None = None
         self._alarm = Alarm()  # rings at the next deadline
+        self._supply_signals = 0  # news of the supply lines a pre-order holds
 
     # --- Interface ---------------------------------------------------------------------
 
@@ -92,6 +95,11 @@ class OrderWorkflow:
     @workflow.signal(name=OrderSignal.INCIDENT)
     def incident(self, signal: IncidentSignal) -> None:
         self._receive(f"incident:{signal.incident.incident_id}", signal)
+
+    @workflow.signal(name=OrderSignal.SUPPLY_NEWS)
+    def supply_news(self, signal: SupplyNewsSignal) -> None:
+        """A supply line this pre-order holds changed: its main flow reads the ledger."""
+        self._supply_signals += 1
 
     @workflow.signal(name=OrderSignal.HANDOVER_LATE)
     def handover_late(self, signal: HandoverLateSignal) -> None:
@@ -193,13 +201,16 @@ class OrderWorkflow:
                 continue  # asked again
 
     async def _source_and_reserve(self) -> SourcingPlan | None:
-        """Plan the whole order and hold its stock. Stock that only incoming supply covers
-        makes it a pre-order: it waits for the supply's date, then plans again."""
+        """Plan the whole order and hold its stock. Units only incoming supply covers make
+        it a pre-order."""
         waits = 0
         while True:
-            outcome = await self._sourcing.plan_and_hold(self._input.order.lines)
+            outcome = await self._sourcing.plan_and_hold(self._input.order.lines, preorder=True)
             if isinstance(outcome, SourcingPlan):
                 return outcome
+            if outcome.preorder and not self._cancel and workflow.patched(PREORDER_HOLDS):
+                return await self._preorder(outcome.missing)
+            # Orders placed before PREORDER_HOLDS slept until the supply's day.
             if outcome.supply_on and waits < self._input.max_supply_waits and not self._cancel:
                 waits += 1
                 await self._wait_for_supply(date.fromisoformat(outcome.supply_on), outcome.reason)
@@ -208,6 +219,79 @@ class OrderWorkflow:
                 return None
             await self._fail(outcome.reason)
             return None
+
+    async def _preorder(self, missing: dict[str, int]) -> SourcingPlan | None:
+        """Hold what the pre-order waits for (on hand in stock, the rest on supply lines)
+        and go on with the supply's news: ship once every unit has arrived, hold elsewhere
+        what will not come, or leave the order to a person."""
+        lines = self._input.order.lines
+        held = await self._sourcing.hold_preorder(lines, missing)
+        if isinstance(held, Unplaced):
+            await self._fail(held.reason)
+            return None
+        self._order.preorder_held(held)
+        self._publisher.save(self._order)
+        due = max(s.eta for s in held.supply)
+        while True:
+            heard = self._supply_signals
+            await self._wait_for_supply_news(due, heard)
+            if self._cancel is not None:
+                return None
+            news = await call.preorder_news(
+                PreorderNewsInput(
+                    order_id=self._order.view.order_id,
+                    delivery=self._order.order.delivery,
+                    now=workflow.now(),
+                )
+            )
+            dropped = self._order.supply_news(news)
+            due = max((h.eta for h in news.holds if h.status == "held"), default=due)
+            if dropped is None:  # every unit is here
+                return await self._ship_preorder()
+            if dropped:
+                more = await self._sourcing.hold_preorder(dropped)
+                if isinstance(more, Unplaced):
+                    await self._park_preorder(more.reason)
+                    return None
+                self._order.preorder_held(more, replacing=True)
+                if more.supply:
+                    due = max(due, *(s.eta for s in more.supply))
+                else:
+                    self._supply_signals += 1  # held on hand: look again at once
+            self._publisher.save(self._order)
+
+    async def _ship_preorder(self) -> SourcingPlan | None:
+        plan = await self._sourcing.plan_held()
+        if plan is not None:
+            return plan
+        # Not as one plan under the policy: the units go back and the order is sourced
+        # afresh (they are stock now).
+        await self._holds.release_stock()
+        outcome = await self._sourcing.plan_and_hold(self._input.order.lines)
+        if isinstance(outcome, SourcingPlan):
+            return outcome
+        await self._park_preorder(outcome.reason)
+        return None
+
+    async def _park_preorder(self, why: str) -> None:
+        """Nothing serves the pre-order any more: what it held goes back and the whole
+        order waits in the exception queue (support may try again or cancel)."""
+        await self._holds.release_stock()
+        self._order.park(self._input.order.lines, "supply that will not come", why)
+        self._publisher.save(self._order)
+
+    async def _wait_for_supply_news(self, due: date, heard: int) -> None:
+        """Until the supply's news comes (a signal), a cancellation, or the day after the
+        supply is due: then the ledger is read anyway (a receipt's news may have been
+        lost; a late supply moves the date)."""
+        look_again = datetime.combine(due + timedelta(days=1), time(6), UTC)
+        try:
+            await workflow.wait_condition(
+                lambda: self._supply_signals > heard or self._cancel is not None,
+                timeout=max(look_again - workflow.now(), timedelta(days=1)),
+            )
+        except TimeoutError:
+            pass
 
     async def _wait_for_supply(self, supply_on: date, why: str) -> None:
         self._order.waiting_for_supply(supply_on, why)

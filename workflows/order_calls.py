@@ -31,7 +31,14 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.notifications import Notification, NotificationActivities
     from activities.orders import OrderActivities, RecordOrderInput
+    from activities.preorders import (
+        HoldPreorderInput,
+        PlanHeldInput,
+        PreorderActivities,
+        PreorderNewsInput,
+    )
     from domain.errors import Refusal
+    from domain.preorder import PreorderHeld, PreorderNews
     from domain.sourcing import SourcingPlan
     from workflows.patches import LOCAL_WRITES
 
@@ -94,6 +101,36 @@ async def release_stock(
     return await workflow.execute_activity_method(
         InventoryActivities.release_stock,
         ReleaseStockInput(order_id=order_id, node_id=node_id, round=round),
+        start_to_close_timeout=LEDGER_TIMEOUT,
+        retry_policy=LEDGER_RETRY,
+    )
+
+
+async def hold_preorder(input: HoldPreorderInput) -> PreorderHeld:
+    """Hold a pre-order's units: on hand in stock, the rest on incoming supply."""
+    return await workflow.execute_activity_method(
+        PreorderActivities.hold_preorder,
+        input,
+        start_to_close_timeout=LEDGER_TIMEOUT,
+        retry_policy=LEDGER_RETRY,
+    )
+
+
+async def preorder_news(input: PreorderNewsInput) -> PreorderNews:
+    """The pre-order's holds on future stock as the ledger has them now."""
+    return await workflow.execute_activity_method(
+        PreorderActivities.preorder_news,
+        input,
+        start_to_close_timeout=LEDGER_TIMEOUT,
+        retry_policy=LEDGER_RETRY,
+    )
+
+
+async def plan_held(input: PlanHeldInput) -> SourcingPlan:
+    """The shipments of a pre-order whose units have all arrived, on what it holds."""
+    return await workflow.execute_activity_method(
+        PreorderActivities.plan_held,
+        input,
         start_to_close_timeout=LEDGER_TIMEOUT,
         retry_policy=LEDGER_RETRY,
     )

@@ -27,6 +27,13 @@ class OrderInput(BaseModel):
     max_supply_waits: int = 3  # a pre-order waits for incoming supply at most this often
 
 
+class SupplyNewsSignal(BaseModel):
+    """A supply line a pre-order holds was received, moved or cancelled."""
+
+    event_id: str
+    supply_id: str
+
+
 class OrderState(BaseModel):
     view: OrderView
     timeline: list[TimelineEntry]

@@ -19,3 +19,8 @@ SLA_GRACE = "sla-grace"
 # a duplicate planned for the same units is taken back before it leaves. Before, the
 # event was ignored.
 FIELD_WINS = "field-wins"
+# A pre-order holds what it waits for: the units on hand in stock, the missing ones on
+# supply lines (domain/future_stock.py), and it goes on when the supply's news reaches it
+# (a receipt, a new date, a line cancelled). Before, it held nothing and slept until the
+# supply's date, then sourced again.
+PREORDER_HOLDS = "preorder-holds"

@@ -11,9 +11,9 @@ from db.engine import unit_of_work
 from db.network import read_node
 from db.supply_chain import read_supply
 from db.tables import SkuRow
+from domain.future_stock import SupplyLine
 from domain.ids import Id
 from domain.inventory import InventoryEvent, InventoryEventResult
-from domain.network import Supply
 
 router = APIRouter(prefix="/v1/inventory", tags=["inventory"])
 
@@ -31,7 +31,7 @@ class InventoryView(BaseModel):
     name: str
     atp: int
     nodes: list[NodePosition]
-    supply: list[Supply]
+    supply: list[SupplyLine]  # open lines: what is expected, what pre-orders may take
 
 
 @router.get("/{sku}", response_model=InventoryView, dependencies=[Reader])

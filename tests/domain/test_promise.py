@@ -3,7 +3,8 @@
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from domain.network import Calendar, Carrier, Node, Peak, Supply
+from domain.future_stock import SupplyLine
+from domain.network import Calendar, Carrier, Node, Peak
 from domain.order import OrderLine
 from domain.policy import DEFAULT_POLICY, SourcingPolicy, Weights
 from domain.promise import DeliveryOption, Promise, PromiseRequest, Unavailable, promise
@@ -63,8 +64,19 @@ def stock(chain: SupplyChain, node_id: str, **atp: int) -> None:
         chain.set_atp(sku.replace("_", "-"), node_id, qty)
 
 
-def purchase_order(po_id: str, sku: str, node_id: str, qty: int, eta: date) -> Supply:
-    return Supply(id=po_id, kind="purchase_order", sku=sku, node_id=node_id, qty=qty, eta=eta)
+def purchase_order(
+    po_id: str, sku: str, node_id: str, qty: int, eta: date, allocated: int = 0
+) -> SupplyLine:
+    return SupplyLine(
+        supply_id=po_id,
+        kind="purchase_order",
+        sku=sku,
+        node_id=node_id,
+        eta=eta,
+        expected=qty,
+        allocatable=qty - allocated,
+        allocated=allocated,
+    )
 
 
 def ask(
@@ -385,13 +397,15 @@ def test_a_transfer_due_at_a_store_beyond_the_ship_from_store_radius_is_not_prom
     # The only incoming units go to a Paris store, 392 km from the customer in Lyon:
     # beyond the policy's 150 km, a store does not ship to a home, now or later.
     chain = supply_chain(store("STORE-PARIS", DC_PARIS_AT, ship_from_store=True))
-    transfer = Supply(
-        id="TR-9",
+    transfer = SupplyLine(
+        supply_id="TR-9",
         kind="transfer",
         sku="SKU-1",
         node_id="STORE-PARIS",
-        qty=50,
         eta=date(2026, 12, 1),
+        expected=50,
+        allocatable=50,
+        allocated=0,
     )
     chain.supply["SKU-1"] = [transfer]
 

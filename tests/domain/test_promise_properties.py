@@ -12,9 +12,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from domain.future_stock import SupplyLine
 from domain.geo import distance_km
 from domain.ids import WEEKDAYS
-from domain.network import Calendar, Carrier, Node, Peak, Supply
+from domain.network import Calendar, Carrier, Node, Peak
 from domain.order import OrderLine
 from domain.policy import SourcingPolicy
 from domain.promise import DeliveryOption, Promise, PromiseRequest, promise
@@ -113,16 +114,18 @@ def supply_chains(draw, now: datetime, supply_rows: st.SearchStrategy[int]) -> S
     rows = []
     for s in range(draw(supply_rows)):
         rows.append(
-            Supply(
-                id=f"SUPPLY-{s}",
+            SupplyLine(
+                supply_id=f"SUPPLY-{s}",
                 kind=draw(st.sampled_from(["purchase_order", "customer_return", "transfer"])),
                 sku=draw(st.sampled_from(SKUS)),
                 node_id=draw(st.sampled_from(network)).id,
-                qty=draw(st.integers(1, 15)),
                 eta=now.date() + timedelta(days=draw(st.integers(-2, 30))),
+                expected=(expected := draw(st.integers(1, 15))),
+                allocatable=draw(st.integers(0, expected)),
+                allocated=0,
             )
         )
-    for row in sorted(rows, key=lambda r: (r.eta, r.id)):  # as db/supply_chain.py loads them
+    for row in sorted(rows, key=lambda r: (r.eta, r.supply_id)):  # as db/supply_chain.py loads them
         chain.supply.setdefault(row.sku, []).append(row)
     return chain
 
@@ -281,9 +284,10 @@ def test_no_date_is_earlier_than_the_nodes_can_ship(scenario: Scenario):
                 )
                 assert earliest is not None and line.available_on >= earliest, line
             else:
-                [supply] = [s for s in chain.supply[line.sku] if s.id == line.supply_id]
+                [supply] = [s for s in chain.supply[line.sku] if s.supply_id == line.supply_id]
                 assert (line.source, line.node_id) == (supply.kind, supply.node_id)
                 assert line.available_on >= supply.eta
+                assert line.qty <= supply.allocatable  # future stock is never sold twice
 
 
 @PROPERTIES

@@ -1,0 +1,242 @@
+"""Pre-order activities: hold what is on hand and the future units of supply on its way,
+tell the order what became of them, and plan its shipments once they have arrived."""
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from pydantic import BaseModel
+from sqlalchemy import Engine
+from sqlmodel import col, select
+from temporalio.exceptions import ApplicationError
+
+from activities import defn
+from activities.inventory import destination_of
+from db import future_stock, ledger
+from db.engine import read_only, unit_of_work
+from db.future_stock import SupplyHoldRequest
+from db.performance import PerformanceCache
+from db.policies import active_policy
+from db.supply_chain import load_supply_chain
+from db.tables import ReservationRow
+from domain.errors import InsufficientStock, Refusal
+from domain.order import Delivery, OrderLine
+from domain.preorder import (
+    PreorderHeld,
+    PreorderNews,
+    PreorderPlan,
+    SupplyHeld,
+    delivery_from,
+    plan_preorder,
+)
+from domain.sourcing import SourcingPlan, Unsourceable, source_order
+from domain.supply_chain import SupplyChain, protection
+
+
+class HoldPreorderInput(BaseModel):
+    order_id: str
+    round: int  # the pre-order's sourcing round: every hold of it carries it
+    lines: list[OrderLine]
+    # Line id -> units nobody has on hand, as sourcing found; None: find out here (the
+    # lines may all be on hand by now).
+    missing: dict[str, int] | None = None
+    delivery: Delivery
+    now: datetime
+    tag: str = ""  # tells a later hold in the same round from the first ones
+
+
+class PreorderNewsInput(BaseModel):
+    order_id: str
+    delivery: Delivery
+    now: datetime
+
+
+class PlanHeldInput(BaseModel):
+    order_id: str
+    round: int
+    lines: list[OrderLine]
+    delivery: Delivery
+    now: datetime
+
+
+class PreorderActivities:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.performance = PerformanceCache()
+
+    def _chain(self, skus: list[str], now: datetime):
+        with read_only(self.engine) as session:
+            chain = load_supply_chain(session, skus)
+            policy = active_policy(session)
+            if policy.lead_times == "learned":
+                chain.performance = self.performance.get(session, chain, now)
+        return chain, policy
+
+    @defn
+    def hold_preorder(self, input: HoldPreorderInput) -> PreorderHeld:
+        """Hold the units on hand in stock and the missing ones on the soonest supply that
+        covers them, all in one transaction or none."""
+        chain, policy = self._chain([line.sku for line in input.lines], input.now)
+        destination = destination_of(chain, input.delivery)
+        missing = input.missing
+        if missing is None:
+            try:
+                on_hand = source_order(
+                    input.lines,
+                    destination,
+                    chain.offers([line.sku for line in input.lines], destination.pickup_node_id),
+                    chain.carriers_on(input.now.date()),
+                    chain.holidays,
+                    input.now,
+                    None,
+                    policy,
+                    ("standard",),
+                    outlook=chain.outlook(policy),
+                )
+                missing = {}
+            except Unsourceable as exc:
+                missing = exc.missing
+        plan = (
+            plan_preorder(input.lines, missing, destination, chain, input.now, policy)
+            if missing
+            else PreorderPlan(on_hand=on_hand, from_supply=[], deliver_by=on_hand.deliver_by)
+        )
+        if plan is None:
+            raise ApplicationError(
+                "no incoming supply covers the missing units",
+                type=Refusal.UNSOURCEABLE,
+                non_retryable=True,
+            )
+        stock = _stock_requests(chain, input, plan.on_hand)
+        supply = [
+            SupplyHoldRequest(
+                order_id=input.order_id,
+                line_id=pick.line_id,
+                sku=pick.sku,
+                supply_id=pick.supply.supply_id,
+                qty=pick.qty,
+                round=input.round,
+                tag=input.tag,
+            )
+            for pick in plan.from_supply
+        ]
+        now = datetime.now(UTC)
+        with unit_of_work(self.engine) as session:
+            try:
+                ledger.reserve(session, stock, now)
+                future_stock.hold(session, supply, policy.return_resale_rate, now)
+            except InsufficientStock as exc:
+                raise ApplicationError(
+                    str(exc), type=Refusal.INSUFFICIENT_STOCK, non_retryable=True
+                ) from exc
+        return PreorderHeld(
+            on_hand=plan.on_hand,
+            supply=[
+                SupplyHeld(
+                    line_id=pick.line_id,
+                    sku=pick.sku,
+                    qty=pick.qty,
+                    supply_id=pick.supply.supply_id,
+                    node_id=pick.supply.node_id,
+                    eta=pick.supply.eta,
+                    deliver_on=pick.deliver_on,
+                )
+                for pick in plan.from_supply
+            ],
+            deliver_by=plan.deliver_by,
+        )
+
+    @defn
+    def preorder_news(self, input: PreorderNewsInput) -> PreorderNews:
+        """The order's holds on future stock as the ledger has them now, and when what is
+        still on its way would reach the customer."""
+        with read_only(self.engine) as session:
+            holds = future_stock.holds_of(session, input.order_id)
+        waiting = [hold for hold in holds if hold.status == "held"]
+        if not waiting:
+            return PreorderNews(holds=holds)
+        chain, policy = self._chain([hold.sku for hold in waiting], input.now)
+        destination = destination_of(chain, input.delivery)
+        days = []
+        for hold in waiting:
+            line = next(
+                (s for s in chain.supply.get(hold.sku, []) if s.supply_id == hold.supply_id),
+                None,
+            )
+            if line is not None and line.eta < input.now.date():
+                # Due and not here: it comes tomorrow at the soonest.
+                line = line.model_copy(update={"eta": input.now.date() + timedelta(days=1)})
+            route = line and delivery_from(line, destination, chain, input.now, policy)
+            if route:
+                days.append(route[0])
+        return PreorderNews(holds=holds, deliver_by=max(days) if days else None)
+
+    @defn
+    def plan_held(self, input: PlanHeldInput) -> SourcingPlan:
+        """The shipments of a pre-order whose units have all arrived: planned on the units
+        the order holds (its round's), and nothing else."""
+        chain, policy = self._chain([line.sku for line in input.lines], input.now)
+        destination = destination_of(chain, input.delivery)
+        with read_only(self.engine) as session:
+            rows = session.exec(
+                select(ReservationRow).where(
+                    ReservationRow.order_id == input.order_id,
+                    ReservationRow.status == "held",
+                    col(ReservationRow.id).endswith(f":r{input.round}"),
+                )
+            )
+            held: dict[str, dict[str, int]] = {}
+            for row in rows:
+                at = held.setdefault(row.node_id, {})
+                at[row.sku] = at.get(row.sku, 0) + row.qty
+        keep = {*held, destination.pickup_node_id}  # and the store that hands it over
+        skus = [line.sku for line in input.lines]
+        learned = policy.lead_times == "learned"
+        offers = [
+            replace(offer, atp=held.get(offer.node.id, {}))
+            for offer in chain.offers(skus, set(held), input.now, learned)
+            if offer.node.id in keep
+        ]
+        kinds = ("express",) if input.delivery.service == "express" else ("standard", "express")
+        try:
+            return source_order(
+                input.lines,
+                destination,
+                offers,
+                chain.carriers_on(input.now.date()),
+                chain.holidays,
+                input.now,
+                None,
+                policy,
+                kinds,
+                outlook=chain.outlook(policy),
+            )
+        except Unsourceable as exc:
+            raise ApplicationError(
+                f"the units held cannot be shipped as one plan: {exc}",
+                type=Refusal.UNSOURCEABLE,
+                non_retryable=True,
+            ) from exc
+
+
+def _stock_requests(
+    chain: SupplyChain, input: HoldPreorderInput, plan: SourcingPlan
+) -> list[ledger.ReservationRequest]:
+    requests = []
+    for shipment in plan.shipments:
+        node = chain.by_id.get(shipment.node_id)
+        for line in shipment.lines:
+            requests.append(
+                ledger.ReservationRequest(
+                    reservation_id=(
+                        f"{input.order_id}:{line.line_id}:{shipment.node_id}{input.tag}"
+                        f":r{input.round}"
+                    ),
+                    order_id=input.order_id,
+                    line_id=line.line_id,
+                    sku=line.sku,
+                    node_id=shipment.node_id,
+                    qty=line.qty,
+                    protection_qty=protection(node) if node is not None else 0,
+                )
+            )
+    return requests

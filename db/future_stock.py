@@ -1,0 +1,445 @@
+"""The ledger of future stock: supply lines, the pre-orders holding their units, and the
+receipts that serve those pre-orders first.
+
+Like the stock ledger (db/ledger.py) every change happens in the caller's transaction. A
+pre-order's hold is one conditional UPDATE of the line, re-checked by PostgreSQL after any
+concurrent writer commits, so a line never promises more than it will bring. A receipt
+makes the units stock and hands them to the waiting pre-orders, oldest first, in the same
+transaction: no new order can take them in between.
+"""
+
+import hashlib
+from datetime import datetime
+
+from pydantic import BaseModel, PositiveInt
+from sqlalchemy import case, update
+from sqlmodel import Session, col, select
+
+from db import ledger
+from db.engine import insert_if_absent
+from db.events import claim_event, record_event_result
+from db.tables import ReservationRow, StockRow, SupplyHoldRow, SupplyRow
+from domain.errors import InsufficientStock, InvalidNetwork, InventoryConflict, NotFound
+from domain.future_stock import (
+    PERMILLE,
+    InvalidSupplyEvent,
+    PreorderHold,
+    SupplyEvent,
+    SupplyEventResult,
+    SupplyLine,
+    SupplyNews,
+    Waiting,
+    allocatable,
+    beyond_cover,
+    confidence_permille,
+    serve_oldest_first,
+)
+from domain.network import Supply
+
+HOLD_ID_ROOM = 180  # a hold's id is at most 200 characters, as a stock hold's
+
+
+class InsufficientSupply(InsufficientStock):
+    """A supply line cannot cover a pre-order any more: others took its units first."""
+
+
+class SupplyHoldRequest(BaseModel):
+    order_id: str
+    line_id: str
+    sku: str
+    supply_id: str
+    qty: PositiveInt
+    round: int
+    tag: str = ""  # tells a later hold of the same round from the first
+
+    @property
+    def hold_id(self) -> str:
+        """Once served, the order's stock hold keeps this id: it ends with the round, as
+        every stock hold of an order does (db/ledger.py)."""
+        supply = f"{self.supply_id}{self.tag}"
+        if len(supply) + len(self.order_id) + len(self.line_id) > HOLD_ID_ROOM:
+            supply = hashlib.sha256(supply.encode()).hexdigest()[:16]  # long ids: still unique
+        return f"{self.order_id}:{self.line_id}:@{supply}:r{self.round}"
+
+
+# --- Pre-orders -----------------------------------------------------------------------
+
+
+def hold(
+    session: Session, requests: list[SupplyHoldRequest], resale_rate: float, now: datetime
+) -> None:
+    """Hold future units for every request, or for none (InsufficientSupply says which
+    line is short)."""
+    return_permille = confidence_permille("customer_return", resale_rate)
+    for req in sorted(requests, key=lambda r: (r.supply_id, r.hold_id)):
+        line = session.get(SupplyRow, req.supply_id)
+        if line is None:
+            raise NotFound(f"unknown supply line {req.supply_id}")
+        fresh = insert_if_absent(
+            session,
+            SupplyHoldRow,
+            dict(
+                id=req.hold_id,
+                order_id=req.order_id,
+                line_id=req.line_id,
+                sku=req.sku,
+                supply_id=req.supply_id,
+                node_id=line.node_id,
+                qty=req.qty,
+                round=req.round,
+                status="held",
+                created_at=now,
+                updated_at=now,
+            ),
+        )
+        if not fresh:
+            continue  # this call already ran: the hold stands
+        permille = case((col(SupplyRow.kind) == "customer_return", return_permille), else_=PERMILLE)
+        result = session.exec(
+            update(SupplyRow)
+            .where(
+                col(SupplyRow.id) == req.supply_id,
+                col(SupplyRow.status) == "open",
+                col(SupplyRow.allocated) + req.qty <= col(SupplyRow.expected) * permille / PERMILLE,
+            )
+            .values(allocated=SupplyRow.allocated + req.qty, updated_at=now)
+        )
+        if result.rowcount != 1:  # the caller's rollback removes the rows added above
+            raise InsufficientSupply(
+                f"{req.supply_id} cannot hold {req.qty} x {req.sku} for line {req.line_id}"
+            )
+    session.flush()
+
+
+def release(session: Session, order_id: str, now: datetime) -> int:
+    """Give back every future unit an order still holds; the units given back."""
+    units = 0
+    for row in _holds(session, order_id=order_id, status="held"):
+        _free(session, row, "released", now)
+        units += row.qty
+    session.flush()
+    return units
+
+
+def holds_of(session: Session, order_id: str) -> list[PreorderHold]:
+    rows = session.exec(
+        select(SupplyHoldRow, SupplyRow.eta)
+        .join(SupplyRow, col(SupplyRow.id) == SupplyHoldRow.supply_id)
+        .where(SupplyHoldRow.order_id == order_id)
+        .order_by(col(SupplyHoldRow.created_at), col(SupplyHoldRow.id))
+    )
+    return [
+        PreorderHold(
+            hold_id=row.id,
+            line_id=row.line_id,
+            sku=row.sku,
+            supply_id=row.supply_id,
+            node_id=row.node_id,
+            qty=row.qty,
+            round=row.round,
+            status=row.status,  # type: ignore[arg-type]
+            eta=eta,
+        )
+        for row, eta in rows
+    ]
+
+
+def balance_problems(session: Session) -> list[str]:
+    """Supply lines whose allocation differs from the pre-orders holding them (should be
+    none), or that hold more than they will bring."""
+    held: dict[str, int] = {}
+    for hold_row in _holds(session, status="held"):
+        held[hold_row.supply_id] = held.get(hold_row.supply_id, 0) + hold_row.qty
+    problems = []
+    for row in session.exec(select(SupplyRow)):
+        if row.allocated != held.get(row.id, 0):
+            problems.append(
+                f"supply {row.id}: {row.allocated} allocated, pre-orders hold {held.get(row.id, 0)}"
+            )
+        if row.allocated > row.expected:
+            problems.append(
+                f"supply {row.id}: {row.allocated} allocated of {row.expected} expected"
+            )
+    return problems
+
+
+# --- Supply lines ---------------------------------------------------------------------
+
+
+def open_lines(
+    session: Session, resale_rate: float, skus: list[str] | None = None
+) -> dict[str, list[SupplyLine]]:
+    """Open supply lines per SKU, soonest first, with what pre-orders may still take."""
+    query = select(SupplyRow).where(SupplyRow.status == "open")
+    if skus is not None:
+        query = query.where(col(SupplyRow.sku).in_(sorted(set(skus))))
+    out: dict[str, list[SupplyLine]] = {}
+    for row in session.exec(query.order_by(col(SupplyRow.eta), col(SupplyRow.id))):
+        out.setdefault(row.sku, []).append(_line(row, resale_rate))
+    return out
+
+
+def changed_lines(
+    session: Session, resale_rate: float, since: datetime
+) -> list[tuple[str, str, SupplyLine | None]]:
+    """(supply id, sku, the line if still open) for each line changed since `since`."""
+    query = select(SupplyRow).where(col(SupplyRow.updated_at) >= since)
+    return [
+        (row.id, row.sku, _line(row, resale_rate) if row.status == "open" else None)
+        for row in session.exec(query)
+    ]
+
+
+def load_line(session: Session, supply: Supply, now: datetime) -> None:
+    """A supply row of a network document: opens the line, or updates its quantity and
+    date when pre-orders still fit in it (else a supply event must say what changed)."""
+    row = session.get(SupplyRow, supply.id, with_for_update=True)
+    if row is None:
+        session.add(
+            SupplyRow(
+                id=supply.id,
+                kind=supply.kind,
+                sku=supply.sku,
+                node_id=supply.node_id,
+                expected=supply.qty,
+                eta=supply.eta,
+                updated_at=now,
+            )
+        )
+        return
+    if (row.kind, row.sku, row.node_id) != (supply.kind, supply.sku, supply.node_id) and (
+        row.allocated or row.received
+    ):
+        raise InvalidNetwork(
+            f"supply {supply.id} already has pre-orders or receipts: its kind, sku and node "
+            "cannot change"
+        )
+    if supply.qty < row.allocated:
+        raise InvalidNetwork(
+            f"supply {supply.id}: {supply.qty} expected is below the {row.allocated} units "
+            "pre-orders hold; send a po_updated event instead"
+        )
+    row.kind, row.sku, row.node_id = supply.kind, supply.sku, supply.node_id
+    row.expected, row.eta, row.updated_at = supply.qty, supply.eta, now
+
+
+def apply_event(
+    session: Session, event: SupplyEvent, fingerprint: str, resale_rate: float, now: datetime
+) -> SupplyEventResult:
+    """Apply a supply event once (a replay returns the first result): open, change, cancel
+    or receive a line, and say which pre-orders it served, dropped or moved."""
+    previous = claim_event(session, event.event_id, "supply", fingerprint)
+    if previous is not None:
+        return SupplyEventResult.model_validate({**previous, "applied": False})
+    event.check_eta(now)
+    if event.type in ("po_created", "return_authorised"):
+        row = _open(session, event, now)
+        news: list[SupplyNews] = []
+    else:
+        found = session.get(SupplyRow, event.supply_id, with_for_update=True)
+        if found is None:
+            raise NotFound(f"unknown supply line {event.supply_id}")
+        row = found
+        if row.status != "open":
+            raise InventoryConflict(
+                f"supply {row.id} is {row.status}: a {event.type} cannot apply to it"
+            )
+        _fits_kind(row, event)
+        if event.type in ("received", "return_received"):
+            news = _receive(session, row, event, resale_rate, now)
+        elif event.type == "po_cancelled":
+            row.status, row.expected = "cancelled", 0
+            news = _drop(session, row, _waiting(session, row.id), now)
+        else:  # po_updated, asn
+            news = _change(session, row, event, resale_rate, now)
+        row.updated_at = now
+    session.flush()
+    result = SupplyEventResult(
+        event_id=event.event_id, applied=True, line=_line(row, resale_rate), news=news
+    )
+    record_event_result(session, event.event_id, result.model_dump(mode="json"))
+    return result
+
+
+def _open(session: Session, event: SupplyEvent, now: datetime) -> SupplyRow:
+    assert event.sku and event.node_id and event.qty and event.eta  # the event's validator
+    if session.get(SupplyRow, event.supply_id) is not None:
+        raise InventoryConflict(f"supply line {event.supply_id} exists already")
+    row = SupplyRow(
+        id=event.supply_id,
+        kind=event.kind,
+        sku=event.sku,
+        node_id=event.node_id,
+        expected=event.qty,
+        eta=event.eta,
+        updated_at=now,
+    )
+    session.add(row)
+    return row
+
+
+def _fits_kind(row: SupplyRow, event: SupplyEvent) -> None:
+    returns = row.kind == "customer_return"
+    if returns != (event.type == "return_received") and event.type in (
+        "received",
+        "return_received",
+    ):
+        wanted = "return_received" if returns else "received"
+        raise InvalidSupplyEvent(f"supply {row.id} is a {row.kind}: send {wanted}")
+    if returns and event.type in ("po_updated", "po_cancelled", "asn"):
+        raise InvalidSupplyEvent(f"supply {row.id} is a customer return, not a purchase order")
+
+
+def _receive(
+    session: Session, row: SupplyRow, event: SupplyEvent, resale_rate: float, now: datetime
+) -> list[SupplyNews]:
+    """Units arrived: they become stock, and the pre-orders waiting for them, oldest first,
+    hold them before anyone else can."""
+    qty = event.qty or 0
+    sellable = 0 if event.grade == "damaged" else qty
+    if sellable:
+        _into_stock(session, row, sellable, event.event_id, now)
+    served, _ = serve_oldest_first(_waiting(session, row.id), sellable)
+    news = []
+    for hold in served:
+        held = session.get(SupplyHoldRow, hold.hold_id)
+        assert held is not None
+        _serve(session, row, held, now)
+        news.append(SupplyNews(order_id=held.order_id, kind="served", units=held.qty))
+    row.received += qty
+    row.expected = max(0, row.expected - qty)
+    if event.closes:
+        row.status, row.expected = "closed", 0
+        news += _drop(session, row, _waiting(session, row.id), now)
+    else:
+        news += _trim(session, row, resale_rate, now)
+    return news
+
+
+def _change(
+    session: Session, row: SupplyRow, event: SupplyEvent, resale_rate: float, now: datetime
+) -> list[SupplyNews]:
+    """A new quantity or date: the youngest pre-orders the line no longer covers lose
+    their place; the others hear of a new date."""
+    if event.qty is not None:
+        row.expected = event.qty
+    news = _trim(session, row, resale_rate, now)
+    if event.eta is not None and event.eta != row.eta:
+        row.eta = event.eta
+        news += [
+            SupplyNews(order_id=hold.order_id, kind="eta_moved", units=hold.qty)
+            for hold in _waiting(session, row.id)
+        ]
+    return news
+
+
+def _trim(session: Session, row: SupplyRow, resale_rate: float, now: datetime) -> list[SupplyNews]:
+    cover = row.expected * confidence_permille(row.kind, resale_rate) // PERMILLE
+    return _drop(session, row, beyond_cover(_waiting(session, row.id), cover), now)
+
+
+def _drop(
+    session: Session, row: SupplyRow, holds: list[Waiting], now: datetime
+) -> list[SupplyNews]:
+    news = []
+    for hold in holds:
+        held = session.get(SupplyHoldRow, hold.hold_id)
+        assert held is not None
+        _free(session, held, "dropped", now, row)
+        news.append(SupplyNews(order_id=held.order_id, kind="dropped", units=held.qty))
+    return news
+
+
+def _serve(session: Session, row: SupplyRow, held: SupplyHoldRow, now: datetime) -> None:
+    """The pre-order's future units become a stock hold of the order, under its round."""
+    session.add(
+        ReservationRow(
+            id=held.id,
+            order_id=held.order_id,
+            line_id=held.line_id,
+            sku=held.sku,
+            node_id=held.node_id,
+            qty=held.qty,
+            status="held",
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    ledger.change_stock(session, held.sku, held.node_id, 0, held.qty, now)
+    ledger.record_movement(
+        session,
+        held.sku,
+        held.node_id,
+        "reservation",
+        0,
+        held.qty,
+        f"serve:{held.id}",
+        held.order_id,
+        now,
+    )
+    row.allocated -= held.qty
+    held.status, held.updated_at = "served", now
+
+
+def _free(
+    session: Session, held: SupplyHoldRow, status: str, now: datetime, row: SupplyRow | None = None
+) -> None:
+    if row is None:
+        session.exec(
+            update(SupplyRow)
+            .where(col(SupplyRow.id) == held.supply_id)
+            .values(allocated=SupplyRow.allocated - held.qty, updated_at=now)
+        )
+    else:
+        row.allocated -= held.qty
+    held.status, held.updated_at = status, now
+
+
+def _into_stock(session: Session, row: SupplyRow, units: int, event_id: str, now: datetime) -> None:
+    stock = session.get(StockRow, (row.sku, row.node_id), with_for_update=True)
+    if stock is None:  # the first units of this SKU at this node open its stock record
+        session.add(
+            StockRow(sku=row.sku, node_id=row.node_id, on_hand=0, reserved=0, updated_at=now)
+        )
+        session.flush()
+    ledger.change_stock(session, row.sku, row.node_id, units, 0, now)
+    ledger.record_movement(
+        session, row.sku, row.node_id, "supply_receipt", units, 0, event_id, None, now
+    )
+    session.flush()
+
+
+def _waiting(session: Session, supply_id: str) -> list[Waiting]:
+    return [
+        Waiting(hold_id=row.id, order_id=row.order_id, qty=row.qty, since=row.created_at)
+        for row in _holds(session, supply_id=supply_id, status="held")
+    ]
+
+
+def _holds(
+    session: Session, order_id: str | None = None, supply_id: str | None = None, status: str = ""
+) -> list[SupplyHoldRow]:
+    query = select(SupplyHoldRow)
+    if order_id is not None:
+        query = query.where(SupplyHoldRow.order_id == order_id)
+    if supply_id is not None:
+        query = query.where(SupplyHoldRow.supply_id == supply_id)
+    if status:
+        query = query.where(SupplyHoldRow.status == status)
+    return list(session.exec(query.order_by(col(SupplyHoldRow.created_at), col(SupplyHoldRow.id))))
+
+
+def _line(row: SupplyRow, resale_rate: float) -> SupplyLine:
+    permille = confidence_permille(row.kind, resale_rate)
+    return SupplyLine(
+        supply_id=row.id,
+        kind=row.kind,  # type: ignore[arg-type]
+        sku=row.sku,
+        node_id=row.node_id,
+        eta=row.eta,
+        expected=row.expected,
+        allocatable=allocatable(row.expected, row.allocated, permille)
+        if row.status == "open"
+        else 0,
+        allocated=row.allocated,
+    )
