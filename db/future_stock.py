@@ -123,7 +123,7 @@ def release(session: Session, order_id: str, now: datetime) -> int:
 
 def holds_of(session: Session, order_id: str) -> list[PreorderHold]:
     rows = session.exec(
-        select(SupplyHoldRow, SupplyRow.eta)
+        select(SupplyHoldRow, col(SupplyRow.eta))
         .join(SupplyRow, col(SupplyRow.id) == SupplyHoldRow.supply_id)
         .where(SupplyHoldRow.order_id == order_id)
         .order_by(col(SupplyHoldRow.created_at), col(SupplyHoldRow.id))

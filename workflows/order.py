@@ -232,11 +232,13 @@ class OrderWorkflow:
         self._order.preorder_held(held)
         self._publisher.save(self._order)
         due = max(s.eta for s in held.supply)
+        heard, look_now = self._supply_signals, False
         while True:
-            heard = self._supply_signals
-            await self._wait_for_supply_news(due, heard)
+            if not look_now:
+                await self._wait_for_supply_news(due, heard)
             if self._cancel is not None:
                 return None
+            heard, look_now = self._supply_signals, False
             news = await call.preorder_news(
                 PreorderNewsInput(
                     order_id=self._order.view.order_id,
@@ -254,10 +256,8 @@ class OrderWorkflow:
                     await self._park_preorder(more.reason)
                     return None
                 self._order.preorder_held(more, replacing=True)
-                if more.supply:
-                    due = max(due, *(s.eta for s in more.supply))
-                else:
-                    self._supply_signals += 1  # held on hand: look again at once
+                due = max([due, *(s.eta for s in more.supply)])
+                look_now = not more.supply  # all on hand now: nothing more to wait for
             self._publisher.save(self._order)
 
     async def _ship_preorder(self) -> SourcingPlan | None:

@@ -32,7 +32,8 @@ class SupplyNewsWorkflow:
     @workflow.run
     async def run(self, input: SupplyNewsInput) -> SupplyNewsReport:
         news = SupplyNewsSignal(event_id=input.event_id, supply_id=input.supply_id)
-        told, closed = [], []
+        told: list[str] = []
+        closed: list[str] = []
         for start in range(0, len(input.orders), SIGNAL_BATCH):
             batch = input.orders[start : start + SIGNAL_BATCH]
             sent = await asyncio.gather(

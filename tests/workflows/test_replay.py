@@ -32,6 +32,8 @@ def test_the_stories_that_matter_are_recorded():
         "order-late-handover-moved",
         "incident-carrier-outage",
         "field-watch",
+        "order-preorder-served",
+        "order-preorder-moved",
     }
 
 
