@@ -163,6 +163,21 @@ def balance_problems(session: Session) -> list[str]:
     return problems
 
 
+def oversold(session: Session) -> int:
+    """Future units promised beyond what supply brought: units served to pre-orders beyond
+    the sellable units a line received, and units held beyond what an open line still
+    expects. Zero is the only good value."""
+    served: dict[str, int] = {}
+    for hold_row in _holds(session, status="served"):
+        served[hold_row.supply_id] = served.get(hold_row.supply_id, 0) + hold_row.qty
+    units = 0
+    for row in session.exec(select(SupplyRow)):
+        units += max(0, served.get(row.id, 0) - (row.received - row.damaged))
+        if row.status == "open":
+            units += max(0, row.allocated - row.expected)
+    return units
+
+
 # --- Supply lines ---------------------------------------------------------------------
 
 
@@ -307,6 +322,7 @@ def _receive(
         _serve(session, row, held, now)
         news.append(SupplyNews(order_id=held.order_id, kind="served", units=held.qty))
     row.received += qty
+    row.damaged += qty - sellable
     row.expected = max(0, row.expected - qty)
     if event.closes:
         row.status, row.expected = "closed", 0

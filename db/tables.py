@@ -114,6 +114,7 @@ class SupplyRow(SQLModel, table=True):
     eta: date
     allocated: int = 0
     received: int = 0  # units received against the line so far
+    damaged: int = 0  # of them, returned units not fit to sell
     status: str = Field(default="open", max_length=16)  # open, cancelled, closed
     updated_at: datetime | None = Field(default=None, index=True)
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from db import holdings, ledger
+from db import future_stock, holdings, ledger
 from db.ledger_check import ledger_problems, unbacked_shipments
 from db.performance import load_performance
 from db.tables import OrderRow
@@ -28,6 +28,7 @@ def build_report(
     engine: Engine,
     progress,
     stats,
+    supply_stats,
     refused: int,
     failed: int,
     end: datetime,
@@ -39,6 +40,7 @@ def build_report(
         views = [OrderView.model_validate(row.view) for row in rows]
         oversold, problems = oversells(session, views)
         holding = holdings.holding_stock(session)
+        future_oversold = future_stock.oversold(session)
         network = scenario.network
         learned = load_performance(
             session,
@@ -117,6 +119,7 @@ def build_report(
             row.model_dump(include={"orders", "otif", "on_time", "in_full"}) | {"day": row.key}
             for row in otif("day").rows
         ],
+        "preorders": preorder_figures(rows, views, future_oversold, supply_stats),
         "backlog": progress.backlog,
         "field": vars(stats) | {"calls_refused": refused, "calls_failed": failed},
         "wall_seconds": round(wall_seconds, 1),
@@ -129,6 +132,31 @@ def oversells(session: Session, views: list[OrderView]) -> tuple[int, list[str]]
     broken = len(ledger.balance_problems(session))
     unbacked = unbacked_shipments(session, views)
     return sum(unbacked.values()) + broken, ledger_problems(session, views)
+
+
+def preorder_figures(
+    rows: list[OrderRow], views: list[OrderView], oversold: int, supply_stats
+) -> dict[str, Any]:
+    """Orders that waited for supply on its way: how many, how many came on time and in
+    full, how many were re-promised or parked; future units sold twice (must be 0); and
+    what the suppliers really did."""
+    waited = {
+        row.order_id for row in rows if any(e["type"] == "preorder_waiting" for e in row.timeline)
+    }
+    timelines = {row.order_id: {e["type"] for e in row.timeline} for row in rows}
+    preorders = [v for v in views if v.order_id in waited]
+    delivered = [v for v in preorders if v.otif is not None]
+    return {
+        "placed": len(preorders),
+        "delivered": len(delivered),
+        "served_on_time": sum(v.otif.otif for v in delivered if v.otif),
+        "repromised": sum("repromised" in timelines[v.order_id] for v in preorders),
+        "moved_to_other_supply": sum("preorder_moved" in timelines[v.order_id] for v in preorders),
+        "exceptions": sum("exception" in timelines[v.order_id] for v in preorders),
+        "cancelled": sum(v.status == "cancelled" for v in preorders),
+        "future_units_oversold": oversold,
+        "suppliers": vars(supply_stats),
+    }
 
 
 def promise_slack(views: list[OrderView], guarantees: set) -> dict[str, float | None]:

@@ -42,6 +42,7 @@ from simulator.field import Field
 from simulator.oms_client import OmsClient
 from simulator.report import build_report
 from simulator.scenario import Scenario, weeks_until
+from simulator.supply import SupplyField
 from workflows import search_attributes
 
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
@@ -174,10 +175,12 @@ async def _run(scenario, policy_name, show, engine, client, started, logs) -> di
     async with httpx.AsyncClient(transport=transport, base_url="http://oms", timeout=60) as http:
         oms = OmsClient(http, keys, settings.signing_secret)
         sim_field = Field(scenario, oms, engine, clock.now)
+        suppliers = SupplyField(scenario, oms, sim_field.at)
         progress = Progress()
         workers = start_workers(client, engine.url.render_as_string(hide_password=False), logs)
         try:
             await _setup(oms, scenario, policy_name)
+            suppliers.plan(scenario.period.start)
             await _drive(scenario, clock, oms, sim_field, engine, progress, show)
         finally:
             stop(workers)
@@ -189,6 +192,7 @@ async def _run(scenario, policy_name, show, engine, client, started, logs) -> di
         engine,
         progress,
         sim_field.stats,
+        suppliers.stats,
         refused=oms.refused,
         failed=oms.failed,
         end=end,

@@ -4,7 +4,7 @@ incidents that will hit it. One JSON document (format in the README)."""
 import json
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -114,6 +114,19 @@ class Delay(Strict):
         return self
 
 
+class SupplyBehaviour(Strict):
+    """How suppliers and returning customers behave: what the OMS is never told ahead."""
+
+    late_probability: Share = 0.2  # chance a purchase order arrives after its ETA
+    late_days: Annotated[int, Field(ge=1, le=30)] = 3  # late by 1..this many days
+    # Of the late ones, the share whose supplier sends a new ETA two days before the old.
+    announced_share: Share = 0.5
+    short_probability: Share = 0.1  # chance a purchase order brings fewer units
+    short_share: Share = 0.8  # of its units, when it is short
+    return_sellable_rate: Share = 0.75  # of returned units fit to sell again
+    arrival_time: time = time(10)  # node-local
+
+
 class FieldBehaviour(Strict):
     pick_error_rate: Share = 0.01  # chance that a line is short at picking
     pick_delay: Delay = Delay()
@@ -126,6 +139,20 @@ class FieldBehaviour(Strict):
     # A support agent looks at an order in the exception queue after this long: first
     # asks to try again, then accepts a partial delivery (or cancels if nothing would come).
     support_after_hours: Annotated[float, Field(gt=0, le=240)] = 4.0
+    supply: SupplyBehaviour = SupplyBehaviour()
+
+
+class ScheduledSupply(Strict):
+    """A supply line the buying or returns system opens during the rehearsal, at `at`:
+    sent to `POST /v1/supply/events` as `po_created` or `return_authorised`."""
+
+    at: AwareDatetime
+    supply_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
+    kind: Literal["purchase_order", "customer_return"]
+    sku: str
+    node_id: str
+    qty: Annotated[int, Field(gt=0, le=100_000_000)]
+    eta: date
 
 
 class ScheduledIncident(Strict):
@@ -156,6 +183,7 @@ class Scenario(Strict):
     demand: Demand
     field: FieldBehaviour = FieldBehaviour()
     incidents: list[ScheduledIncident] = []
+    supply: list[ScheduledSupply] = []  # lines opened during the run (the network's: at start)
     policies: list[str] = ["balanced"]  # compared side by side; names from domain.policy
 
     @model_validator(mode="after")
@@ -174,6 +202,13 @@ class Scenario(Strict):
                 raise ValueError(f"incident at {incident.at}: unknown carrier")
             if incident.sku and incident.sku not in skus:
                 raise ValueError(f"incident at {incident.at}: unknown sku {incident.sku}")
+        known_lines = {line.id for line in self.network.supply}
+        for line in self.supply:
+            if line.sku not in skus or line.node_id not in nodes:
+                raise ValueError(f"supply {line.supply_id}: unknown sku or node")
+            if line.supply_id in known_lines:
+                raise ValueError(f"supply {line.supply_id} appears twice")
+            known_lines.add(line.supply_id)
         unknown = [name for name in self.policies if name not in PRESETS]
         if unknown:
             raise ValueError(f"unknown policy {unknown}; known: {', '.join(PRESETS)}")

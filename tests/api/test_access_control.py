@@ -34,6 +34,7 @@ ROUTES: list[tuple[str, str, set[str | None]]] = [
     ("POST", "/v1/nodes/{node_id}/events", {"warehouse", "admin", SIGNED}),
     ("POST", "/v1/carriers/{carrier_id}/events", {"warehouse", "admin", SIGNED}),
     ("POST", "/v1/incidents", {"warehouse", "admin", SIGNED}),
+    ("POST", "/v1/supply/events", {"warehouse", "admin", SIGNED}),
     ("POST", "/v1/admin/network", {"admin"}),
     ("PUT", "/v1/admin/sourcing-policy", {"admin"}),
     ("GET", "/v1/admin/sourcing-policy", {"admin"}),

@@ -7,10 +7,12 @@ import pytest
 
 from domain.errors import Refusal
 from domain.field_events import CarrierEvent, CarrierEventSignal, NodeEvent, NodeEventSignal
+from domain.future_stock import PreorderHold
 from domain.incidents import Incident
 from domain.local_time import LocalTime
 from domain.order import OrderLine, OrderStatus, PlaceOrder, ShipmentStatus
 from domain.order_lifecycle import Notice, OrderLifecycle
+from domain.preorder import PreorderHeld, PreorderNews, SupplyHeld
 from domain.sourcing import PlannedLine, PlannedShipment, SourcingPlan
 
 PROMISED = date(2026, 12, 22)
@@ -388,3 +390,76 @@ def test_an_order_is_cancelled_until_a_parcel_leaves(shipped: bool):
     assert story.topics("node")[-1] == "cancel_picking"
     assert story.topics()[-1] == "order_cancelled"
     assert story.order.too_late_to_cancel() is None  # asking again gets the same answer
+
+
+# --- Pre-orders -----------------------------------------------------------------------
+
+
+def held_on(supply_id: str, eta: date, deliver_on: date, qty: int = 2) -> PreorderHeld:
+    return PreorderHeld(
+        on_hand=SourcingPlan(shipments=[], deliver_by=eta, explanation=[]),
+        supply=[
+            SupplyHeld(
+                line_id="1",
+                sku="SKU-1",
+                qty=qty,
+                supply_id=supply_id,
+                node_id="DC-LYON",
+                eta=eta,
+                deliver_on=deliver_on,
+            )
+        ],
+        deliver_by=deliver_on,
+    )
+
+
+def hold(status: str, supply_id: str = "PO-1", hold_id: str = "h1") -> PreorderHold:
+    return PreorderHold(
+        hold_id=hold_id,
+        line_id="1",
+        sku="SKU-1",
+        supply_id=supply_id,
+        node_id="DC-LYON",
+        qty=2,
+        round=1,
+        status=status,  # type: ignore[arg-type]
+        eta=date(2026, 12, 18),
+    )
+
+
+def test_a_pre_order_without_a_date_takes_its_supplys_and_says_what_it_waits_for():
+    story = Story(promised=None)
+    story.order.preorder_held(held_on("PO-1", date(2026, 12, 18), date(2026, 12, 20)))
+    assert story.order.view.promised_by == date(2026, 12, 20)
+    assert story.order.view.waiting_for == ["PO-1"]
+    assert "waits for 2 x SKU-1 from PO-1 at DC-LYON, due 2026-12-18" in story.summaries()[-2]
+    assert story.topics() == []  # nothing new to tell: the date is the one just given
+
+
+def test_a_pre_order_waits_while_its_units_are_on_their_way_and_goes_on_once_all_arrived():
+    story = Story()
+    story.order.preorder_held(held_on("PO-1", date(2026, 12, 18), date(2026, 12, 20)))
+    assert story.order.supply_news(PreorderNews(holds=[hold("held")])) == []
+    assert story.order.supply_news(PreorderNews(holds=[hold("served")])) is None
+    assert story.order.view.waiting_for == []
+    assert "arrived with PO-1 at DC-LYON: held for this order" in story.summaries()[-1]
+
+
+def test_units_that_will_not_come_are_handed_back_once_to_be_held_elsewhere():
+    story = Story()
+    dropped = story.order.supply_news(PreorderNews(holds=[hold("dropped")]))
+    assert dropped == [OrderLine(line_id="1", sku="SKU-1", qty=2)]
+    # The same news read again (the next signal) is not a second loss.
+    assert story.order.supply_news(PreorderNews(holds=[hold("dropped")])) is None
+
+
+def test_supply_coming_later_than_promised_repromises_and_tells_the_customer():
+    story = Story()
+    news = PreorderNews(holds=[hold("held")], deliver_by=PROMISED + timedelta(days=3))
+    story.order.supply_news(news)
+    assert story.order.view.promised_by == PROMISED + timedelta(days=3)
+    [notice] = [n for n in story.told if n.topic == "new_delivery_date"]
+    assert notice.payload["was"] == PROMISED.isoformat() and notice.payload["may_cancel"]
+    # Sooner than promised changes nothing.
+    story.order.supply_news(PreorderNews(holds=[hold("held")], deliver_by=PROMISED))
+    assert story.order.view.promised_by == PROMISED + timedelta(days=3)

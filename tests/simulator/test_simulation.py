@@ -197,3 +197,68 @@ async def test_the_oms_learns_a_slow_node_and_keeps_the_promise_a_plain_oms_brea
     assert learning["otif_by_method"]["home_standard"]["orders"] == len(customers)
     assert plain["otif_by_method"]["home_standard"]["otif"] == 0.0
     assert learning["oversells"] == 0 and plain["oversells"] == 0
+
+
+def preorder_scenario() -> Scenario:
+    """Nothing on hand: six customers on Monday morning can only pre-order. PO-1 (4 units,
+    due Wednesday) and PO-2 (10 units, due Saturday, opened at the start) both come with
+    half their units. The first four pre-orders take PO-1, the last two PO-2; on Wednesday
+    the two oldest are served, the other two move to PO-2 with a later date, and PO-2's
+    five units serve the four waiting for it."""
+    scenario = slow_node_scenario().model_dump(mode="json", by_alias=True)
+    scenario["name"] = "pre-orders"
+    scenario["network"]["stock"] = []
+    scenario["network"]["supply"] = [
+        {
+            "id": "PO-1",
+            "kind": "purchase_order",
+            "sku": "GIFT",
+            "node_id": "DC-PARIS",
+            "qty": 4,
+            "eta": "2026-01-07",
+        }
+    ]
+    scenario["supply"] = [
+        {
+            "at": "2026-01-05T00:00:00+01:00",
+            "supply_id": "PO-2",
+            "kind": "purchase_order",
+            "sku": "GIFT",
+            "node_id": "DC-PARIS",
+            "qty": 10,
+            "eta": "2026-01-10",
+        }
+    ]
+    scenario["period"] = {"start": "2026-01-05T00:00:00+01:00", "days": 1, "drain_days": 10}
+    scenario["demand"]["peaks"] = []
+    scenario["demand"]["lines_per_cart"] = {"1": 1.0}
+    scenario["demand"]["units_per_line"] = {"1": 1.0}
+    scenario["field"]["pick_delay"] = {"min_hours": 0.5, "mode_hours": 0.5, "max_hours": 1}
+    scenario["field"]["supply"] = {
+        "late_probability": 0,
+        "short_probability": 1,
+        "short_share": 0.5,
+    }
+    return Scenario.model_validate(scenario)
+
+
+async def test_pre_orders_are_served_oldest_first_and_the_rest_move_to_later_supply():
+    scenario = preorder_scenario()
+    assert len(carts(scenario)) == 6
+
+    report = await simulate(scenario)
+
+    assert report["carts_without_option"] == 0 and report["orders"] == 6
+    preorders = report["preorders"]
+    assert preorders["placed"] == 6
+    assert preorders["moved_to_other_supply"] == 2
+    # Those two get a later date; so may a customer whose cart's promise (a second old)
+    # still offered PO-1 when another order took its last unit.
+    assert 2 <= preorders["repromised"] <= 3
+    assert preorders["delivered"] == preorders["served_on_time"] == 6
+    assert preorders["exceptions"] == 0
+    assert preorders["future_units_oversold"] == 0
+    assert preorders["suppliers"]["short"] == 2
+    assert preorders["suppliers"]["units_received"] == 2 + 5
+    assert report["oversells"] == 0 and report["ledger_problems"] == []
+    assert report["left_behind"] == 0 and report["still_open_at_end"] == 0

@@ -24,6 +24,7 @@ def upgrade() -> None:
             sa.Column("allocated", sa.Integer(), nullable=False, server_default="0")
         )
         batch_op.add_column(sa.Column("received", sa.Integer(), nullable=False, server_default="0"))
+        batch_op.add_column(sa.Column("damaged", sa.Integer(), nullable=False, server_default="0"))
         batch_op.add_column(
             sa.Column(
                 "status",
@@ -39,6 +40,7 @@ def upgrade() -> None:
     with op.batch_alter_table("supply") as batch_op:
         batch_op.alter_column("allocated", server_default=None)
         batch_op.alter_column("received", server_default=None)
+        batch_op.alter_column("damaged", server_default=None)
         batch_op.alter_column("status", server_default=None)
         batch_op.create_index(batch_op.f("ix_supply_updated_at"), ["updated_at"], unique=False)
         batch_op.create_check_constraint("supply_allocated_not_negative", "allocated >= 0")
@@ -72,6 +74,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_supply_updated_at"))
         batch_op.drop_column("updated_at")
         batch_op.drop_column("status")
+        batch_op.drop_column("damaged")
         batch_op.drop_column("received")
         batch_op.drop_column("allocated")
         batch_op.alter_column("expected", new_column_name="qty")
