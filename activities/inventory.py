@@ -216,10 +216,12 @@ class InventoryActivities:
     def release_stock(self, input: ReleaseStockInput) -> StockMovedResult:
         now = datetime.now(UTC)
         with unit_of_work(self.engine) as session:
-            units = ledger.release(session, input.order_id, now, input.node_id, input.round)
             future = 0
-            if input.node_id is None and input.round is None:  # and its pre-order's units
+            if input.node_id is None and input.round is None:
+                # Its pre-order's future units first: a receipt serving them at this moment
+                # ends first, and its stock holds are released below.
                 future = future_stock.release(session, input.order_id, now)
+            units = ledger.release(session, input.order_id, now, input.node_id, input.round)
         return StockMovedResult(units=sum(u.qty for u in units) + future)
 
     @defn

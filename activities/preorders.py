@@ -2,7 +2,7 @@
 tell the order what became of them, and plan its shipments once they have arrived."""
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from pydantic import BaseModel
 from sqlalchemy import Engine
@@ -14,6 +14,7 @@ from activities.inventory import destination_of
 from db import future_stock, ledger
 from db.engine import read_only, unit_of_work
 from db.future_stock import SupplyHoldRequest
+from db.network import read_node
 from db.performance import PerformanceCache
 from db.policies import active_policy
 from db.supply_chain import load_supply_chain
@@ -23,25 +24,29 @@ from domain.order import Delivery, OrderLine
 from domain.preorder import (
     PreorderHeld,
     PreorderNews,
-    PreorderPlan,
     SupplyHeld,
     delivery_from,
     plan_preorder,
 )
 from domain.sourcing import SourcingPlan, Unsourceable, source_order
-from domain.supply_chain import SupplyChain, protection
+from domain.supply_chain import protection
 
 
-class HoldPreorderInput(BaseModel):
+class PlanPreorderInput(BaseModel):
     order_id: str
-    round: int  # the pre-order's sourcing round: every hold of it carries it
     lines: list[OrderLine]
     # Line id -> units nobody has on hand, as sourcing found; None: find out here (the
     # lines may all be on hand by now).
     missing: dict[str, int] | None = None
     delivery: Delivery
     now: datetime
+
+
+class HoldPreorderInput(BaseModel):
+    order_id: str
+    round: int  # the pre-order's sourcing round: every hold of it carries it
     tag: str = ""  # tells a later hold in the same round from the first ones
+    held: PreorderHeld  # what to hold: the plan of plan_preorder
 
 
 class PreorderNewsInput(BaseModel):
@@ -72,9 +77,10 @@ class PreorderActivities:
         return chain, policy
 
     @defn
-    def hold_preorder(self, input: HoldPreorderInput) -> PreorderHeld:
-        """Hold the units on hand in stock and the missing ones on the soonest supply that
-        covers them, all in one transaction or none."""
+    def plan_preorder(self, input: PlanPreorderInput) -> PreorderHeld:
+        """What the pre-order would hold: the units on hand in stock, the missing ones on
+        the soonest supply that covers them (holding nothing: `hold_preorder` holds it, so
+        that a retried call never plans around its own first holds)."""
         chain, policy = self._chain([line.sku for line in input.lines], input.now)
         destination = destination_of(chain, input.delivery)
         missing = input.missing
@@ -92,13 +98,14 @@ class PreorderActivities:
                     ("standard",),
                     outlook=chain.outlook(policy),
                 )
-                missing = {}
             except Unsourceable as exc:
                 missing = exc.missing
+            else:
+                return PreorderHeld(on_hand=on_hand, supply=[], deliver_by=on_hand.deliver_by)
         plan = (
             plan_preorder(input.lines, missing, destination, chain, input.now, policy)
             if missing
-            else PreorderPlan(on_hand=on_hand, from_supply=[], deliver_by=on_hand.deliver_by)
+            else None  # on hand, but not as one plan under the policy
         )
         if plan is None:
             raise ApplicationError(
@@ -106,28 +113,6 @@ class PreorderActivities:
                 type=Refusal.UNSOURCEABLE,
                 non_retryable=True,
             )
-        stock = _stock_requests(chain, input, plan.on_hand)
-        supply = [
-            SupplyHoldRequest(
-                order_id=input.order_id,
-                line_id=pick.line_id,
-                sku=pick.sku,
-                supply_id=pick.supply.supply_id,
-                qty=pick.qty,
-                round=input.round,
-                tag=input.tag,
-            )
-            for pick in plan.from_supply
-        ]
-        now = datetime.now(UTC)
-        with unit_of_work(self.engine) as session:
-            try:
-                ledger.reserve(session, stock, now)
-                future_stock.hold(session, supply, policy.return_resale_rate, now)
-            except InsufficientStock as exc:
-                raise ApplicationError(
-                    str(exc), type=Refusal.INSUFFICIENT_STOCK, non_retryable=True
-                ) from exc
         return PreorderHeld(
             on_hand=plan.on_hand,
             supply=[
@@ -146,6 +131,51 @@ class PreorderActivities:
         )
 
     @defn
+    def hold_preorder(self, input: HoldPreorderInput) -> None:
+        """Hold a pre-order's plan, all in one transaction or none; each hold's id makes a
+        retried call hold once. Supply lines are locked before stock rows, as a receipt
+        locks them: two such transactions never wait for each other in a circle."""
+        with read_only(self.engine) as session:
+            nodes = {s.node_id: read_node(session, s.node_id) for s in input.held.on_hand.shipments}
+        stock = [
+            ledger.ReservationRequest(
+                reservation_id=(
+                    f"{input.order_id}:{line.line_id}:{shipment.node_id}{input.tag}:r{input.round}"
+                ),
+                order_id=input.order_id,
+                line_id=line.line_id,
+                sku=line.sku,
+                node_id=shipment.node_id,
+                qty=line.qty,
+                protection_qty=protection(node) if (node := nodes[shipment.node_id]) else 0,
+            )
+            for shipment in input.held.on_hand.shipments
+            for line in shipment.lines
+        ]
+        supply = [
+            SupplyHoldRequest(
+                order_id=input.order_id,
+                line_id=held.line_id,
+                sku=held.sku,
+                supply_id=held.supply_id,
+                qty=held.qty,
+                round=input.round,
+                tag=input.tag,
+            )
+            for held in input.held.supply
+        ]
+        now = datetime.now(UTC)
+        with unit_of_work(self.engine) as session:
+            resale_rate = active_policy(session).return_resale_rate
+            try:
+                future_stock.hold(session, supply, resale_rate, now)
+                ledger.reserve(session, stock, now)
+            except InsufficientStock as exc:
+                raise ApplicationError(
+                    str(exc), type=Refusal.INSUFFICIENT_STOCK, non_retryable=True
+                ) from exc
+
+    @defn
     def preorder_news(self, input: PreorderNewsInput) -> PreorderNews:
         """The order's holds on future stock as the ledger has them now, and when what is
         still on its way would reach the customer."""
@@ -162,9 +192,6 @@ class PreorderActivities:
                 (s for s in chain.supply.get(hold.sku, []) if s.supply_id == hold.supply_id),
                 None,
             )
-            if line is not None and line.eta < input.now.date():
-                # Due and not here: it comes tomorrow at the soonest.
-                line = line.model_copy(update={"eta": input.now.date() + timedelta(days=1)})
             route = line and delivery_from(line, destination, chain, input.now, policy)
             if route:
                 days.append(route[0])
@@ -216,27 +243,3 @@ class PreorderActivities:
                 type=Refusal.UNSOURCEABLE,
                 non_retryable=True,
             ) from exc
-
-
-def _stock_requests(
-    chain: SupplyChain, input: HoldPreorderInput, plan: SourcingPlan
-) -> list[ledger.ReservationRequest]:
-    requests = []
-    for shipment in plan.shipments:
-        node = chain.by_id.get(shipment.node_id)
-        for line in shipment.lines:
-            requests.append(
-                ledger.ReservationRequest(
-                    reservation_id=(
-                        f"{input.order_id}:{line.line_id}:{shipment.node_id}{input.tag}"
-                        f":r{input.round}"
-                    ),
-                    order_id=input.order_id,
-                    line_id=line.line_id,
-                    sku=line.sku,
-                    node_id=shipment.node_id,
-                    qty=line.qty,
-                    protection_qty=protection(node) if node is not None else 0,
-                )
-            )
-    return requests

@@ -19,7 +19,7 @@ from db import ledger
 from db.engine import insert_if_absent
 from db.events import claim_event, record_event_result
 from db.tables import ReservationRow, StockRow, SupplyHoldRow, SupplyRow
-from domain.errors import InsufficientStock, InvalidNetwork, InventoryConflict, NotFound
+from domain.errors import InsufficientStock, InventoryConflict, NotFound
 from domain.future_stock import (
     PERMILLE,
     InvalidSupplyEvent,
@@ -112,11 +112,28 @@ def hold(
 
 
 def release(session: Session, order_id: str, now: datetime) -> int:
-    """Give back every future unit an order still holds; the units given back."""
+    """Give back every future unit an order still holds; the units given back.
+
+    Its supply lines are locked first, as a receipt locks them: a receipt serving this
+    order at the same moment either finished (the hold is served, a stock hold now, for
+    the stock ledger to release after this) or waits for this to end."""
+    lines = sorted({row.supply_id for row in _holds(session, order_id=order_id, status="held")})
+    for supply_id in lines:
+        session.get(SupplyRow, supply_id, with_for_update=True, populate_existing=True)
     units = 0
-    for row in _holds(session, order_id=order_id, status="held"):
-        _free(session, row, "released", now)
-        units += row.qty
+    for row in _holds(session, order_id=order_id, status="held", fresh=True):
+        freed = session.exec(
+            update(SupplyHoldRow)
+            .where(col(SupplyHoldRow.id) == row.id, col(SupplyHoldRow.status) == "held")
+            .values(status="released", updated_at=now)
+        )
+        if freed.rowcount == 1:
+            session.exec(
+                update(SupplyRow)
+                .where(col(SupplyRow.id) == row.supply_id)
+                .values(allocated=SupplyRow.allocated - row.qty, updated_at=now)
+            )
+            units += row.qty
     session.flush()
     return units
 
@@ -206,8 +223,9 @@ def changed_lines(
 
 
 def load_line(session: Session, supply: Supply, now: datetime) -> None:
-    """A supply row of a network document: opens the line, or updates its quantity and
-    date when pre-orders still fit in it (else a supply event must say what changed)."""
+    """A supply row of a network document: opens the line, or updates one nothing has
+    touched yet. A line pre-orders hold or that received units changes only through its
+    supply events (they tell the pre-orders; a reload would not)."""
     row = session.get(SupplyRow, supply.id, with_for_update=True)
     if row is None:
         session.add(
@@ -222,18 +240,8 @@ def load_line(session: Session, supply: Supply, now: datetime) -> None:
             )
         )
         return
-    if (row.kind, row.sku, row.node_id) != (supply.kind, supply.sku, supply.node_id) and (
-        row.allocated or row.received
-    ):
-        raise InvalidNetwork(
-            f"supply {supply.id} already has pre-orders or receipts: its kind, sku and node "
-            "cannot change"
-        )
-    if supply.qty < row.allocated:
-        raise InvalidNetwork(
-            f"supply {supply.id}: {supply.qty} expected is below the {row.allocated} units "
-            "pre-orders hold; send a po_updated event instead"
-        )
+    if row.status != "open" or row.received or _holds(session, supply_id=row.id):
+        return  # pre-orders or receipts: its supply events own it now, not a network load
     row.kind, row.sku, row.node_id = supply.kind, supply.sku, supply.node_id
     row.expected, row.eta, row.updated_at = supply.qty, supply.eta, now
 
@@ -278,18 +286,27 @@ def apply_event(
 
 def _open(session: Session, event: SupplyEvent, now: datetime) -> SupplyRow:
     assert event.sku and event.node_id and event.qty and event.eta  # the event's validator
-    if session.get(SupplyRow, event.supply_id) is not None:
-        raise InventoryConflict(f"supply line {event.supply_id} exists already")
-    row = SupplyRow(
-        id=event.supply_id,
-        kind=event.kind,
-        sku=event.sku,
-        node_id=event.node_id,
-        expected=event.qty,
-        eta=event.eta,
-        updated_at=now,
+    opened = insert_if_absent(
+        session,
+        SupplyRow,
+        dict(
+            id=event.supply_id,
+            kind=event.kind,
+            sku=event.sku,
+            node_id=event.node_id,
+            expected=event.qty,
+            eta=event.eta,
+            allocated=0,
+            received=0,
+            damaged=0,
+            status="open",
+            updated_at=now,
+        ),
     )
-    session.add(row)
+    if not opened:
+        raise InventoryConflict(f"supply line {event.supply_id} exists already")
+    row = session.get(SupplyRow, event.supply_id)
+    assert row is not None
     return row
 
 
@@ -398,26 +415,22 @@ def _serve(session: Session, row: SupplyRow, held: SupplyHoldRow, now: datetime)
 
 
 def _free(
-    session: Session, held: SupplyHoldRow, status: str, now: datetime, row: SupplyRow | None = None
+    session: Session, held: SupplyHoldRow, status: str, now: datetime, row: SupplyRow
 ) -> None:
-    if row is None:
-        session.exec(
-            update(SupplyRow)
-            .where(col(SupplyRow.id) == held.supply_id)
-            .values(allocated=SupplyRow.allocated - held.qty, updated_at=now)
-        )
-    else:
-        row.allocated -= held.qty
+    row.allocated -= held.qty
     held.status, held.updated_at = status, now
 
 
 def _into_stock(session: Session, row: SupplyRow, units: int, event_id: str, now: datetime) -> None:
-    stock = session.get(StockRow, (row.sku, row.node_id), with_for_update=True)
-    if stock is None:  # the first units of this SKU at this node open its stock record
-        session.add(
-            StockRow(sku=row.sku, node_id=row.node_id, on_hand=0, reserved=0, updated_at=now)
-        )
-        session.flush()
+    # The first units of this SKU at this node open its stock record (once, whoever is
+    # first: a concurrent first receipt waits, then finds it).
+    insert_if_absent(
+        session,
+        StockRow,
+        dict(
+            sku=row.sku, node_id=row.node_id, on_hand=0, reserved=0, safety_stock=0, updated_at=now
+        ),
+    )
     ledger.change_stock(session, row.sku, row.node_id, units, 0, now)
     ledger.record_movement(
         session, row.sku, row.node_id, "supply_receipt", units, 0, event_id, None, now
@@ -433,9 +446,15 @@ def _waiting(session: Session, supply_id: str) -> list[Waiting]:
 
 
 def _holds(
-    session: Session, order_id: str | None = None, supply_id: str | None = None, status: str = ""
+    session: Session,
+    order_id: str | None = None,
+    supply_id: str | None = None,
+    status: str = "",
+    fresh: bool = False,
 ) -> list[SupplyHoldRow]:
     query = select(SupplyHoldRow)
+    if fresh:  # as committed now, not as this session read them before
+        query = query.execution_options(populate_existing=True)
     if order_id is not None:
         query = query.where(SupplyHoldRow.order_id == order_id)
     if supply_id is not None:

@@ -51,8 +51,8 @@ def give_back(session: Session, order_id: str, why: str, now: datetime) -> dict[
     """Release what a closed order still holds (through the ledger's movements, once) and
     mark it failed in the read model; the shipments whose carrier booking must go too.
     Safe to run twice: the second time finds nothing held."""
-    units = sum(held.qty for held in ledger.release(session, order_id, now))
-    units += future_stock.release(session, order_id, now)
+    units = future_stock.release(session, order_id, now)  # first, as the order's release
+    units += sum(held.qty for held in ledger.release(session, order_id, now))
     row = session.get(OrderRow, order_id, with_for_update=True)
     view = OrderView.model_validate(row.view) if row is not None else None
     if view is not None:

@@ -8,7 +8,7 @@ is the latest of the two parts.
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel
 
@@ -86,13 +86,15 @@ def plan_preorder(
     outlook = chain.outlook(policy)
     carriers = chain.carriers_on(now.date())
     picks: list[SupplyPick] = []
+    taken: dict[str, int] = {}  # supply id -> units earlier lines of this cart took
     for line in lines:
         short = missing.get(line.line_id, 0)
         if not short:
             continue
-        pick = _first_cover(line, short, destination, chain, now, policy)
+        pick = _first_cover(line, short, destination, chain, now, policy, taken)
         if pick is None:
             return None
+        taken[pick.supply.supply_id] = taken.get(pick.supply.supply_id, 0) + short
         picks.append(pick)
     if not picks:
         return None
@@ -133,9 +135,11 @@ def _first_cover(
     chain: SupplyChain,
     now: datetime,
     policy: SourcingPolicy,
+    taken: dict[str, int],
 ) -> SupplyPick | None:
     for supply in chain.supply.get(line.sku, []):
-        if supply.allocatable < short or not allowed(supply.node_id, chain, policy, destination):
+        left = supply.allocatable - taken.get(supply.supply_id, 0)
+        if left < short or not allowed(supply.node_id, chain, policy, destination):
             continue
         route = delivery_from(supply, destination, chain, now, policy)
         if route is not None:
@@ -154,6 +158,8 @@ def allowed(
         return False
     if node.type == "warehouse":
         return True
+    if destination.pickup_node_id is not None:  # a store restocks no other store's counter
+        return node_id == destination.pickup_node_id
     return (
         node.ship_from_store
         and policy.use_stores
@@ -173,8 +179,11 @@ def delivery_from(
     node = chain.by_id.get(supply.node_id)
     if node is None:
         return None
+    # Due and not received: it comes tomorrow at the soonest.
+    tomorrow = now.date() + timedelta(days=1)
+    arrives = supply.eta if supply.eta >= now.date() else tomorrow
     ship_on = ship_day(
-        node, now, chain.holidays, chain.capacity_used.get(node.id), not_before=supply.eta
+        node, now, chain.holidays, chain.capacity_used.get(node.id), not_before=arrives
     )
     if ship_on is None:
         return None

@@ -139,7 +139,9 @@ class FieldBehaviour(Strict):
     # A support agent looks at an order in the exception queue after this long: first
     # asks to try again, then accepts a partial delivery (or cancels if nothing would come).
     support_after_hours: Annotated[float, Field(gt=0, le=240)] = 4.0
-    supply: SupplyBehaviour = SupplyBehaviour()
+    # Suppliers and returning customers deliver the supply lines (simulator/supply.py);
+    # without it none ever arrives, as in the rehearsals before they were simulated.
+    supply: SupplyBehaviour | None = None
 
 
 class ScheduledSupply(Strict):

@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from simulator.oms_client import OmsClient
-from simulator.scenario import Scenario
+from simulator.scenario import Scenario, SupplyBehaviour
 
 Schedule = Callable[[datetime, str, Callable[[], Awaitable[None]]], None]
 PATH = "/v1/supply/events"
@@ -34,7 +34,8 @@ class SupplyStats:
 class SupplyField:
     def __init__(self, scenario: Scenario, oms: OmsClient, schedule: Schedule):
         self.scenario = scenario
-        self.behaviour = scenario.field.supply
+        self.behaviour = scenario.field.supply or SupplyBehaviour()
+        self.simulated = scenario.field.supply is not None
         self.oms = oms
         self.schedule = schedule
         # Its own draws: adding supply to a scenario leaves the rest of the field as it was.
@@ -45,7 +46,9 @@ class SupplyField:
     def plan(self, start: datetime) -> None:
         """Draw how every supply line will really arrive, and schedule what the buying and
         returns systems will say: the network's lines (open from the start), then the lines
-        opened during the run."""
+        opened during the run. A scenario without supply behaviour sends nothing."""
+        if not self.simulated:
+            return
         for loaded in self.scenario.network.supply:
             self._line(start, loaded.id, loaded.kind, loaded.node_id, loaded.qty, loaded.eta)
         for line in self.scenario.supply:

@@ -88,6 +88,7 @@ def build_activities(
         inventory.ship_unheld,
         inventory.book_capacity,
         inventory.release_capacity,
+        preorders.plan_preorder,
         preorders.hold_preorder,
         preorders.preorder_news,
         preorders.plan_held,

@@ -225,14 +225,15 @@ class OrderWorkflow:
         and go on with the supply's news: ship once every unit has arrived, hold elsewhere
         what will not come, or leave the order to a person."""
         lines = self._input.order.lines
+        heard = self._supply_signals  # news from now on: a receipt may beat the hold's answer
         held = await self._sourcing.hold_preorder(lines, missing)
         if isinstance(held, Unplaced):
             await self._fail(held.reason)
             return None
         self._order.preorder_held(held)
         self._publisher.save(self._order)
-        due = max(s.eta for s in held.supply)
-        heard, look_now = self._supply_signals, False
+        due = max([s.eta for s in held.supply], default=workflow.now().date())
+        look_now = not held.supply  # all on hand by now: nothing to wait for
         while True:
             if not look_now:
                 await self._wait_for_supply_news(due, heard)

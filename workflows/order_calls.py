@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.preorders import (
         HoldPreorderInput,
         PlanHeldInput,
+        PlanPreorderInput,
         PreorderActivities,
         PreorderNewsInput,
     )
@@ -106,9 +107,19 @@ async def release_stock(
     )
 
 
-async def hold_preorder(input: HoldPreorderInput) -> PreorderHeld:
-    """Hold a pre-order's units: on hand in stock, the rest on incoming supply."""
+async def plan_preorder(input: PlanPreorderInput) -> PreorderHeld:
+    """What a pre-order would hold: on hand in stock, the rest on incoming supply."""
     return await workflow.execute_activity_method(
+        PreorderActivities.plan_preorder,
+        input,
+        start_to_close_timeout=LEDGER_TIMEOUT,
+        retry_policy=LEDGER_RETRY,
+    )
+
+
+async def hold_preorder(input: HoldPreorderInput) -> None:
+    """Hold a pre-order's plan, all or nothing."""
+    await workflow.execute_activity_method(
         PreorderActivities.hold_preorder,
         input,
         start_to_close_timeout=LEDGER_TIMEOUT,

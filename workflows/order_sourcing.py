@@ -8,7 +8,7 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.inventory import ReserveStockInput, SourceOrderInput
-    from activities.preorders import HoldPreorderInput, PlanHeldInput
+    from activities.preorders import HoldPreorderInput, PlanHeldInput, PlanPreorderInput
     from domain.errors import Refusal
     from domain.order import OrderLine, Shipment
     from domain.order_lifecycle import OrderLifecycle
@@ -105,16 +105,17 @@ class OrderSourcing:
                 self._later_holds += 1
                 round, tag = self.preorder_round, f"+{self._later_holds}"
             try:
-                held = await call.hold_preorder(
-                    HoldPreorderInput(
+                held = await call.plan_preorder(
+                    PlanPreorderInput(
                         order_id=order.order_id,
-                        round=round,
                         lines=lines,
                         missing=missing,
                         delivery=order.delivery,
                         now=workflow.now(),
-                        tag=tag,
                     )
+                )
+                await call.hold_preorder(
+                    HoldPreorderInput(order_id=order.order_id, round=round, tag=tag, held=held)
                 )
             except ActivityError as err:
                 if refusal(err) != Refusal.INSUFFICIENT_STOCK:

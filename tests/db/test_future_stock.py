@@ -358,3 +358,47 @@ def test_concurrent_pre_orders_racing_for_the_last_future_units_never_oversell(p
     assert line(pg).allocated == 25
     with read_only(pg) as session:
         assert future_stock.balance_problems(session) == []
+
+
+def test_a_hold_asked_twice_holds_once(engine: Engine):
+    open_po(engine, 10)
+    preorder(engine, "O-1", 4)
+    preorder(engine, "O-1", 4)  # the same hold id: a retried call
+    assert line(engine).allocated == 4
+
+
+def test_an_order_cancelled_after_its_units_arrived_gives_back_the_stock_they_became(
+    engine: Engine,
+):
+    open_po(engine, 10)
+    preorder(engine, "O-1", 4)
+    before = stock(engine)
+    apply(engine, supply_event("rcv-1", "received", qty=4, final=False))
+    assert stock(engine) == (before[0] + 4, before[1] + 4)
+
+    now = datetime.now(UTC)
+    with unit_of_work(engine) as session:  # as the order's release: future units, then stock
+        assert future_stock.release(session, "O-1", now) == 0  # nothing left on the way
+        released = ledger.release(session, "O-1", now)
+    assert [(r.node_id, r.qty) for r in released] == [("DC-LYON", 4)]
+    assert stock(engine) == (before[0] + 4, before[1])  # the units are anyone's now
+    assert line(engine).allocated == 0
+
+
+def test_a_network_reload_leaves_a_line_with_pre_orders_to_its_events(engine: Engine):
+    open_po(engine, 10)
+    preorder(engine, "O-1", 4)
+    doc = small_network()
+    doc["supply"] = [
+        {
+            "id": "PO-1",
+            "kind": "purchase_order",
+            "sku": "SKU-2",
+            "node_id": "DC-LYON",
+            "qty": 2,
+            "eta": ETA.isoformat(),
+        }
+    ]
+    with unit_of_work(engine) as session:
+        load_network(session, NetworkDocument.model_validate(doc))
+    assert (line(engine).expected, line(engine).allocated) == (10, 4)
