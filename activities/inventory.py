@@ -183,26 +183,7 @@ class InventoryActivities:
     @defn
     def reserve_stock(self, input: ReserveStockInput) -> ReserveStockResult:
         """Hold every planned unit in one transaction, or none."""
-        requests = []
-        with read_only(self.engine) as session:  # the network, read before queueing to write
-            for shipment in input.plan.shipments:
-                # Only the plan's nodes: the reservation is the hot path of every order.
-                node = read_node(session, shipment.node_id)
-                protected = protection(node) if node is not None else 0
-                for line in shipment.lines:
-                    requests.append(
-                        ledger.ReservationRequest(
-                            reservation_id=(
-                                f"{input.order_id}:{line.line_id}:{shipment.node_id}:r{input.round}"
-                            ),
-                            order_id=input.order_id,
-                            line_id=line.line_id,
-                            sku=line.sku,
-                            node_id=shipment.node_id,
-                            qty=line.qty,
-                            protection_qty=protected,
-                        )
-                    )
+        requests = reservation_requests(self.engine, input.order_id, input.plan, input.round)
         with unit_of_work(self.engine) as session:
             try:
                 ledger.reserve(session, requests, datetime.now(UTC))
@@ -260,6 +241,34 @@ class InventoryActivities:
                 input.round,
             )
         return StockMovedResult(units=units)
+
+
+def reservation_requests(
+    engine: Engine, order_id: str, plan: SourcingPlan, round: int, tag: str = ""
+) -> list[ledger.ReservationRequest]:
+    """A hold for each planned line, its id ending with the sourcing round (`tag` tells a
+    later hold of the same round from the first)."""
+    requests = []
+    with read_only(engine) as session:  # the network, read before queueing to write
+        for shipment in plan.shipments:
+            # Only the plan's nodes: the reservation is the hot path of every order.
+            node = read_node(session, shipment.node_id)
+            protected = protection(node) if node is not None else 0
+            for line in shipment.lines:
+                requests.append(
+                    ledger.ReservationRequest(
+                        reservation_id=(
+                            f"{order_id}:{line.line_id}:{shipment.node_id}{tag}:r{round}"
+                        ),
+                        order_id=order_id,
+                        line_id=line.line_id,
+                        sku=line.sku,
+                        node_id=shipment.node_id,
+                        qty=line.qty,
+                        protection_qty=protected,
+                    )
+                )
+    return requests
 
 
 def destination_of(chain: SupplyChain, delivery: Delivery) -> Destination:

@@ -10,11 +10,10 @@ from sqlmodel import col, select
 from temporalio.exceptions import ApplicationError
 
 from activities import defn
-from activities.inventory import destination_of
+from activities.inventory import destination_of, reservation_requests
 from db import future_stock, ledger
 from db.engine import read_only, unit_of_work
 from db.future_stock import SupplyHoldRequest
-from db.network import read_node
 from db.performance import PerformanceCache
 from db.policies import active_policy
 from db.supply_chain import load_supply_chain
@@ -29,7 +28,6 @@ from domain.preorder import (
     plan_preorder,
 )
 from domain.sourcing import SourcingPlan, Unsourceable, source_order
-from domain.supply_chain import protection
 
 
 class PlanPreorderInput(BaseModel):
@@ -135,23 +133,9 @@ class PreorderActivities:
         """Hold a pre-order's plan, all in one transaction or none; each hold's id makes a
         retried call hold once. Supply lines are locked before stock rows, as a receipt
         locks them: two such transactions never wait for each other in a circle."""
-        with read_only(self.engine) as session:
-            nodes = {s.node_id: read_node(session, s.node_id) for s in input.held.on_hand.shipments}
-        stock = [
-            ledger.ReservationRequest(
-                reservation_id=(
-                    f"{input.order_id}:{line.line_id}:{shipment.node_id}{input.tag}:r{input.round}"
-                ),
-                order_id=input.order_id,
-                line_id=line.line_id,
-                sku=line.sku,
-                node_id=shipment.node_id,
-                qty=line.qty,
-                protection_qty=protection(node) if (node := nodes[shipment.node_id]) else 0,
-            )
-            for shipment in input.held.on_hand.shipments
-            for line in shipment.lines
-        ]
+        stock = reservation_requests(
+            self.engine, input.order_id, input.held.on_hand, input.round, input.tag
+        )
         supply = [
             SupplyHoldRequest(
                 order_id=input.order_id,

@@ -59,6 +59,21 @@ def open_po(engine: Engine, qty: int = 100, supply_id: str = "PO-1", sku: str = 
     )
 
 
+def authorise_return(engine: Engine, qty: int, supply_id: str = "RET-1"):
+    return apply(
+        engine,
+        supply_event(
+            f"open-{supply_id}",
+            "return_authorised",
+            supply_id,
+            sku="SKU-2",
+            node_id="DC-LYON",
+            qty=qty,
+            eta=ETA.isoformat(),
+        ),
+    )
+
+
 def preorder(engine: Engine, order_id: str, qty: int, supply_id: str = "PO-1") -> None:
     with unit_of_work(engine) as session:
         future_stock.hold(
@@ -113,18 +128,7 @@ def test_a_po_of_100_sells_100_pre_order_units_and_not_one_more(engine: Engine):
 
 
 def test_a_return_authorised_for_10_at_a_70_percent_resale_rate_sells_7(engine: Engine):
-    apply(
-        engine,
-        supply_event(
-            "ra-1",
-            "return_authorised",
-            "RET-1",
-            sku="SKU-2",
-            node_id="DC-LYON",
-            qty=10,
-            eta=ETA.isoformat(),
-        ),
-    )
+    authorise_return(engine, 10)
     preorder(engine, "O-1", 7, "RET-1")
     with pytest.raises(InsufficientSupply):
         preorder(engine, "O-2", 1, "RET-1")
@@ -213,18 +217,7 @@ def test_a_partial_delivery_serves_the_oldest_and_the_others_keep_waiting(engine
 
 
 def test_damaged_returns_serve_nobody_and_never_reach_the_shelf(engine: Engine):
-    apply(
-        engine,
-        supply_event(
-            "ra-1",
-            "return_authorised",
-            "RET-1",
-            sku="SKU-2",
-            node_id="DC-LYON",
-            qty=10,
-            eta=ETA.isoformat(),
-        ),
-    )
+    authorise_return(engine, 10)
     preorder(engine, "O-1", 5, "RET-1")
     before = stock(engine)
     result = apply(
