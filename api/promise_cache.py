@@ -14,7 +14,13 @@ from starlette.concurrency import run_in_threadpool
 
 from db.performance import PerformanceCache
 from db.policies import active_policy
-from db.supply_chain import load_supply_chain, network_fingerprint, read_supply, refresh
+from db.supply_chain import (
+    load_supply_chain,
+    network_fingerprint,
+    read_receipt_times,
+    read_supply,
+    refresh,
+)
 from domain.policy import SourcingPolicy
 from domain.supply_chain import SupplyChain
 
@@ -94,6 +100,7 @@ class SupplyChainCache:
                 else:
                     refresh(self.chain, session, self._since)
                     self.chain.supply = read_supply(session)
+                    self.chain.receipt_times = read_receipt_times(session, self.chain)
                     self._loaded_at = time.monotonic()
             else:
                 refresh(self.chain, session, self._since)

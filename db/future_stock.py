@@ -9,7 +9,8 @@ transaction: no new order can take them in between.
 """
 
 import hashlib
-from datetime import datetime
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, PositiveInt
 from sqlalchemy import case, update
@@ -18,10 +19,11 @@ from sqlmodel import Session, col, select
 from db import ledger
 from db.engine import insert_if_absent
 from db.events import claim_event, record_event_result
-from db.tables import ReservationRow, StockRow, SupplyHoldRow, SupplyRow
+from db.tables import MovementRow, ReservationRow, StockRow, SupplyHoldRow, SupplyRow
 from domain.errors import InsufficientStock, InventoryConflict, NotFound
 from domain.future_stock import (
     PERMILLE,
+    RECEIPTS_KEPT,
     InvalidSupplyEvent,
     PreorderHold,
     SupplyEvent,
@@ -33,6 +35,7 @@ from domain.future_stock import (
     beyond_cover,
     confidence_permille,
     serve_oldest_first,
+    usual_receipt_time,
 )
 from domain.network import Supply
 
@@ -209,6 +212,23 @@ def open_lines(
     for row in session.exec(query.order_by(col(SupplyRow.eta), col(SupplyRow.id))):
         out.setdefault(row.sku, []).append(_line(row, resale_rate))
     return out
+
+
+def receipt_times(session: Session, timezones: dict[str, str]) -> dict[str, time]:
+    """Per node, the local time it usually receives supply, from its recent receipts."""
+    recent = session.exec(
+        select(MovementRow.node_id, MovementRow.at)
+        .where(MovementRow.kind == "supply_receipt")
+        .order_by(col(MovementRow.at).desc())
+        .limit(RECEIPTS_KEPT * max(len(timezones), 1))
+    )
+    seen: dict[str, list[time]] = {}
+    for node_id, at in recent:
+        zone = timezones.get(node_id)
+        times = seen.setdefault(node_id, [])
+        if zone is not None and len(times) < RECEIPTS_KEPT:
+            times.append(at.astimezone(ZoneInfo(zone)).time())
+    return {node_id: usual_receipt_time(times) for node_id, times in seen.items() if times}
 
 
 def changed_lines(

@@ -1,6 +1,6 @@
 """Reading the supply chain (network, ATP, supply, capacity) out of the database."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col
@@ -30,6 +30,7 @@ def load_supply_chain(session: Session, skus: list[str] | None = None) -> Supply
         stock = stock.where(col(StockRow.sku).in_(sorted(set(skus))))
     _apply_stock(chain, session.connection().execute(stock))
     chain.supply = read_supply(session, skus)
+    chain.receipt_times = read_receipt_times(session, chain)
     chain.capacity_used = capacity.effective_usage(session, chain.by_id, _earliest_today(chain))
     chain.outages = incidents.in_force(session, ("carrier_outage",), _earliest_today(chain))
     return chain
@@ -48,6 +49,11 @@ def network_only(session: Session) -> SupplyChain:
 def read_supply(session: Session, skus: list[str] | None = None) -> dict[str, list[SupplyLine]]:
     """Open supply lines, with what pre-orders may still take under the active policy."""
     return future_stock.open_lines(session, active_policy(session).return_resale_rate, skus)
+
+
+def read_receipt_times(session: Session, chain: SupplyChain) -> dict[str, time]:
+    """When each node usually receives supply (a pre-order's work starts then)."""
+    return future_stock.receipt_times(session, {n.id: n.timezone for n in chain.nodes})
 
 
 def network_fingerprint(session: Session) -> str:

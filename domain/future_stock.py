@@ -9,7 +9,7 @@ the same rule in one conditional update, so future stock is never sold twice.
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -26,6 +26,21 @@ ETA_PAST_GRACE = timedelta(days=1)  # an ETA may be yesterday (time zones), not 
 class InvalidSupplyEvent(DomainError):
     """A supply event that cannot apply to the line it names (an ETA long past, a receipt
     of a line already closed)."""
+
+
+# When units are received at a node, local time, before it has received any: the OMS
+# then learns the hour from the receipts it is told of (`usual_receipt_time`).
+DEFAULT_RECEIPT_TIME = time(12)
+RECEIPTS_KEPT = 20  # the most recent receipts per node that say when it receives
+
+
+def usual_receipt_time(times: list[time]) -> time:
+    """The hour a node usually receives supply: the median of its recent receipts (the
+    later one of two middles: a pre-order's date is better late than kept by luck)."""
+    if not times:
+        return DEFAULT_RECEIPT_TIME
+    ordered = sorted(times)
+    return ordered[len(ordered) // 2]
 
 
 def confidence_permille(kind: str, return_resale_rate: float) -> int:

@@ -9,10 +9,11 @@ is the latest of the two parts.
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
-from domain.future_stock import PreorderHold, SupplyLine
+from domain.future_stock import DEFAULT_RECEIPT_TIME, PreorderHold, SupplyLine
 from domain.geo import distance_km
 from domain.lead_times import SHIP
 from domain.order import OrderLine
@@ -179,11 +180,14 @@ def delivery_from(
     node = chain.by_id.get(supply.node_id)
     if node is None:
         return None
-    # Due and not received: it comes tomorrow at the soonest.
+    # Due and not received: it comes tomorrow at the soonest. Work on the units starts when
+    # the node usually receives supply: units received after the cut-off leave tomorrow.
     tomorrow = now.date() + timedelta(days=1)
     arrives = supply.eta if supply.eta >= now.date() else tomorrow
+    usual = chain.receipt_times.get(node.id, DEFAULT_RECEIPT_TIME)
+    received = max(now, datetime.combine(arrives, usual, ZoneInfo(node.timezone)))
     ship_on = ship_day(
-        node, now, chain.holidays, chain.capacity_used.get(node.id), not_before=arrives
+        node, received, chain.holidays, chain.capacity_used.get(node.id), not_before=arrives
     )
     if ship_on is None:
         return None
@@ -195,7 +199,7 @@ def delivery_from(
         ship_on,
         chain.holidays,
         ("standard",),
-        outlook.handover(node, SHIP, now, ship_on),
+        outlook.handover(node, SHIP, received, ship_on),
         outlook,
     )
     route = best_route(routes, None)

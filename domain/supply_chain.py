@@ -8,7 +8,7 @@ I/O; the sourcing activity builds one for the order's SKUs from the ledger itsel
 
 from array import array
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from domain.future_stock import SupplyLine
 from domain.incidents import Incident, without_outages
@@ -39,6 +39,8 @@ class SupplyChain:
     # SKUs is 8 MB, not the 200 MB of nested dicts).
     atp: dict[str, array] = field(default_factory=dict)
     supply: dict[str, list[SupplyLine]] = field(default_factory=dict)  # open lines, soonest first
+    # node -> the local time it usually receives supply (absent: DEFAULT_RECEIPT_TIME).
+    receipt_times: dict[str, time] = field(default_factory=dict)
     # Replace, don't mutate: a new value is what tells the ship days to be worked out again.
     capacity_used: dict[str, dict[date, int]] = field(default_factory=dict)
     outages: list[Incident] = field(default_factory=list)  # carrier outages in force

@@ -4,7 +4,7 @@ more than a line brings, receipts serve them first, and supply that moves tells 
 import hashlib
 import threading
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import Engine
@@ -395,3 +395,17 @@ def test_a_network_reload_leaves_a_line_with_pre_orders_to_its_events(engine: En
     with unit_of_work(engine) as session:
         load_network(session, NetworkDocument.model_validate(doc))
     assert (line(engine).expected, line(engine).allocated) == (10, 4)
+
+
+def test_the_oms_learns_when_a_node_usually_receives_supply(engine: Engine):
+    open_po(engine, 30)
+    morning = datetime(2026, 12, 9, 8, 30, tzinfo=UTC)  # 09:30 in Lyon
+    for n, hours in enumerate((0, 24, 48)):
+        apply(
+            engine,
+            supply_event(f"rcv-{n}", "received", qty=5, final=False),
+            at=morning + timedelta(hours=hours, minutes=30 * n),
+        )
+    with read_only(engine) as session:
+        learned = future_stock.receipt_times(session, {"DC-LYON": "Europe/Paris"})
+    assert learned == {"DC-LYON": time(10, 0)}  # 09:30, 10:00, 10:30: the median

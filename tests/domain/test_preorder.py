@@ -1,7 +1,8 @@
 """A pre-order's plan: the same for the promise and the order."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 
+from domain.future_stock import DEFAULT_RECEIPT_TIME, usual_receipt_time
 from domain.order import OrderLine
 from domain.policy import DEFAULT_POLICY
 from domain.preorder import plan_preorder
@@ -37,3 +38,21 @@ def test_supply_due_and_not_received_is_promised_from_tomorrow_at_the_soonest():
     tomorrow = plan_preorder(line, {"1": 1}, HOME, chain, NOW, DEFAULT_POLICY)
     assert overdue is not None and tomorrow is not None
     assert overdue.deliver_by == tomorrow.deliver_by
+
+
+def test_units_a_node_receives_after_its_cut_off_leave_the_next_day():
+    chain = supply_chain(node("DC-LYON", DC_LYON_AT))  # cut-off 15:00
+    line = [OrderLine(line_id="1", sku="SKU-9", qty=1)]
+    chain.supply["SKU-9"] = [purchase_order("PO-1", "SKU-9", "DC-LYON", 5, date(2026, 12, 8))]
+    chain.receipt_times["DC-LYON"] = time(9)
+    morning = plan_preorder(line, {"1": 1}, HOME, chain, NOW, DEFAULT_POLICY)
+    chain.receipt_times["DC-LYON"] = time(16)
+    evening = plan_preorder(line, {"1": 1}, HOME, chain, NOW, DEFAULT_POLICY)
+    assert morning is not None and evening is not None
+    assert evening.deliver_by > morning.deliver_by
+
+
+def test_a_node_usually_receives_at_the_median_of_its_recent_receipts():
+    assert usual_receipt_time([]) == DEFAULT_RECEIPT_TIME
+    assert usual_receipt_time([time(10), time(7), time(16)]) == time(10)
+    assert usual_receipt_time([time(10), time(7)]) == time(10)  # the later middle
