@@ -8,7 +8,7 @@ is the latest of the two parts.
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
@@ -185,6 +185,8 @@ def delivery_from(
     tomorrow = now.date() + timedelta(days=1)
     arrives = supply.eta if supply.eta >= now.date() else tomorrow
     usual = chain.receipt_times.get(node.id, DEFAULT_RECEIPT_TIME)
+    if policy.lead_times == "published":
+        usual = time(0)  # a plain OMS: the units are there when the day starts
     received = max(now, datetime.combine(arrives, usual, ZoneInfo(node.timezone)))
     ship_on = ship_day(
         node, received, chain.holidays, chain.capacity_used.get(node.id), not_before=arrives
