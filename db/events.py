@@ -1,5 +1,6 @@
 """Events from the field apply once: the first result is kept for replays."""
 
+import hashlib
 from datetime import UTC, datetime
 
 from sqlmodel import Session
@@ -39,3 +40,29 @@ def record_event_result(session: Session, event_id: str, result: dict) -> None:
     row = session.get(ProcessedEventRow, event_id)
     assert row is not None, "claim_event first"
     row.result = result
+
+
+def passed_on(session: Session, key: str, source: str, fingerprint: str) -> bool:
+    """Was this event already passed on (to an order's workflow)? The same key with another
+    body is a conflict. Read before passing it on; `mark_passed_on` after."""
+    seen = session.get(ProcessedEventRow, key)
+    if seen is None:
+        return False
+    if seen.fingerprint != fingerprint or seen.source != source:
+        raise DuplicateEventConflict("this event was already received with a different body")
+    return True
+
+
+def mark_passed_on(session: Session, key: str, source: str, fingerprint: str) -> None:
+    """Remember an event passed on: the same event sent again is answered without being
+    passed on twice (a crash before this line passes it on again; the order ignores it)."""
+    insert_if_absent(
+        session,
+        ProcessedEventRow,
+        dict(event_id=key, source=source, fingerprint=fingerprint, result={}, at=datetime.now(UTC)),
+    )
+
+
+def event_key(source: str, scope: str, event_id: str) -> str:
+    """A short key for an event id within its sender's scope (ids are only unique there)."""
+    return f"{source}:" + hashlib.sha256(f"{scope}|{event_id}".encode()).hexdigest()[:48]

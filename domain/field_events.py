@@ -3,9 +3,9 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from domain.ids import Id
+from domain.ids import Id, Instant
 
 
 class EventLine(BaseModel):
@@ -36,7 +36,7 @@ class CarrierEvent(BaseModel):
     event_id: Id
     type: Literal["in_transit", "delivered", "exception"]
     shipment_id: Id
-    at: AwareDatetime
+    at: Instant
     reason: Annotated[str, Field(max_length=200)] | None = None
 
 

@@ -10,10 +10,10 @@ peak's guarantee date are promised by that date ("before the 24th").
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.geo import distance_km
-from domain.ids import Id
+from domain.ids import Id, Instant
 from domain.order import OrderLine
 from domain.policy import DEFAULT_POLICY, SourcingPolicy
 from domain.preorder import PreorderPlan, plan_preorder
@@ -47,7 +47,7 @@ class PromiseRequest(BaseModel):
 
     lines: Annotated[list[CartLine], Field(min_length=1, max_length=50)]
     destination: PromiseDestination
-    at: AwareDatetime | None = None  # default: now
+    at: Instant | None = None  # default: now
 
     @model_validator(mode="after")
     def _sane_quantities(self) -> "PromiseRequest":

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from api.auth import sign
+from api.auth import sign_request
 
 log = logging.getLogger("oms.simulator")
 
@@ -33,7 +33,9 @@ class OmsClient:
             if role == "warehouse":
                 stamp = str(int(time.time()))
                 headers["X-OMS-Timestamp"] = stamp
-                headers["X-OMS-Signature"] = f"sha256={sign(self.secret, stamp, content)}"
+                headers["X-OMS-Signature"] = "sha256=" + sign_request(
+                    self.secret, stamp, method, path, content
+                )
         for wait in (0.5, 2.0, 5.0, None):  # a busy OMS may answer 503: try again, as clients do
             response = await self.http.request(method, path, content=content, headers=headers)
             if response.status_code < 500 or wait is None:

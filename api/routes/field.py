@@ -5,12 +5,18 @@ or line is refused here with a clear 4xx and the order never sees it. The workfl
 each event id once, so a retried call changes nothing.
 """
 
+import hashlib
+from collections.abc import Awaitable, Callable
+
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel
+from sqlalchemy import Engine
 
 from api import order_gateway
-from api.deps import Field, NowDep, SessionDep, TemporalDep
+from api.deps import EngineDep, Field, NowDep, SessionDep, TemporalDep
 from db import orders as read_model
+from db.engine import read_only, unit_of_work
+from db.events import event_key, mark_passed_on, passed_on
 from db.network import node_exists
 from domain.field_events import CarrierEvent, CarrierEventSignal, NodeEvent, NodeEventSignal
 from domain.ids import Id
@@ -30,7 +36,12 @@ class EventAccepted(BaseModel):
     "/v1/nodes/{node_id}/events", status_code=status.HTTP_202_ACCEPTED, response_model=EventAccepted
 )
 async def node_event(
-    node_id: Id, event: NodeEvent, session: SessionDep, client: TemporalDep, now: NowDep
+    node_id: Id,
+    event: NodeEvent,
+    session: SessionDep,
+    engine: EngineDep,
+    client: TemporalDep,
+    now: NowDep,
 ) -> EventAccepted:
     """A node picked, short-picked or shipped a shipment (signed by the node's system)."""
     if not node_exists(session, node_id):
@@ -65,7 +76,12 @@ async def node_event(
             status.HTTP_422_UNPROCESSABLE_CONTENT, "short_picked needs the lines with missing qty"
         )
     signal = NodeEventSignal(node_id=node_id, event=event, received_at=now)
-    await order_gateway.signal(client, event.order_id, OrderSignal.NODE_EVENT, signal)
+    await _pass_on_once(
+        engine,
+        event_key("node", node_id, event.event_id),
+        event.model_dump_json(),
+        lambda: order_gateway.signal(client, event.order_id, OrderSignal.NODE_EVENT, signal),
+    )
     return EventAccepted(
         event_id=event.event_id, order_id=event.order_id, shipment_id=event.shipment_id
     )
@@ -80,6 +96,7 @@ async def carrier_event(
     carrier_id: Id,
     event: CarrierEvent,
     session: SessionDep,
+    engine: EngineDep,
     client: TemporalDep,
     now: NowDep,
 ) -> EventAccepted:
@@ -93,7 +110,27 @@ async def carrier_event(
             f"shipment {event.shipment_id} is not carried by {carrier_id}",
         )
     signal = CarrierEventSignal(carrier_id=carrier_id, event=event, received_at=now)
-    await order_gateway.signal(client, shipment.order_id, OrderSignal.CARRIER_EVENT, signal)
+    await _pass_on_once(
+        engine,
+        event_key("carrier", carrier_id, event.event_id),
+        event.model_dump_json(),
+        lambda: order_gateway.signal(client, shipment.order_id, OrderSignal.CARRIER_EVENT, signal),
+    )
     return EventAccepted(
         event_id=event.event_id, order_id=shipment.order_id, shipment_id=event.shipment_id
     )
+
+
+async def _pass_on_once(
+    engine: Engine, key: str, body: str, send: Callable[[], Awaitable[None]]
+) -> None:
+    """Pass an event on to its order once: a field system that sends it again (its answer
+    lost, a retry loop) gets the same 202 without the order hearing it twice."""
+    fingerprint = hashlib.sha256(body.encode()).hexdigest()
+    source = key.split(":", 1)[0]
+    with read_only(engine) as session:
+        if passed_on(session, key, source, fingerprint):
+            return
+    await send()
+    with unit_of_work(engine) as session:
+        mark_passed_on(session, key, source, fingerprint)

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 
 from api.app import create_app
-from api.auth import sign
+from api.auth import sign_request
 from config import Settings
 from worker.main import build_worker
 
@@ -56,7 +56,7 @@ class Api:
             **self.auth(role),
             "Content-Type": "application/json",
             "X-OMS-Timestamp": timestamp,
-            "X-OMS-Signature": "sha256=" + sign(secret, timestamp, raw),
+            "X-OMS-Signature": "sha256=" + sign_request(secret, timestamp, "POST", path, raw),
         }
         return await self.http.post(path, content=raw, headers=headers)
 

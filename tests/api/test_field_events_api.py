@@ -1,14 +1,16 @@
 """Node and carrier events by HTTP: signed, checked against the order, applied once."""
 
 import asyncio
+import json
 import time
 import uuid
 from datetime import UTC, datetime
 
+from api.auth import sign_request
 from db import ledger
 from db.engine import unit_of_work
 from domain.policy import PRESETS
-from tests.api.conftest import Api, eventually
+from tests.api.conftest import SECRET, Api, eventually
 from tests.histories import keep_history
 from tests.networks import at, day, order_body
 
@@ -213,6 +215,56 @@ async def test_unsigned_or_badly_signed_events_are_refused_and_change_nothing(ap
     assert lyon(api) == (30, 2)
 
 
+async def test_malformed_or_misdirected_signatures_are_401s_never_500s(api: Api):
+    oid, shipment = await released_order(api)
+    event = node_event("shipped", oid, shipment["shipment_id"])
+    path = "/v1/nodes/DC-LYON/events"
+    raw = json.dumps(event).encode()
+    now = str(int(time.time()))
+    good = "sha256=" + sign_request(SECRET, now, "POST", path, raw)
+
+    def headers(timestamp: bytes | str, signature: bytes | str) -> dict:
+        return {
+            **api.auth("warehouse"),
+            "Content-Type": "application/json",
+            "X-OMS-Timestamp": timestamp,
+            "X-OMS-Signature": signature,
+        }
+
+    cases = {
+        "a huge timestamp": headers("1" + "0" * 400, good),
+        "a timestamp in milliseconds": headers(now + "000", good),
+        "a non-ASCII signature": headers(now, b"sha256=" + "é".encode() * 32),
+        "a signature of another shape": headers(now, good.upper()),
+        "a body signed for another node": headers(
+            now, "sha256=" + sign_request(SECRET, now, "POST", "/v1/nodes/DC-PARIS/events", raw)
+        ),
+    }
+    for case, sent in cases.items():
+        response = await api.http.post(path, content=raw, headers=sent)
+        assert response.status_code == 401, (case, response.text)
+    assert (await api.get(f"/v1/orders/{oid}")).json()["status"] == "released"
+    accepted = await api.http.post(path, content=raw, headers=headers(now, good))
+    assert accepted.status_code == 202
+
+
+async def test_the_same_event_sent_twenty_times_reaches_the_order_once(api: Api):
+    oid, shipment = await released_order(api)
+    event = node_event("picked", oid, shipment["shipment_id"])
+    answers = [await api.field("/v1/nodes/DC-LYON/events", event) for _ in range(20)]
+    assert {r.status_code for r in answers} == {202}
+    reused = await api.field("/v1/nodes/DC-LYON/events", {**event, "type": "shipped"})
+    assert reused.status_code == 409
+    history = await api.client.get_workflow_handle(f"order-{oid}").fetch_history()
+    signals = [
+        e
+        for e in history.events
+        if e.HasField("workflow_execution_signaled_event_attributes")
+        and e.workflow_execution_signaled_event_attributes.signal_name == "node_event"
+    ]
+    assert len(signals) == 1
+
+
 async def test_events_that_do_not_match_the_order_are_refused(api: Api):
     oid, shipment = await released_order(api)
     sid = shipment["shipment_id"]
@@ -235,6 +287,10 @@ async def test_events_that_do_not_match_the_order_are_refused(api: Api):
     naive_time = carrier_event("delivered", sid, "2026-12-20T10:00:00")
     carrier_path = f"/v1/carriers/{shipment['carrier_id']}/events"
     assert (await api.field(carrier_path, naive_time)).status_code == 422
+    # A time no plan can hold would fail the order's every step: refused at the door.
+    end_of_time = carrier_event("delivered", sid, "9999-12-31T23:59:59+00:00")
+    refused = await api.field(carrier_path, end_of_time)
+    assert refused.status_code == 422 and "2000 and 2100" in refused.text
     assert (await api.get(f"/v1/orders/{oid}")).json()["status"] == "released"
     assert lyon(api) == (30, 2)
 

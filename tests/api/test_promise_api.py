@@ -124,3 +124,9 @@ async def test_policies_are_versioned_and_orders_name_the_one_that_sourced_them(
     sourced = next(e for e in history if e["type"] == "sourced")
     assert sourced["summary"].endswith(f"under policy stores-last v{version}")
     assert any(step.startswith("chosen DC-LYON") for step in sourced["details"]["explanation"])
+
+
+async def test_a_promise_asked_for_a_time_no_plan_can_hold_is_refused(api: Api):
+    body = {"lines": [{"sku": "SKU-1", "qty": 1}], "destination": LYON}
+    refused = await api.post("/v1/promise", {**body, "at": "9999-12-31T23:59:59+00:00"})
+    assert refused.status_code == 422 and "2000 and 2100" in refused.text

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.auth import sign
+from api.auth import sign_request
 from tests.networks import at, order_body, small_network
 
 pytestmark = pytest.mark.e2e
@@ -96,7 +96,7 @@ def field_post(http: httpx.Client, path: str, body: dict) -> httpx.Response:
         **auth("warehouse"),
         "Content-Type": "application/json",
         "X-OMS-Timestamp": timestamp,
-        "X-OMS-Signature": "sha256=" + sign(SECRET, timestamp, raw),
+        "X-OMS-Signature": "sha256=" + sign_request(SECRET, timestamp, "POST", path, raw),
     }
     return http.post(path, content=raw, headers=headers)
 
