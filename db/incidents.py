@@ -10,6 +10,7 @@ from db.tables import IncidentRow
 from domain.incidents import Incident, IncidentOutcome
 
 HORIZON_DAYS = 60
+LIFTED = "lifted"
 
 
 def record(session: Session, incident: Incident) -> tuple[Incident, bool]:
@@ -38,11 +39,25 @@ def save_outcomes(session: Session, incident_id: str, outcomes: list[IncidentOut
     row = session.get(IncidentRow, incident_id, with_for_update=True)
     if row is not None:
         row.outcomes = [o.model_dump() for o in outcomes]
-        row.status = "handled"
+        if row.status == "open":  # a lifted incident stays lifted
+            row.status = "handled"
+
+
+def lift(session: Session, incident_id: str) -> IncidentRow | None:
+    """An incident over before its end (or reported by mistake): plans stop counting it
+    from now; the orders it moved stay where they are. Lifting twice changes nothing."""
+    row = session.get(IncidentRow, incident_id, with_for_update=True)
+    if row is not None:
+        row.status = LIFTED
+    return row
 
 
 def in_force(session: Session, types: Iterable[str], today: date) -> list[Incident]:
-    rows = session.exec(select(IncidentRow).where(col(IncidentRow.type).in_(list(types))))
+    rows = session.exec(
+        select(IncidentRow).where(
+            col(IncidentRow.type).in_(list(types)), col(IncidentRow.status) != LIFTED
+        )
+    )
     incidents = [Incident.model_validate(row.document) for row in rows]
     return [i for i in incidents if i.to is None or i.to >= today]
 

@@ -281,5 +281,5 @@ class IncidentRow(SQLModel, table=True):
     type: str = Field(max_length=32, index=True)
     document: dict = _json(nullable=False)  # domain.incidents.Incident
     received_at: datetime
-    status: str = Field(default="open", max_length=16)  # open | handled
+    status: str = Field(default="open", max_length=16)  # open | handled | lifted
     outcomes: list = _json(nullable=False)  # list of domain.incidents.IncidentOutcome

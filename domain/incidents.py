@@ -1,7 +1,7 @@
 """Incidents: facts from the field that break plans, each with an id that applies it once."""
 
 from collections.abc import Collection
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from domain.ids import Day, Id
 from domain.network import Carrier, CarrierService
 from domain.shipping_calendar import collection_day
+
+MAX_DAYS = 60  # an incident longer than this is reported again when it goes on
 
 
 class Incident(BaseModel):
@@ -43,7 +45,17 @@ class Incident(BaseModel):
             raise ValueError(f"a {self.type} incident needs {', '.join(missing)}")
         if self.from_ and self.to and self.to < self.from_:
             raise ValueError("the incident ends before it starts")
+        if self.from_ and self.to and (self.to - self.from_).days + 1 > MAX_DAYS:
+            raise ValueError(
+                f"an incident lasts at most {MAX_DAYS} days: report a longer one again later"
+            )
         return self
+
+    def out_of_date(self, today: date) -> str | None:
+        """Why the incident is too old to report (it ended before yesterday), if it is."""
+        if self.to is not None and self.to < today - timedelta(days=1):
+            return f"the incident ended on {self.to}, before yesterday: nothing left to plan around"
+        return None
 
     def covers(self, day: date) -> bool:
         return self.from_ is not None and self.to is not None and self.from_ <= day <= self.to

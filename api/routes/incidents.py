@@ -10,12 +10,22 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from api.deps import EngineDep, Field, SessionDep, SettingsDep, Support, TemporalDep
+from api.deps import (
+    Admin,
+    EngineDep,
+    Field,
+    NowDep,
+    SessionDep,
+    SettingsDep,
+    Support,
+    TemporalDep,
+)
 from db import incidents
 from db.engine import unit_of_work
 from db.network import read_network
 from db.tables import OrderRow, SkuRow
 from domain.errors import DuplicateEventConflict
+from domain.ids import Id
 from domain.incidents import Incident, IncidentOutcome
 from domain.order import TimelineEntry
 from workflows.contracts import INCIDENT_REPORT, INCIDENT_WORKFLOW, incident_workflow_id
@@ -29,6 +39,11 @@ class IncidentAccepted(BaseModel):
     type: str
     workflow_id: str
     first_time: bool
+
+
+class IncidentLifted(BaseModel):
+    incident_id: str
+    status: str
 
 
 class IncidentView(BaseModel):
@@ -63,9 +78,14 @@ async def report_incident(
     settings: SettingsDep,
     client: TemporalDep,
     request: Request,
+    now: NowDep,
 ) -> IncidentAccepted:
     """A node losing capacity or closing, a carrier out, a count below the ledger: the OMS
-    reroutes the orders it touches. The same incident_id sent again applies once."""
+    reroutes the orders it touches. The same incident_id sent again applies once. Days
+    run at most 60 days and end yesterday at the earliest."""
+    too_old = incident.out_of_date(now.date())
+    if too_old is not None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, too_old)
     with unit_of_work(engine) as session:
         _check_references(session, incident)
         stored, first = incidents.record(session, incident)
@@ -82,6 +102,20 @@ async def report_incident(
         workflow_id=workflow_id,
         first_time=first,
     )
+
+
+@router.post(
+    "/v1/incidents/{incident_id}/lift", response_model=IncidentLifted, dependencies=[Admin]
+)
+def lift_incident(incident_id: Id, engine: EngineDep, request: Request) -> IncidentLifted:
+    """The incident is over (or was reported by mistake): promises and plans stop counting
+    it at once; orders it already moved stay where they are. Lifting twice changes nothing."""
+    with unit_of_work(engine) as session:
+        row = incidents.lift(session, incident_id)
+        if row is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no incident {incident_id}")
+    request.app.state.supply_chain.invalidate()  # the promise offers what it took away
+    return IncidentLifted(incident_id=incident_id, status=incidents.LIFTED)
 
 
 @router.get("/v1/incidents/{incident_id}", response_model=IncidentView, dependencies=[Support])

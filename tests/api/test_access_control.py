@@ -28,6 +28,7 @@ ROUTES: list[tuple[str, str, set[str | None]]] = [
     ("GET", "/v1/exceptions", {"checkout", "support", "admin"}),
     ("GET", "/v1/reports/otif", {"checkout", "support", "admin"}),
     ("GET", "/v1/incidents/{incident_id}", {"checkout", "support", "admin"}),
+    ("POST", "/v1/incidents/{incident_id}/lift", {"admin"}),
     ("GET", "/v1/inventory/{sku}", {"checkout", "support", "warehouse", "admin"}),
     ("GET", "/v1/nodes/{node_id}/performance", {"checkout", "support", "warehouse", "admin"}),
     ("POST", "/v1/inventory/events", {"warehouse", "admin", SIGNED}),

@@ -173,7 +173,8 @@ async def test_an_order_nobody_else_can_serve_waits_in_the_exception_queue(api: 
 
 
 async def test_bad_incidents_are_refused(api: Api):
-    unknown = incident("node_closed", node_id="NOWHERE", **{"from": "2026-12-01"}, to="2026-12-02")
+    span = {"from": TODAY.isoformat(), "to": (TODAY + timedelta(days=1)).isoformat()}
+    unknown = incident("node_closed", node_id="NOWHERE", **span)
     assert (await api.field("/v1/incidents", unknown)).status_code == 404
     incomplete = incident("node_capacity", node_id="DC-LYON", **{"from": "2026-12-01"})
     response = await api.field("/v1/incidents", incomplete)
@@ -181,6 +182,56 @@ async def test_bad_incidents_are_refused(api: Api):
     assert "needs capacity_per_day, to" in str(response.json()["detail"])
     unsigned = await api.post("/v1/incidents", incomplete, role="warehouse")
     assert unsigned.status_code == 401
+    # Bounded in time: a century-long outage would leave the promise with nothing to offer.
+    century = incident(
+        "carrier_outage", carrier_id="DPD", **{"from": "2000-01-01"}, to="2100-01-01"
+    )
+    response = await api.field("/v1/incidents", century)
+    assert response.status_code == 422 and "at most 60 days" in response.text
+    last_week = {
+        "from": (TODAY - timedelta(days=8)).isoformat(),
+        "to": (TODAY - timedelta(days=2)).isoformat(),
+    }
+    response = await api.field(
+        "/v1/incidents", incident("node_closed", node_id="DC-LYON", **last_week)
+    )
+    assert response.status_code == 422 and "before yesterday" in response.text
+
+
+async def test_an_incident_lifted_stops_counting_at_once(api: Api):
+    lyon = {"postal_code": "69001", "country": "FR", "lat": 45.76, "lon": 4.83}
+    cart = {"lines": [{"sku": "SKU-2", "qty": 1}], "destination": lyon}
+    span = {"from": TODAY.isoformat(), "to": (TODAY + timedelta(days=20)).isoformat()}
+    closed = incident("node_closed", node_id="DC-LYON", **span)  # SKU-2's only node
+
+    async def estimated(until=lambda day: True) -> str:
+        """The standard option's date, once the promise's copy of the ledger has caught up
+        (it refreshes in the background): the first that meets `until`, or after 3 s."""
+        for _ in range(60):
+            options = (await api.post("/v1/promise", cart)).json()["options"]
+            day = min(o["estimated_by"] for o in options if o["method"] == "home_standard")
+            if until(day):
+                break
+            await asyncio.sleep(0.05)
+        return day
+
+    usual = await estimated()
+    assert (await api.field("/v1/incidents", closed)).status_code == 202
+    await handled(api, closed["incident_id"])
+    closed_until = await estimated(lambda day: day != usual)
+    assert closed_until > span["to"] > usual  # it ships once the closure is over
+
+    lifted = await api.post(f"/v1/incidents/{closed['incident_id']}/lift", None, role="admin")
+    assert lifted.status_code == 200 and lifted.json()["status"] == "lifted"
+    again = await api.post(f"/v1/incidents/{closed['incident_id']}/lift", None, role="admin")
+    assert again.status_code == 200
+    assert await estimated(lambda day: day == usual) == usual
+    view = (await api.get(f"/v1/incidents/{closed['incident_id']}")).json()
+    assert view["status"] == "lifted"
+    unknown = await api.post("/v1/incidents/NOPE-1/lift", None, role="admin")
+    assert unknown.status_code == 404
+    refused = await api.post(f"/v1/incidents/{closed['incident_id']}/lift", None, role="support")
+    assert refused.status_code == 403
 
 
 async def test_support_accepts_a_partial_delivery_or_retries_once_stock_is_back(api: Api):
