@@ -5,14 +5,12 @@ from collections.abc import Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from fastapi import FastAPI, status
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from sqlalchemy import Engine
-from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.client import Client
 
 from api import errors
+from api.door import Door
 from api.promise_cache import SupplyChainCache
 from api.routes import (
     admin,
@@ -29,8 +27,6 @@ from api.routes import (
 from api.temporal import TemporalGateway
 from config import Settings, get_settings
 from db.engine import make_engine
-
-MAX_BODY_BYTES = 64 * 1024 * 1024  # a big network document; anything larger is refused
 
 log = logging.getLogger("oms.api")
 
@@ -65,7 +61,7 @@ def create_app(
     app.state.temporal = TemporalGateway(settings, temporal_client)
     app.state.supply_chain = SupplyChainCache(app.state.engine, clock=app.state.clock)
 
-    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(Door, settings=settings)  # keys and body sizes, before any body
     errors.install(app)
     for module in (
         health,
@@ -81,28 +77,6 @@ def create_app(
     ):
         app.include_router(module.router, responses=errors.DOCUMENTED)
     return app
-
-
-class BodyLimit:
-    """Refuses a body announced larger than `limit` before it is read. Plain ASGI: the
-    promise runs on every cart change, and a request-object middleware costs it a task and
-    a stream per call."""
-
-    def __init__(self, app: ASGIApp, limit: int):
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            length = Headers(scope=scope).get("content-length")
-            if length and (not length.isdigit() or int(length) > self.limit):
-                refusal = JSONResponse(
-                    {"detail": f"body larger than {self.limit} bytes"},
-                    status_code=status.HTTP_413_CONTENT_TOO_LARGE,
-                )
-                await refusal(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
 
 
 def _wall_clock() -> datetime:

@@ -133,3 +133,42 @@ async def test_infinity_or_nan_in_a_bad_body_is_a_4xx(api: Api):
         headers={**api.auth("checkout"), "Content-Type": "application/json"},
     )
     assert response.status_code == 422, response.text
+
+
+class Chunks:
+    """A chunked body (no Content-Length) of `count` chunks of 1 MiB, counting how many
+    the server asked for."""
+
+    def __init__(self, count: int):
+        self.count = count
+        self.read = 0
+
+    async def __aiter__(self):
+        for _ in range(self.count):
+            self.read += 1
+            yield b" " * (1024 * 1024)
+
+
+async def test_a_caller_without_a_key_is_refused_before_its_body_is_read(api: Api):
+    body = Chunks(200)  # 200 MiB, chunked
+    response = await api.http.post(
+        "/v1/orders", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 401
+    assert body.read <= 1  # at most what the transport sent with the headers
+
+
+async def test_a_chunked_body_past_its_routes_limit_is_refused_as_it_streams(api: Api):
+    for path, role, chunks in (
+        ("/v1/orders", "checkout", 200),  # small routes: 1 MiB
+        ("/v1/promise", "checkout", 200),
+        ("/v1/nodes/DC-LYON/events", "warehouse", 200),
+        ("/v1/admin/network", "admin", 200),  # the network document: 64 MiB
+    ):
+        body = Chunks(chunks)
+        response = await api.http.post(
+            path, content=body, headers={**api.auth(role), "Content-Type": "application/json"}
+        )
+        assert response.status_code == 413, (path, response.text)
+        limit_mib = 64 if path == "/v1/admin/network" else 1
+        assert body.read <= limit_mib + 1, (path, body.read)  # never the whole 200 MiB
