@@ -239,9 +239,13 @@ def dev_secrets(settings: Settings) -> dict[str, str]:
             "OMS_API_KEYS": ",".join(f"{role}:dev-{role}-{secrets.token_hex(8)}" for role in ROLES),
             "OMS_SIGNING_SECRET": secrets.token_hex(32),
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(stored, indent=2))
-        path.chmod(0o600)
+        # Readable by this user only from the first byte: the folder 0700, the file 0600
+        # from its creation (a chmod after writing leaves a window).
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.parent.chmod(0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(json.dumps(stored, indent=2))
     return {
         "OMS_API_KEYS": settings.api_keys or stored["OMS_API_KEYS"],
         "OMS_SIGNING_SECRET": settings.signing_secret or stored["OMS_SIGNING_SECRET"],

@@ -12,14 +12,22 @@ ROLES = ("checkout", "support", "warehouse", "admin")
 DEFAULT_DATA_DIR = Path(".data")
 
 
+# Keys `oms run` makes for development (dev-...) and the tests' (test-...): never production's.
+DEV_PREFIXES = ("dev-", "test-")
+
+
 class UnsafeSettings(ValueError):
     """Production settings that would leave the OMS open or broken."""
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="OMS_", extra="ignore")
+    # An error names the setting and why, never its value: keys and secrets stay out of
+    # logs and terminals.
+    model_config = SettingsConfigDict(env_prefix="OMS_", extra="ignore", hide_input_in_errors=True)
 
-    env: str = "dev"  # "prod" turns on the safety checks below
+    # "prod" turns on the safety checks below. A closed set: "production" or " prod" is
+    # refused at start, never taken for a development setup.
+    env: Literal["dev", "prod"] = "dev"
     data_dir: Path = DEFAULT_DATA_DIR
     database_url: str = ""  # empty: SQLite in data_dir
     temporal_address: str = "127.0.0.1:7233"
@@ -66,6 +74,13 @@ class Settings(BaseSettings):
             raise UnsafeSettings(f"OMS_API_KEYS has no key for roles: {', '.join(missing)}")
         if any(len(key) < 24 for key in keys):
             raise UnsafeSettings("OMS_API_KEYS: every key must have at least 24 characters")
+        roles = [role for key, role in keys.items() if key.startswith(DEV_PREFIXES)]
+        if roles:
+            raise UnsafeSettings(
+                f"OMS_API_KEYS: the {', '.join(sorted(set(roles)))} key is a development or "
+                "test key: make production keys (e.g. python -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))')"
+            )
         if len(self.signing_secret) < 32:
             raise UnsafeSettings("OMS_SIGNING_SECRET must have at least 32 characters")
         if not self.database_url.startswith("postgresql"):
@@ -90,6 +105,9 @@ def parse_api_keys(value: str) -> dict[str, str]:
         role, sep, key = item.partition(":")
         if not sep or role not in ROLES or not key:
             raise ValueError(f"OMS_API_KEYS entry must be role:key with a role of {ROLES}")
+        if keys.get(key, role) != role:
+            # Which role would it be? Refused, without printing the key.
+            raise ValueError(f"OMS_API_KEYS gives one key to two roles ({keys[key]} and {role})")
         keys[key] = role
     return keys
 

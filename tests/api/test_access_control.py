@@ -111,6 +111,28 @@ def test_production_refuses_default_or_missing_keys():
         Settings(**{**good, "signing_secret": ""})
     with pytest.raises(ValueError, match="PostgreSQL"):
         Settings(**{**good, "database_url": ""})
+    # The environment is a closed set: a near miss is refused, not run as development.
+    for near_miss in ("production", " prod", "PROD"):
+        with pytest.raises(ValueError, match="env"):
+            Settings(**{**good, "env": near_miss})
+    # Development and test keys never guard production.
+    dev = keys.replace(strong["support"], "dev-support-" + "k" * 30)
+    with pytest.raises(ValueError, match="support key is a development or test key"):
+        Settings(**{**good, "api_keys": dev})
+
+
+def test_refused_settings_never_print_a_key_or_secret():
+    shared = "sh4red"
+    with pytest.raises(ValueError, match="one key to two roles") as refused:
+        Settings(api_keys=f"checkout:{shared},admin:{shared}")
+    assert shared not in str(refused.value)
+    with pytest.raises(ValueError, match="OMS_SIGNING_SECRET") as refused:
+        Settings(
+            env="prod",
+            api_keys=",".join(f"{role}:{role}-{'k' * 30}" for role in KEYS),
+            signing_secret="s3cret-but-short",
+        )
+    assert "s3cret" not in str(refused.value)
 
 
 async def test_keys_and_the_signing_secret_never_reach_logs_or_history(api: Api, caplog):
