@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 from sqlalchemy import Engine
-from sqlmodel import col, select
 from temporalio.exceptions import ApplicationError
 
 from activities import defn
@@ -17,13 +16,11 @@ from db.future_stock import SupplyHoldRequest
 from db.performance import PerformanceCache
 from db.policies import active_policy
 from db.supply_chain import load_supply_chain
-from db.tables import ReservationRow
 from domain.errors import InsufficientStock, Refusal
 from domain.order import Delivery, OrderLine
 from domain.preorder import (
     PreorderHeld,
     PreorderNews,
-    SupplyHeld,
     delivery_from,
     plan_preorder,
 )
@@ -111,22 +108,7 @@ class PreorderActivities:
                 type=Refusal.UNSOURCEABLE,
                 non_retryable=True,
             )
-        return PreorderHeld(
-            on_hand=plan.on_hand,
-            supply=[
-                SupplyHeld(
-                    line_id=pick.line_id,
-                    sku=pick.sku,
-                    qty=pick.qty,
-                    supply_id=pick.supply.supply_id,
-                    node_id=pick.supply.node_id,
-                    eta=pick.supply.eta,
-                    deliver_on=pick.deliver_on,
-                )
-                for pick in plan.from_supply
-            ],
-            deliver_by=plan.deliver_by,
-        )
+        return plan.to_hold()
 
     @defn
     def hold_preorder(self, input: HoldPreorderInput) -> None:
@@ -187,18 +169,11 @@ class PreorderActivities:
         the order holds (its round's), and nothing else."""
         chain, policy = self._chain([line.sku for line in input.lines], input.now)
         destination = destination_of(chain, input.delivery)
+        held: dict[str, dict[str, int]] = {}  # node -> sku -> units held there
         with read_only(self.engine) as session:
-            rows = session.exec(
-                select(ReservationRow).where(
-                    ReservationRow.order_id == input.order_id,
-                    ReservationRow.status == "held",
-                    col(ReservationRow.id).endswith(f":r{input.round}"),
-                )
-            )
-            held: dict[str, dict[str, int]] = {}
-            for row in rows:
-                at = held.setdefault(row.node_id, {})
-                at[row.sku] = at.get(row.sku, 0) + row.qty
+            for units in ledger.held_in_round(session, input.order_id, input.round):
+                at = held.setdefault(units.node_id, {})
+                at[units.sku] = at.get(units.sku, 0) + units.qty
         keep = {*held, destination.pickup_node_id}  # and the store that hands it over
         skus = [line.sku for line in input.lines]
         learned = policy.lead_times == "learned"

@@ -398,7 +398,8 @@ def _drop(
     for hold in holds:
         held = session.get(SupplyHoldRow, hold.hold_id)
         assert held is not None
-        _free(session, held, "dropped", now, row)
+        row.allocated -= held.qty
+        held.status, held.updated_at = "dropped", now
         news.append(SupplyNews(order_id=held.order_id, kind="dropped", units=held.qty))
     return news
 
@@ -432,13 +433,6 @@ def _serve(session: Session, row: SupplyRow, held: SupplyHoldRow, now: datetime)
     )
     row.allocated -= held.qty
     held.status, held.updated_at = "served", now
-
-
-def _free(
-    session: Session, held: SupplyHoldRow, status: str, now: datetime, row: SupplyRow
-) -> None:
-    row.allocated -= held.qty
-    held.status, held.updated_at = status, now
 
 
 def _into_stock(session: Session, row: SupplyRow, units: int, event_id: str, now: datetime) -> None:

@@ -432,6 +432,11 @@ def reservations(session: Session, order_id: str) -> list[ReservationRow]:
     )
 
 
+def held_in_round(session: Session, order_id: str, round: int) -> list[HeldUnits]:
+    """The units an order still holds under one sourcing round, everywhere."""
+    return [_units(row) for row in _held(session, order_id, None, round)]
+
+
 def balance_problems(session: Session) -> list[str]:
     """Stock rows whose figures differ from the sum of their movements (should be none)."""
     sums = {

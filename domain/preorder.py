@@ -45,6 +45,25 @@ class PreorderPlan:
     def supply_cost(self) -> float:
         return sum(pick.cost for pick in self.from_supply)
 
+    def to_hold(self) -> "PreorderHeld":
+        """What an order holds of this plan (the units on hand, the supply lines' units)."""
+        return PreorderHeld(
+            on_hand=self.on_hand,
+            supply=[
+                SupplyHeld(
+                    line_id=pick.line_id,
+                    sku=pick.sku,
+                    qty=pick.qty,
+                    supply_id=pick.supply.supply_id,
+                    node_id=pick.supply.node_id,
+                    eta=pick.supply.eta,
+                    deliver_on=pick.deliver_on,
+                )
+                for pick in self.from_supply
+            ],
+            deliver_by=self.deliver_by,
+        )
+
 
 class SupplyHeld(BaseModel):
     """Units an order line holds on a supply line, and when they would reach the customer."""

@@ -78,8 +78,9 @@ async def node_event(
     signal = NodeEventSignal(node_id=node_id, event=event, received_at=now)
     await _pass_on_once(
         engine,
-        event_key("node", node_id, event.event_id),
-        event.model_dump_json(),
+        "node",
+        node_id,
+        event,
         lambda: order_gateway.signal(client, event.order_id, OrderSignal.NODE_EVENT, signal),
     )
     return EventAccepted(
@@ -112,8 +113,9 @@ async def carrier_event(
     signal = CarrierEventSignal(carrier_id=carrier_id, event=event, received_at=now)
     await _pass_on_once(
         engine,
-        event_key("carrier", carrier_id, event.event_id),
-        event.model_dump_json(),
+        "carrier",
+        carrier_id,
+        event,
         lambda: order_gateway.signal(client, shipment.order_id, OrderSignal.CARRIER_EVENT, signal),
     )
     return EventAccepted(
@@ -122,12 +124,16 @@ async def carrier_event(
 
 
 async def _pass_on_once(
-    engine: Engine, key: str, body: str, send: Callable[[], Awaitable[None]]
+    engine: Engine,
+    source: str,
+    sender: str,
+    event: NodeEvent | CarrierEvent,
+    send: Callable[[], Awaitable[None]],
 ) -> None:
     """Pass an event on to its order once: a field system that sends it again (its answer
     lost, a retry loop) gets the same 202 without the order hearing it twice."""
-    fingerprint = hashlib.sha256(body.encode()).hexdigest()
-    source = key.split(":", 1)[0]
+    key = event_key(source, sender, event.event_id)
+    fingerprint = hashlib.sha256(event.model_dump_json().encode()).hexdigest()
     with read_only(engine) as session:
         if passed_on(session, key, source, fingerprint):
             return
