@@ -8,6 +8,7 @@ Run every hour by a Temporal Schedule (workflows/reconcile.py), by `oms reconcil
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from pydantic import BaseModel
@@ -17,9 +18,14 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.carriers import CarrierGateway
-from db import holdings
+from db import holdings, transfers
 from db.engine import read_only, unit_of_work
-from workflows.contracts import RECONCILE_SCHEDULE_ID, RECONCILE_WORKFLOW, order_workflow_id
+from workflows.contracts import (
+    RECONCILE_SCHEDULE_ID,
+    RECONCILE_WORKFLOW,
+    order_workflow_id,
+    transfer_workflow_id,
+)
 
 log = logging.getLogger("oms.reconcile")
 
@@ -43,6 +49,8 @@ class ReconcileReport(BaseModel):
     running: int  # of those, with a running workflow: left alone
     leftovers: list[Leftover]
     running_without_holds: list[str]  # running, released or picked, holding no stock
+    # Transfers whose workflow ended before their units left: held at the source, given back.
+    transfers_given_back: list[str] = []
 
 
 class ReconcileInput(BaseModel):
@@ -55,7 +63,12 @@ async def reconcile(
     with read_only(engine) as session:
         suspects = sorted(holdings.holders(session))
         empty = holdings.holding_nothing(session)
-    ended = await _how_they_ended(client, sorted(set(suspects) | empty))
+        moving = sorted(holdings.transfers_holding(session))
+    ended = await _how_they_ended(client, sorted(set(suspects) | empty), order_workflow_id)
+    stopped = await _how_they_ended(client, moving, transfer_workflow_id)
+    if fix:
+        for transfer_id, ending in stopped.items():
+            await asyncio.to_thread(_call_off, engine, transfer_id, ending)
     leftovers = []
     for order_id in suspects:
         how = ended.get(order_id)
@@ -72,6 +85,7 @@ async def reconcile(
         running=sum(1 for order_id in suspects if order_id not in ended),
         leftovers=leftovers,
         running_without_holds=sorted(order_id for order_id in empty if order_id not in ended),
+        transfers_given_back=sorted(stopped),
     )
     if leftovers:
         log.warning(
@@ -94,14 +108,22 @@ def _give_back(engine: Engine, carrier: CarrierGateway, leftover: Leftover) -> N
             leftover.bookings_cancelled.append(shipment_id)
 
 
-async def _how_they_ended(client: Client, order_ids: list[str]) -> dict[str, str]:
-    """How each order's workflow ended, for those not running (gone: no such workflow)."""
+def _call_off(engine: Engine, transfer_id: str, how: str) -> None:
+    why = f"its workflow ended ({how}) before the units left"
+    with unit_of_work(engine) as session:
+        transfers.cancel(session, transfer_id, why, datetime.now(UTC))
+
+
+async def _how_they_ended(
+    client: Client, order_ids: list[str], workflow_id: Callable[[str], str]
+) -> dict[str, str]:
+    """How each workflow ended, for those not running (gone: no such workflow)."""
     gate = asyncio.Semaphore(AT_ONCE)
 
     async def one(order_id: str) -> tuple[str, str | None]:
         async with gate:
             try:
-                described = await client.get_workflow_handle(order_workflow_id(order_id)).describe()
+                described = await client.get_workflow_handle(workflow_id(order_id)).describe()
             except RPCError as exc:
                 if exc.status == RPCStatusCode.NOT_FOUND:
                     return order_id, "gone"

@@ -21,8 +21,10 @@ from api.routes import (
     orders,
     performance,
     promise,
+    replenishment,
     reports,
     supply,
+    transfers,
 )
 from api.temporal import TemporalGateway
 from config import Settings, get_settings
@@ -71,6 +73,8 @@ def create_app(
         incidents,
         inventory,
         supply,
+        replenishment,
+        transfers,
         reports,
         performance,
         admin,

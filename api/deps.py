@@ -93,6 +93,8 @@ async def signed(
 
 Checkout = Depends(require("checkout"))
 Support = Depends(require("checkout", "support"))
+NodeReader = Depends(require("support", "warehouse"))  # staff and the nodes' systems
+Operator = Depends(require("support"))  # the retailer's own staff, not its checkout
 Reader = Depends(require("checkout", "support", "warehouse"))
 Field = [Depends(require("warehouse")), Depends(signed)]
 Admin = Depends(require())

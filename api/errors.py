@@ -22,6 +22,7 @@ from domain.errors import (
     UnknownReference,
 )
 from domain.future_stock import InvalidSupplyEvent
+from domain.transfer import InvalidTransferEvent
 
 log = logging.getLogger("oms.api")
 
@@ -59,6 +60,7 @@ STATUS_OF: dict[type[DomainError], int] = {
     NotFound: status.HTTP_404_NOT_FOUND,
     Unavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
     InvalidSupplyEvent: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    InvalidTransferEvent: status.HTTP_422_UNPROCESSABLE_CONTENT,
 }
 
 

@@ -151,12 +151,19 @@ async def _update(
 
 
 async def signal(client: Client, order_id: str, name: OrderSignal, payload: Any) -> None:
-    handle = client.get_workflow_handle(order_workflow_id(order_id))
+    await signal_workflow(client, order_workflow_id(order_id), name, payload, f"order {order_id}")
+
+
+async def signal_workflow(
+    client: Client, workflow_id: str, name: str, payload: Any, what: str
+) -> None:
+    """Signal a running workflow; a closed or unknown one is a conflict (409), an engine
+    that does not answer a 503."""
     try:
-        await handle.signal(name, payload)
+        await client.get_workflow_handle(workflow_id).signal(name, payload)
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
-            raise OrderConflict(f"order {order_id} is closed or unknown") from exc
+            raise OrderConflict(f"{what} is closed or unknown") from exc
         raise _unavailable(exc) from exc
 
 

@@ -266,6 +266,63 @@ def load_line(session: Session, supply: Supply, now: datetime) -> None:
     row.expected, row.eta, row.updated_at = supply.qty, supply.eta, now
 
 
+def open_line(
+    session: Session,
+    supply_id: str,
+    kind: str,
+    sku: str,
+    node_id: str,
+    qty: int,
+    eta,
+    now: datetime,
+) -> None:
+    """A supply line the OMS itself opens (a transfer on its way); once per id."""
+    insert_if_absent(
+        session,
+        SupplyRow,
+        dict(
+            id=supply_id,
+            kind=kind,
+            sku=sku,
+            node_id=node_id,
+            expected=qty,
+            eta=eta,
+            allocated=0,
+            received=0,
+            damaged=0,
+            status="open",
+            updated_at=now,
+        ),
+    )
+
+
+def shrink(
+    session: Session, supply_id: str, units: int, resale_rate: float, now: datetime
+) -> list[SupplyNews]:
+    """Fewer units will come on a line (a transfer short-picked or short-shipped): the
+    youngest pre-orders it no longer covers lose their place."""
+    row = session.get(SupplyRow, supply_id, with_for_update=True)
+    if row is None or row.status != "open" or units <= 0:
+        return []
+    row.expected = max(0, row.expected - units)
+    row.updated_at = now
+    news = _trim(session, row, resale_rate, now)
+    session.flush()
+    return news
+
+
+def end_line(session: Session, supply_id: str, status: str, now: datetime) -> list[SupplyNews]:
+    """Nothing more will come on a line (`cancelled`, or `closed` when lost on its way):
+    the pre-orders still waiting for it lose their place."""
+    row = session.get(SupplyRow, supply_id, with_for_update=True)
+    if row is None or row.status != "open":
+        return []
+    row.status, row.expected, row.updated_at = status, 0, now
+    news = _drop(session, row, _waiting(session, row.id), now)
+    session.flush()
+    return news
+
+
 def apply_event(
     session: Session, event: SupplyEvent, fingerprint: str, resale_rate: float, now: datetime
 ) -> SupplyEventResult:

@@ -18,6 +18,7 @@ from domain.order import (
     OrderView,
     TimelineEntry,
 )
+from domain.transfer import HOLDER_PREFIX, is_transfer_holder
 
 OPEN = [s.value for s in OrderStatus if s not in CLOSED_STATUSES]
 RECONCILED = "its workflow ended"  # how the reason of an order the reconciliation closed begins
@@ -29,7 +30,16 @@ def holding_stock(session: Session) -> set[str]:
     """Orders with units held in the ledger (in stock, or on supply on its way)."""
     held = select(ReservationRow.order_id).where(ReservationRow.status == "held")
     future = select(SupplyHoldRow.order_id).where(SupplyHoldRow.status == "held")
-    return set(session.exec(held.distinct())) | set(session.exec(future.distinct()))
+    holders = set(session.exec(held.distinct())) | set(session.exec(future.distinct()))
+    return {holder for holder in holders if not is_transfer_holder(holder)}
+
+
+def transfers_holding(session: Session) -> set[str]:
+    """Transfers with units held at their source (they have not left yet)."""
+    held = select(ReservationRow.order_id).where(
+        ReservationRow.status == "held", col(ReservationRow.order_id).startswith(HOLDER_PREFIX)
+    )
+    return {holder[len(HOLDER_PREFIX) :] for holder in session.exec(held.distinct())}
 
 
 def holders(session: Session) -> set[str]:

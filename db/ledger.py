@@ -155,15 +155,44 @@ def write_off_short_pick(
 
     Returns how many units were written off (0 when this pick was already recorded).
     """
+    return _cut(session, order_id, node_id, line_id, missing, source_id, now, round, True)
+
+
+def release_part(
+    session: Session,
+    holder: str,
+    node_id: str,
+    line_id: str,
+    units: int,
+    source_id: str,
+    now: datetime,
+) -> int:
+    """Give back part of a line's hold (units picked but not sent): they stay in the
+    node's stock, free again. Once per source id; the units given back."""
+    return _cut(session, holder, node_id, line_id, units, source_id, now, None, False)
+
+
+def _cut(
+    session: Session,
+    order_id: str,
+    node_id: str,
+    line_id: str,
+    units: int,
+    source_id: str,
+    now: datetime,
+    round: int | None,
+    written_off: bool,
+) -> int:
     if session.exec(select(MovementRow.id).where(MovementRow.source_id == source_id)).first():
         return 0
     rows = [r for r in _held(session, order_id, node_id, round) if r.line_id == line_id]
-    written = 0
+    done = 0
     for number, row in enumerate(rows):
-        take = min(row.qty, missing - written)
+        take = min(row.qty, units - done)
         if take <= 0:
             break
-        change_stock(session, row.sku, node_id, -take, -take, now)
+        on_hand = -take if written_off else 0
+        change_stock(session, row.sku, node_id, on_hand, -take, now)
         row.qty -= take
         row.status = "held" if row.qty else "released"
         row.updated_at = now
@@ -171,16 +200,16 @@ def write_off_short_pick(
             session,
             row.sku,
             node_id,
-            "short_pick",
-            -take,
+            "short_pick" if written_off else "release",
+            on_hand,
             -take,
             f"{source_id}:{number}" if number else source_id,
             order_id,
             now,
         )
-        written += take
+        done += take
     session.flush()
-    return written
+    return done
 
 
 class ShippedUnheld(BaseModel):

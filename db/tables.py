@@ -283,3 +283,50 @@ class IncidentRow(SQLModel, table=True):
     received_at: datetime
     status: str = Field(default="open", max_length=16)  # open | handled | lifted
     outcomes: list = _json(nullable=False)  # list of domain.incidents.IncidentOutcome
+
+
+# --- Store replenishment --------------------------------------------------------------
+
+
+class ReplenishmentPolicyRow(SQLModel, table=True):
+    """Every replenishment policy ever saved; the newest version is the one in force."""
+
+    __tablename__ = "replenishment_policies"
+    version: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100)
+    document: dict = _json(nullable=False)  # domain.replenishment.ReplenishmentPolicy
+    created_at: datetime
+
+
+class ProposalRow(SQLModel, table=True):
+    """A replenishment proposal: units for a store from a source, and why. `proposed`
+    waits for an approval; `applied` and `approved` started their transfer; `superseded`
+    gave way to a newer plan; `unfilled` had no source."""
+
+    __tablename__ = "replenishment_proposals"
+    proposal_id: str = Field(primary_key=True, max_length=64)
+    run_id: str = Field(max_length=64, index=True)
+    store_id: str = Field(max_length=64)
+    sku: str = Field(max_length=64)
+    qty: int
+    source_node_id: str | None = Field(default=None, max_length=64)
+    status: str = Field(max_length=16, index=True)
+    explanation: dict = _json(nullable=False)  # domain.replenishment.Explanation
+    transfer_id: str | None = Field(default=None, max_length=64)
+    policy_version: int
+    created_at: datetime
+    decided_at: datetime | None = None
+
+
+class TransferRow(SQLModel, table=True):
+    """A transfer order as its workflow last wrote it (domain.transfer.Transfer)."""
+
+    __tablename__ = "transfers"
+    transfer_id: str = Field(primary_key=True, max_length=64)
+    source_node_id: str = Field(max_length=64, index=True)
+    destination_node_id: str = Field(max_length=64, index=True)
+    status: str = Field(max_length=16, index=True)
+    view: dict = _json(nullable=False)
+    timeline: list = _json(nullable=False)  # list of domain.transfer.TransferEntry
+    created_at: datetime
+    updated_at: datetime

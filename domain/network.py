@@ -50,6 +50,8 @@ class Node(Strict):
     # Hours from release to handover the node commits to: what the promise plans with
     # until the node's own record (its shipped events) says otherwise.
     preparation_hours: Annotated[float, Field(ge=0, le=72)] = 0.0
+    # Units a store can take in from transfers a day (its back room, its staff); none: no limit.
+    receiving_capacity_per_day: Annotated[int | None, Field(ge=0, le=10_000_000)] = None
 
     @field_validator("timezone")
     @classmethod
@@ -136,6 +138,9 @@ class Peak(Strict):
     from_: Day = Field(alias="from")
     to: Day
     guarantee_by: Day | None = None
+    # How many times a normal day's demand the retailer expects on the peak's days: store
+    # replenishment fills the shelves ahead of it (domain/replenishment.py).
+    demand_factor: Annotated[float, Field(ge=0.1, le=100)] = 1.0
 
     @model_validator(mode="after")
     def _ordered(self) -> "Peak":

@@ -37,16 +37,25 @@ from activities.notifications import (
 from activities.orders import OrderActivities
 from activities.preorders import PreorderActivities
 from activities.reconcile import ReconcileActivities, ReconcileInput
+from activities.replenishment import ReplenishmentActivities, ReplenishmentRunInput
 from config import Settings, get_settings
 from config.temporal import connect_temporal
 from db.engine import make_engine
 from db.migrate import upgrade_at_start
-from workflows.contracts import FIELD_WATCH_ID, RECONCILE_SCHEDULE_ID, RECONCILE_WORKFLOW
+from workflows.contracts import (
+    FIELD_WATCH_ID,
+    RECONCILE_SCHEDULE_ID,
+    RECONCILE_WORKFLOW,
+    REPLENISHMENT_SCHEDULE_ID,
+    REPLENISHMENT_WORKFLOW,
+)
 from workflows.field_watch import FieldWatchInput, FieldWatchWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.order import OrderWorkflow
 from workflows.reconcile import ReconcileWorkflow
+from workflows.replenishment import ReplenishmentWorkflow
 from workflows.supply_news import SupplyNewsWorkflow
+from workflows.transfer import TransferWorkflow
 
 WORKFLOWS = [
     OrderWorkflow,
@@ -54,6 +63,8 @@ WORKFLOWS = [
     FieldWatchWorkflow,
     ReconcileWorkflow,
     SupplyNewsWorkflow,
+    TransferWorkflow,
+    ReplenishmentWorkflow,
 ]
 
 log = logging.getLogger("oms.worker")
@@ -75,7 +86,13 @@ def build_activities(
     incidents = IncidentActivities(engine)
     watch = FieldWatchActivities(engine)
     reconciliation = ReconcileActivities(engine, carrier)
+    replenishment = ReplenishmentActivities(engine)
     return [
+        replenishment.plan_replenishment,
+        replenishment.start_transfer,
+        replenishment.apply_transfer_event,
+        replenishment.cancel_transfer,
+        replenishment.declare_transfer_lost,
         reconciliation.reconcile,
         watch.find_late_handovers,
         incidents.find_touched,
@@ -156,6 +173,7 @@ async def run_worker(settings: Settings | None = None) -> None:
     )
     await start_field_watch(client, settings.task_queue)
     await schedule_reconciliation(client, settings.task_queue)
+    await schedule_replenishment(client, settings.task_queue)
     log.info("worker on task queue %s at %s", settings.task_queue, settings.temporal_address)
     relay = asyncio.create_task(
         relay_outbox(NotificationActivities(engine, default_sinks(settings)))
@@ -191,18 +209,54 @@ def main() -> None:
 
 
 async def schedule_reconciliation(client: Client, task_queue: str) -> None:
-    """The hourly reconciliation's Temporal Schedule, unless it exists (every worker asks).
-    A server without schedules (the rehearsal's test server) is told and skipped."""
-    schedule = Schedule(
-        action=ScheduleActionStartWorkflow(
+    """The hourly reconciliation (`oms reconcile` does the same by hand)."""
+    await _schedule(
+        client,
+        RECONCILE_SCHEDULE_ID,
+        ScheduleActionStartWorkflow(
             RECONCILE_WORKFLOW, ReconcileInput(), id=RECONCILE_SCHEDULE_ID, task_queue=task_queue
         ),
-        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(hours=1))]),
+        timedelta(hours=1),
+        "run `oms reconcile` instead",
+    )
+
+
+async def schedule_replenishment(client: Client, task_queue: str) -> None:
+    """The daily store replenishment plan, at 05:00 UTC, before the stores open and the
+    warehouses' first wave (`POST /v1/replenishment/run` does the same on demand)."""
+    await _schedule(
+        client,
+        REPLENISHMENT_SCHEDULE_ID,
+        ScheduleActionStartWorkflow(
+            REPLENISHMENT_WORKFLOW,
+            ReplenishmentRunInput(),
+            id=REPLENISHMENT_SCHEDULE_ID,
+            task_queue=task_queue,
+        ),
+        timedelta(days=1),
+        "run it with POST /v1/replenishment/run",
+        offset=timedelta(hours=5),
+    )
+
+
+async def _schedule(
+    client: Client,
+    schedule_id: str,
+    action: ScheduleActionStartWorkflow,
+    every: timedelta,
+    instead: str,
+    offset: timedelta = timedelta(0),
+) -> None:
+    """A Temporal Schedule, unless it exists (every worker asks). A server without
+    schedules (the rehearsal's test server) is told and skipped."""
+    schedule = Schedule(
+        action=action,
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every, offset=offset)]),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
     )
     try:
-        await client.create_schedule(RECONCILE_SCHEDULE_ID, schedule)
+        await client.create_schedule(schedule_id, schedule)
     except ScheduleAlreadyRunningError:
         pass
     except RPCError as exc:
-        log.warning("no reconciliation schedule (%s): run `oms reconcile` instead", exc.message)
+        log.warning("no %s schedule (%s): %s", schedule_id, exc.message, instead)

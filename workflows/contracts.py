@@ -45,3 +45,19 @@ INCIDENT_REPORT = "report"  # the incident workflow's query
 
 RECONCILE_WORKFLOW = "ReconcileWorkflow"
 RECONCILE_SCHEDULE_ID = "reconcile"  # every hour; its runs are `reconcile-<time>`
+
+TRANSFER_WORKFLOW = "TransferWorkflow"
+REPLENISHMENT_WORKFLOW = "ReplenishmentWorkflow"
+REPLENISHMENT_SCHEDULE_ID = "replenishment"  # every day; its runs are `replenishment-<time>`
+
+
+def transfer_workflow_id(transfer_id: str) -> str:
+    return f"transfer-{transfer_id}"
+
+
+class TransferSignalName(StrEnum):
+    NODE_EVENT = "transfer_event"
+    CANCEL = "cancel_transfer"
+
+
+TRANSFER_STATE = "transfer"  # the transfer workflow's query

@@ -7,20 +7,24 @@ each event id once, so a retried call changes nothing.
 
 import hashlib
 from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Discriminator, Tag
 from sqlalchemy import Engine
 
 from api import order_gateway
 from api.deps import EngineDep, Field, NowDep, SessionDep, TemporalDep
+from api.order_gateway import signal_workflow
 from db import orders as read_model
+from db import transfers
 from db.engine import read_only, unit_of_work
 from db.events import event_key, mark_passed_on, passed_on
 from db.network import node_exists
 from domain.field_events import CarrierEvent, CarrierEventSignal, NodeEvent, NodeEventSignal
 from domain.ids import Id
-from workflows.contracts import OrderSignal
+from domain.transfer import OPEN_TRANSFER, Transfer, TransferEvent, TransferSignal
+from workflows.contracts import OrderSignal, TransferSignalName, transfer_workflow_id
 
 router = APIRouter(tags=["field events"], dependencies=Field)
 
@@ -32,20 +36,42 @@ class EventAccepted(BaseModel):
     accepted: bool = True
 
 
+class TransferEventAccepted(BaseModel):
+    event_id: str
+    transfer_id: str
+    accepted: bool = True
+
+
+def _event_kind(body: Any) -> str:
+    return "transfer" if isinstance(body, dict) and "transfer_id" in body else "order"
+
+
+# An order's shipment event, or a transfer's (it names a `transfer_id`).
+AnyNodeEvent = Annotated[
+    Annotated[NodeEvent, Tag("order")] | Annotated[TransferEvent, Tag("transfer")],
+    Discriminator(_event_kind),
+]
+
+
 @router.post(
-    "/v1/nodes/{node_id}/events", status_code=status.HTTP_202_ACCEPTED, response_model=EventAccepted
+    "/v1/nodes/{node_id}/events",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=EventAccepted | TransferEventAccepted,
 )
 async def node_event(
     node_id: Id,
-    event: NodeEvent,
+    event: AnyNodeEvent,
     session: SessionDep,
     engine: EngineDep,
     client: TemporalDep,
     now: NowDep,
-) -> EventAccepted:
-    """A node picked, short-picked or shipped a shipment (signed by the node's system)."""
+) -> EventAccepted | TransferEventAccepted:
+    """A node picked, short-picked or shipped an order's shipment, or picked, shipped or
+    received a transfer (signed by the node's system)."""
     if not node_exists(session, node_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown node {node_id}")
+    if isinstance(event, TransferEvent):
+        return await _transfer_event(node_id, event, session, engine, client, now)
     # Checked against the read model, written before any node hears of a shipment: no
     # round trip to the order's workflow for each scan in a peak. The workflow still has
     # the last word (it ignores, and notes, an event that no longer fits).
@@ -123,11 +149,72 @@ async def carrier_event(
     )
 
 
+async def _transfer_event(
+    node_id: str,
+    event: TransferEvent,
+    session: SessionDep,
+    engine: Engine,
+    client: Any,
+    now: Any,
+) -> TransferEventAccepted:
+    """Checked against the transfer as last recorded: its nodes, its SKUs, its planned
+    units. Its workflow applies the event in order and has the last word on the rest."""
+    found = transfers.read(session, event.transfer_id)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no transfer {event.transfer_id}")
+    transfer, _ = found
+    expected = transfer.source_node_id if event.at_source else transfer.destination_node_id
+    if node_id != expected:
+        side = "leaves from" if event.at_source else "goes to"
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"transfer {event.transfer_id} {side} {expected}, not {node_id}",
+        )
+    planned = {line.sku: line.qty for line in transfer.lines}
+    for line in event.lines:
+        if line.sku not in planned:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                f"transfer {event.transfer_id} has no line for {line.sku}",
+            )
+        if line.qty > planned[line.sku]:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                f"{line.sku}: qty {line.qty} is more than the {planned[line.sku]} planned",
+            )
+    signal = TransferSignal(node_id=node_id, event=event, received_at=now)
+    await _pass_on_once(
+        engine,
+        "node",
+        node_id,
+        event,
+        lambda: _signal_transfer(client, transfer, signal),
+    )
+    return TransferEventAccepted(event_id=event.event_id, transfer_id=event.transfer_id)
+
+
+async def _signal_transfer(client: Any, transfer: Transfer, signal: TransferSignal) -> None:
+    """A transfer that takes no more events refuses a new one (a 409); the same event sent
+    again gets its first answer, the 202 (`_pass_on_once` does not come here)."""
+    if transfer.status not in OPEN_TRANSFER:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"transfer {transfer.transfer_id} is {transfer.status.value}: it takes no more events",
+        )
+    await signal_workflow(
+        client,
+        transfer_workflow_id(transfer.transfer_id),
+        TransferSignalName.NODE_EVENT,
+        signal,
+        f"transfer {transfer.transfer_id}",
+    )
+
+
 async def _pass_on_once(
     engine: Engine,
     source: str,
     sender: str,
-    event: NodeEvent | CarrierEvent,
+    event: NodeEvent | CarrierEvent | TransferEvent,
     send: Callable[[], Awaitable[None]],
 ) -> None:
     """Pass an event on to its order once: a field system that sends it again (its answer

@@ -43,6 +43,15 @@ ROUTES: list[tuple[str, str, set[str | None]]] = [
     ("GET", "/v1/admin/reconcile", {"admin"}),
     ("POST", "/v1/admin/reconcile", {"admin"}),
     ("GET", "/v1/admin/ledger-check", {"admin"}),
+    ("PUT", "/v1/admin/replenishment-policy", {"admin"}),
+    ("GET", "/v1/admin/replenishment-policy", {"admin"}),
+    ("GET", "/v1/admin/replenishment-policy/versions", {"admin"}),
+    ("POST", "/v1/replenishment/run", {"admin"}),
+    ("GET", "/v1/replenishment/proposals", {"support", "admin"}),
+    ("POST", "/v1/replenishment/proposals/{proposal_id}/approve", {"admin"}),
+    ("GET", "/v1/transfers", {"support", "warehouse", "admin"}),
+    ("GET", "/v1/transfers/{transfer_id}", {"support", "warehouse", "admin"}),
+    ("POST", "/v1/transfers/{transfer_id}/cancel", {"admin"}),
     ("GET", "/healthz", OPEN),
     ("GET", "/livez", OPEN),
 ]
@@ -52,6 +61,8 @@ VALUES = {
     "sku": "SKU-1",
     "node_id": "DC-LYON",
     "carrier_id": "DPD",
+    "proposal_id": "X-1",
+    "transfer_id": "X-1",
 }
 
 

@@ -1,0 +1,271 @@
+"""The transfer workflow, id `transfer-{transfer_id}`: stock moved from a source node to a
+store, from the hold at the source to the units on the store's shelf.
+
+It holds the units and opens the store's supply line (`start_transfer`), books the
+shuttle, tells the source to pick and the store what is coming, then follows the nodes'
+events (picked, shipped, received) through the ledger, once each. What goes wrong is
+settled there (short pick written off, units not shipped back on the source's shelf,
+units lost in transit) and the store's missing units are planned again at once, by a
+replenishment run for that store and those SKUs. Pre-orders counting on the transfer hear
+what became of their units. Shipped units not received `LOST_AFTER_DAYS` after the ETA
+are declared lost.
+"""
+
+from datetime import datetime, time, timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel
+
+    from activities.carriers import BookingRequest, CancelBookingInput, CarrierActivities
+    from activities.notifications import Notification, NotificationActivities
+    from activities.replenishment import (
+        CancelTransferInput,
+        ReplenishmentActivities,
+        ReplenishmentRunInput,
+        StartTransferInput,
+        TransferEventInput,
+        TransferLostInput,
+    )
+    from db.transfers import TransferNews
+    from domain.transfer import (
+        LOST_AFTER_DAYS,
+        OPEN_TRANSFER,
+        Transfer,
+        TransferPlan,
+        TransferSignal,
+        TransferStatus,
+        holder,
+    )
+    from workflows.contracts import (
+        REPLENISHMENT_WORKFLOW,
+        TRANSFER_STATE,
+        TRANSFER_WORKFLOW,
+        TransferSignalName,
+        supply_news_workflow_id,
+    )
+    from workflows.order_calls import (
+        CARRIER_RETRY,
+        CARRIER_TIMEOUT,
+        LEDGER_RETRY,
+        LEDGER_TIMEOUT,
+        NOTIFY_GIVE_UP,
+        NOTIFY_RETRY,
+        NOTIFY_TIMEOUT,
+    )
+    from workflows.supply_news import SupplyNewsInput, SupplyNewsWorkflow
+
+SHUTTLE = "SHUTTLE"  # the retailer's own trucks, booked through the carrier port
+
+
+class TransferInput(BaseModel):
+    plan: TransferPlan
+
+
+class CancelTransfer(BaseModel):
+    why: str
+
+
+@workflow.defn(name=TRANSFER_WORKFLOW)
+class TransferWorkflow:
+    def __init__(self) -> None:
+        self.transfer: Transfer | None = None
+        self.events: list[TransferSignal] = []
+        self.seen: set[str] = set()
+        self.cancel_asked: str | None = None
+        self.notes: list[str] = []  # events refused on the way (they changed nothing)
+        self.replans = 0
+
+    @workflow.query(name=TRANSFER_STATE)
+    def state(self) -> Transfer | None:
+        return self.transfer
+
+    @workflow.signal(name=TransferSignalName.NODE_EVENT)
+    def node_event(self, signal: TransferSignal) -> None:
+        if signal.event.event_id not in self.seen:
+            self.seen.add(signal.event.event_id)
+            self.events.append(signal)
+
+    @workflow.signal(name=TransferSignalName.CANCEL)
+    def cancel(self, input: CancelTransfer) -> None:
+        self.cancel_asked = self.cancel_asked or input.why
+
+    @workflow.run
+    async def run(self, input: TransferInput) -> Transfer:
+        plan = input.plan
+        self.transfer = await workflow.execute_activity_method(
+            ReplenishmentActivities.start_transfer,
+            StartTransferInput(plan=plan, now=workflow.now()),
+            start_to_close_timeout=LEDGER_TIMEOUT,
+            retry_policy=LEDGER_RETRY,
+        )
+        if self.transfer.status == TransferStatus.REFUSED:
+            return self.transfer  # nothing moved: the next daily plan sees the store as it is
+        await self._book_shuttle()
+        await self._tell("node", plan.source_node_id, "transfer_to_pick")
+        await self._tell("node", plan.destination_node_id, "transfer_coming")
+        while self.transfer.status in OPEN_TRANSFER:
+            arrived = await self._next(self._lost_after())
+            if not arrived:
+                await self._lost()
+            elif self.events:
+                await self._apply(self.events.pop(0))
+            elif self.cancel_asked:
+                await self._cancel(self.cancel_asked)
+                self.cancel_asked = None
+        return self.transfer
+
+    async def _next(self, deadline: datetime | None) -> bool:
+        """Wait for an event or a cancel; False when the deadline passed first."""
+        if deadline is None:
+            await workflow.wait_condition(lambda: bool(self.events) or bool(self.cancel_asked))
+            return True
+        wait = max(deadline - workflow.now(), timedelta(seconds=1))
+        try:
+            await workflow.wait_condition(
+                lambda: bool(self.events) or bool(self.cancel_asked), timeout=wait
+            )
+        except TimeoutError:
+            return False
+        return True
+
+    def _lost_after(self) -> datetime | None:
+        transfer = self.transfer
+        if transfer is None or transfer.status != TransferStatus.SHIPPED or transfer.eta is None:
+            return None
+        last_day = transfer.eta + timedelta(days=LOST_AFTER_DAYS)
+        return datetime.combine(last_day, time(23, 59), workflow.now().tzinfo)
+
+    async def _apply(self, signal: TransferSignal) -> None:
+        try:
+            news = await workflow.execute_activity_method(
+                ReplenishmentActivities.apply_transfer_event,
+                TransferEventInput(signal=signal),
+                start_to_close_timeout=LEDGER_TIMEOUT,
+                retry_policy=LEDGER_RETRY,
+            )
+        except ActivityError as exc:
+            cause = exc.cause
+            if isinstance(cause, ApplicationError) and cause.non_retryable:
+                self.notes.append(f"{signal.event.type} {signal.event.event_id}: {cause.message}")
+                return
+            raise
+        await self._settled(news, f"transfer_{signal.event.type}")
+
+    async def _cancel(self, why: str) -> None:
+        try:
+            news = await workflow.execute_activity_method(
+                ReplenishmentActivities.cancel_transfer,
+                CancelTransferInput(transfer_id=self._id, why=why, now=workflow.now()),
+                start_to_close_timeout=LEDGER_TIMEOUT,
+                retry_policy=LEDGER_RETRY,
+            )
+        except ActivityError as exc:  # too late: it left meanwhile
+            self.notes.append(f"cancel: {exc.cause or exc}")
+            return
+        await workflow.execute_activity_method(
+            CarrierActivities.cancel_booking,
+            CancelBookingInput(shipment_id=holder(self._id), carrier_id=SHUTTLE),
+            start_to_close_timeout=CARRIER_TIMEOUT,
+            retry_policy=CARRIER_RETRY,
+        )
+        # An operator's decision: the store is planned again by the next daily run.
+        await self._settled(news.model_copy(update={"gaps": {}}), "transfer_cancelled")
+
+    async def _lost(self) -> None:
+        news = await workflow.execute_activity_method(
+            ReplenishmentActivities.declare_transfer_lost,
+            TransferLostInput(transfer_id=self._id, now=workflow.now()),
+            start_to_close_timeout=LEDGER_TIMEOUT,
+            retry_policy=LEDGER_RETRY,
+        )
+        await self._settled(news, "transfer_lost")
+
+    async def _settled(self, news: TransferNews, topic: str) -> None:
+        """After the ledger moved: tell the pre-orders, the nodes, and plan the gap again."""
+        self.transfer = news.transfer
+        if not news.applied:
+            return
+        if news.orders:
+            await self._tell_preorders(news, topic)
+        if news.gaps:
+            await self._replan(self.transfer.destination_node_id, news.gaps)
+        if topic != "transfer_picked":
+            await self._tell("node", self.transfer.destination_node_id, topic, news.summary)
+
+    async def _tell_preorders(self, news: TransferNews, topic: str) -> None:
+        event_id = f"{self._id}-{topic}-{len(self.seen)}"
+        try:
+            await workflow.start_child_workflow(
+                SupplyNewsWorkflow.run,
+                SupplyNewsInput(
+                    event_id=event_id,
+                    supply_id=news.transfer.lines[0].supply_id,
+                    orders=news.orders,
+                ),
+                id=supply_news_workflow_id(event_id),
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            )
+        except WorkflowAlreadyStartedError:
+            pass  # told already (this workflow replayed after a crash)
+
+    async def _replan(self, store_id: str, gaps: dict[str, int]) -> None:
+        """The store still misses units: a replenishment run for it and these SKUs now,
+        from the next best source (this one's free units were counted already)."""
+        self.replans += 1
+        run = f"replan-{self._id}-{self.replans}"
+        try:
+            await workflow.start_child_workflow(
+                REPLENISHMENT_WORKFLOW,
+                ReplenishmentRunInput(stores=[store_id], skus=sorted(gaps), why=run),
+                id=run,
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            )
+        except WorkflowAlreadyStartedError:
+            pass
+
+    async def _book_shuttle(self) -> None:
+        assert self.transfer is not None
+        await workflow.execute_activity_method(
+            CarrierActivities.book_carrier,
+            BookingRequest(
+                shipment_id=holder(self._id),
+                carrier_id=SHUTTLE,
+                service_id=f"{SHUTTLE}-{self.transfer.source_node_id}",
+                node_id=self.transfer.source_node_id,
+                units=sum(line.qty for line in self.transfer.lines),
+            ),
+            start_to_close_timeout=CARRIER_TIMEOUT,
+            retry_policy=CARRIER_RETRY,
+        )
+
+    async def _tell(self, recipient: str, recipient_id: str, topic: str, summary: str = "") -> None:
+        assert self.transfer is not None
+        await workflow.execute_activity_method(
+            NotificationActivities.notify,
+            Notification(
+                key=f"{holder(self._id)}:{recipient_id}:{topic}:{len(self.seen)}",
+                order_id=holder(self._id),
+                recipient=recipient,  # type: ignore[arg-type]
+                recipient_id=recipient_id,
+                topic=topic,
+                payload={
+                    "transfer_id": self._id,
+                    "source_node_id": self.transfer.source_node_id,
+                    "destination_node_id": self.transfer.destination_node_id,
+                    "eta": self.transfer.eta.isoformat() if self.transfer.eta else None,
+                    "lines": [{"sku": line.sku, "qty": line.qty} for line in self.transfer.lines],
+                    "summary": summary,
+                },
+            ),
+            start_to_close_timeout=NOTIFY_TIMEOUT,
+            schedule_to_close_timeout=NOTIFY_GIVE_UP,
+            retry_policy=NOTIFY_RETRY,
+        )
+
+    @property
+    def _id(self) -> str:
+        assert self.transfer is not None
+        return self.transfer.transfer_id
