@@ -212,6 +212,8 @@ def delivery_from(
     )
     if ship_on is None:
         return None
+    if destination.pickup_node_id == node.id:  # on its way to the collection store itself
+        return ship_on, policy.picking_cost.get(node.type, 0.0)
     outlook = chain.outlook(policy)
     routes = carrier_routes(
         node,

@@ -138,7 +138,7 @@ def promise(
             if preorder is None:
                 unavailable = _unavailable(lines, short.missing, chain)
                 continue
-            options.append(_preorder_option(chain, now, preorder))
+            options.append(_preorder_option(chain, now, preorder, "home_standard", None))
             continue
         options.append(_option(chain, now, method, None, plan))
 
@@ -156,7 +156,17 @@ def promise(
                 explain=False,
                 outlook=outlook,
             )
-        except Unsourceable:
+        except Unsourceable as short:
+            # Not on the shelves: on its way to the store (a transfer), or to a warehouse?
+            preorder = (
+                plan_preorder(lines, short.missing, at_store, chain, now, policy)
+                if short.missing
+                else None
+            )
+            if preorder is not None:
+                options.append(
+                    _preorder_option(chain, now, preorder, "click_and_collect", store.id)
+                )
             continue
         options.append(_option(chain, now, "click_and_collect", store.id, plan))
     if options:
@@ -193,7 +203,13 @@ def _collect_stores(chain: SupplyChain, lat: float, lon: float):
     return [node for _, _, node in sorted(near)[:MAX_COLLECT_STORES]]
 
 
-def _preorder_option(chain: SupplyChain, now: datetime, preorder: PreorderPlan) -> DeliveryOption:
+def _preorder_option(
+    chain: SupplyChain,
+    now: datetime,
+    preorder: PreorderPlan,
+    method: Method,
+    store_id: str | None,
+) -> DeliveryOption:
     from_supply = [
         OptionLine(
             sku=pick.sku,
@@ -206,9 +222,7 @@ def _preorder_option(chain: SupplyChain, now: datetime, preorder: PreorderPlan) 
         for pick in preorder.from_supply
     ]
     plan = preorder.on_hand.model_copy(update={"deliver_by": preorder.deliver_by})
-    return _option(
-        chain, now, "home_standard", None, plan, from_supply, round(preorder.supply_cost, 2)
-    )
+    return _option(chain, now, method, store_id, plan, from_supply, round(preorder.supply_cost, 2))
 
 
 def _option(

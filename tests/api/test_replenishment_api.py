@@ -18,7 +18,7 @@ from db.network import load_network
 from db.tables import MovementRow, ProposalRow, StockRow, SupplyRow
 from domain.network import NetworkDocument
 from tests.api.conftest import Api
-from tests.networks import small_network
+from tests.networks import order_body, small_network
 
 TODAY = date.today()
 
@@ -287,3 +287,62 @@ async def test_a_shipped_transfer_cannot_be_cancelled(api: Api, lille_sells):
 def test_the_ledger_check_sees_transfers_as_balanced(engine, lille_sells):
     with read_only(engine) as session:
         assert ledger.balance_problems(session) == []
+
+
+async def test_units_on_their_way_to_a_store_are_promised_there_from_their_eta(
+    api: Api, lille_sells
+):
+    await set_policy(api, days_of_cover=3)
+    await run_plan(api)
+    [proposal] = await proposals(api)
+    transfer_id = proposal["transfer_id"]
+    eta = (await transfer_when(api, transfer_id, "released"))["transfer"]["eta"]
+    # On hand, the network can give 29 (Paris) + 30 (Lyon) + 9 (Lille's shelf): 68.
+    cart = {
+        "lines": [{"sku": "SKU-1", "qty": 70}],
+        "destination": {"postal_code": "59000", "country": "FR", "lat": 50.63, "lon": 3.06},
+    }
+
+    answer = await api.post("/v1/promise", cart)
+
+    assert answer.status_code == 200, answer.text
+    [collect] = [o for o in answer.json()["options"] if o["store_id"] == "STORE-LILLE"]
+    assert collect["method"] == "click_and_collect" and collect["preorder"]
+    [coming] = [line for line in collect["lines"] if line["source"] == "transfer"]
+    assert (coming["node_id"], coming["qty"], coming["available_on"]) == ("STORE-LILLE", 2, eta)
+    assert collect["estimated_by"] >= eta
+
+    order_id = f"C-{uuid.uuid4().hex[:6]}"
+    body = order_body(
+        order_id,
+        [("SKU-1", 70)],
+        method="click_and_collect",
+        address=None,
+        store_id="STORE-LILLE",
+        promised_by=None,
+        option_id=collect["option_id"],
+    )
+    placed = await api.post("/v1/orders", body)
+    assert placed.status_code == 202, placed.text
+    for _ in range(200):
+        with read_only(api.engine) as session:
+            line = session.exec(select(SupplyRow).where(SupplyRow.kind == "transfer")).one()
+        if line.allocated == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert line.allocated == 2  # the order's 2 units wait on the transfer, for no one else
+
+    for node_id, step in (("DC-PARIS", "shipped"), ("STORE-LILLE", "received")):
+        response, _ = await node_event(api, node_id, transfer_id, step)
+        assert response.status_code == 202, response.text
+        await transfer_when(api, transfer_id, step)
+    order = await api.wait_status(order_id, "released")
+    assert (
+        sum(
+            line["qty"]
+            for shipment in order["shipments"]
+            if shipment["node_id"] == "STORE-LILLE"
+            for line in shipment["lines"]
+        )
+        >= 2
+    )
