@@ -61,6 +61,13 @@ def main(argv: list[str] | None = None) -> None:
         action="append",
         help="sourcing policy to run (repeat to compare); default: the scenario's policies",
     )
+    simulate.add_argument(
+        "--replenishment",
+        choices=("both", "with", "without"),
+        default="both",
+        help="a scenario with a replenishment policy: rehearse each policy with it, "
+        "without it, or both (default)",
+    )
     reconcile = commands.add_parser(
         "reconcile", help="give back what ended order workflows left behind"
     )

@@ -15,7 +15,7 @@ def simulate_command(args: argparse.Namespace) -> int:
 
     from domain.policy import PRESETS
     from simulator.compare import comparison_table
-    from simulator.run import simulate
+    from simulator.run import label, simulate
     from simulator.scenario import load_scenario
 
     try:
@@ -34,15 +34,22 @@ def simulate_command(args: argparse.Namespace) -> int:
         print(f"unknown policy {unknown}; known: {', '.join(PRESETS)}", file=sys.stderr)
         return 2
     reports: list[dict[str, Any]] = []
-    for name in policies:
-        print(f"== {scenario.name}: policy {name}", flush=True)
-        folder = args.out / "policies" / name if args.out else None
+    ways = {"both": (True, False), "with": (True,), "without": (False,)}[args.replenishment]
+    if scenario.replenishment is None:
+        ways = (False,)
+    for name, replenish in [(name, way) for name in policies for way in ways]:
+        run = name if scenario.replenishment is None else label(name, scenario, replenish)
+        print(f"== {scenario.name}: {run}", flush=True)
+        folder = (
+            args.out / "policies" / run.replace(", ", "-").replace(" ", "-") if args.out else None
+        )
         report = asyncio.run(
             simulate(
                 scenario,
                 name,
                 show=lambda line: print(line, flush=True),
                 logs=folder / "logs" if folder else None,
+                replenish=replenish,
             )
         )
         reports.append(report)
@@ -71,11 +78,19 @@ def write(report: dict[str, Any], folder: Path) -> None:
 
 
 def summary(report: dict[str, Any]) -> str:
+    stores = report.get("stores")
+    in_store = (
+        f"; stores: {stores['stockout_hours']:,} SKU-hours out of stock, "
+        f"{stores['units_lost_in_store']:,} in-store units lost, "
+        f"{stores['units_transferred']:,} units transferred"
+        if stores
+        else ""
+    )
     return (
         f"{report['orders']:,} orders: OTIF {report['otif']:.1%} (on time {report['on_time']:.1%}"
         f", in full {report['in_full']:.1%}), {report['reroutes']} reroutes, "
         f"{report['exceptions']} exceptions, {report['oversells']} oversells, "
         f"{report['left_behind']} closed orders holding stock, cost per order "
         f"{report['cost_per_order']:.2f}, ship-from-store {report['ship_from_store_share']:.1%}"
-        f" ({report['wall_seconds']:.0f} s)"
+        f"{in_store} ({report['wall_seconds']:.0f} s)"
     )

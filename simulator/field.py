@@ -45,7 +45,8 @@ class Outbox:
     after it, so each read looks back a minute and skips what it has seen."""
 
     LOOK_BACK = timedelta(minutes=1)
-    TOPICS = ("release_for_picking", "cancel_picking", "order_delayed")  # what the field acts on
+    # What the field acts on.
+    TOPICS = ("release_for_picking", "cancel_picking", "order_delayed", "transfer_to_pick")
 
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -132,6 +133,8 @@ class Field:
         self._withdrawn: set[str] = set()  # shipments the OMS took back from their node
         self._support: dict[str, int] = defaultdict(int)  # order -> decisions so far
         self._support_pending: set[str] = set()
+        # Who moves transfers (simulator/stores.py), when the rehearsal has stores.
+        self.on_transfer: Callable[[dict, datetime], None] | None = None
 
     # --- Scheduling -------------------------------------------------------------------
 
@@ -162,6 +165,8 @@ class Field:
             payload = note.payload
             if note.recipient == "node" and note.topic == "release_for_picking":
                 self._released(note.recipient_id, note.order_id, payload, now)
+            elif note.topic == "transfer_to_pick" and self.on_transfer is not None:
+                self.on_transfer(payload, now)
             elif note.recipient == "node" and note.topic == "cancel_picking":
                 self._withdrawn.add(payload["shipment_id"])
             elif note.recipient == "customer" and note.topic == "order_delayed":

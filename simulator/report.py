@@ -34,6 +34,8 @@ def build_report(
     end: datetime,
     wall_seconds: float,
     shifted_days: int,
+    label: str | None = None,
+    stores: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     with Session(engine) as session:
         rows = list(session.exec(select(OrderRow)))
@@ -69,7 +71,7 @@ def build_report(
     confidence = PRESETS[policy].promise_confidence
     return {
         "scenario": scenario.name,
-        "policy": policy,
+        "policy": label or policy,
         "period": {
             "start": scenario.period.start.isoformat(),
             "end": end.isoformat(),
@@ -120,9 +122,26 @@ def build_report(
             for row in otif("day").rows
         ],
         "preorders": preorder_figures(rows, views, future_oversold, supply_stats),
+        # In-store sales, click & collect availability and transfers (stores rehearsed).
+        "stores": _with_collection(stores, views),
         "backlog": progress.backlog,
         "field": vars(stats) | {"calls_refused": refused, "calls_failed": failed},
         "wall_seconds": round(wall_seconds, 1),
+    }
+
+
+def _with_collection(
+    stores: dict[str, Any] | None, views: list[OrderView]
+) -> dict[str, Any] | None:
+    """Click & collect orders, and those served from their collection store's own shelf
+    (ready within hours, not a parcel from a warehouse days later)."""
+    if stores is None:
+        return None
+    collect = [v for v in views if v.delivery.method == "click_and_collect" and v.shipments]
+    from_shelf = sum(all(s.node_id == v.delivery.store_id for s in v.shipments) for v in collect)
+    return stores | {
+        "click_and_collect_orders": len(collect),
+        "click_and_collect_from_shelf": from_shelf,
     }
 
 

@@ -42,6 +42,7 @@ from simulator.field import Field
 from simulator.oms_client import OmsClient
 from simulator.report import build_report
 from simulator.scenario import Scenario, weeks_until
+from simulator.stores import Stores
 from simulator.supply import SupplyField
 from workflows import search_attributes
 
@@ -99,10 +100,12 @@ async def simulate(
     show: Callable[[str], None] = lambda _: None,
     logs: Path | None = None,
     postgres: str | None = None,
+    replenish: bool = True,
 ) -> dict[str, Any]:
     """Run `scenario` under one sourcing policy and return its report (report.json), on a
     fresh database: SQLite, or one made on the PostgreSQL server `postgres` (an admin URL)
-    and dropped after. The workers' logs go to `logs` (default: a temporary folder)."""
+    and dropped after. The workers' logs go to `logs` (default: a temporary folder). With
+    `replenish`, the scenario's store replenishment policy plans every day (if it has one)."""
     started = time.monotonic()
     with (
         tempfile.TemporaryDirectory(prefix="oms-sim-") as tmp,
@@ -119,7 +122,10 @@ async def simulate(
         try:
             client = await _client(env)
             await search_attributes.register(client)
-            return await _run(scenario, policy_name, show, engine, client, started, logs)
+            replenishment = replenish and scenario.replenishment is not None
+            return await _run(
+                scenario, policy_name, show, engine, client, started, logs, replenishment
+            )
         finally:
             await env.shutdown()
             engine.dispose()
@@ -153,7 +159,9 @@ def scratch_database(folder: Path, postgres: str | None) -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-async def _run(scenario, policy_name, show, engine, client, started, logs) -> dict[str, Any]:
+async def _run(
+    scenario, policy_name, show, engine, client, started, logs, replenish
+) -> dict[str, Any]:
     clock = VirtualClock(client)
     shift = weeks_until(scenario.period.start, await clock.sync())
     if shift:
@@ -176,12 +184,15 @@ async def _run(scenario, policy_name, show, engine, client, started, logs) -> di
         oms = OmsClient(http, keys, settings.signing_secret)
         sim_field = Field(scenario, oms, engine, clock.now)
         suppliers = SupplyField(scenario, oms, sim_field.at)
+        stores = Stores(scenario, oms, engine, sim_field.at, clock.now)
+        sim_field.on_transfer = stores.transfer_released
         progress = Progress()
         workers = start_workers(client, engine.url.render_as_string(hide_password=False), logs)
         try:
-            await _setup(oms, scenario, policy_name)
+            await _setup(oms, scenario, policy_name, replenish)
             suppliers.plan(scenario.period.start)
-            await _drive(scenario, clock, oms, sim_field, engine, progress, show)
+            stores.plan()
+            await _drive(scenario, clock, oms, sim_field, stores, engine, progress, show, replenish)
         finally:
             stop(workers)
         end = await clock.sync()
@@ -193,6 +204,8 @@ async def _run(scenario, policy_name, show, engine, client, started, logs) -> di
         progress,
         sim_field.stats,
         suppliers.stats,
+        label=label(policy_name, scenario, replenish),
+        stores=stores.figures() if scenario.store_sales or replenish else None,
         refused=oms.refused,
         failed=oms.failed,
         end=end,
@@ -250,7 +263,14 @@ def stop(workers: list[subprocess.Popen]) -> None:
             worker.kill()
 
 
-async def _setup(oms: OmsClient, scenario: Scenario, policy_name: str) -> None:
+def label(policy_name: str, scenario: Scenario, replenish: bool) -> str:
+    """A run's name in the reports: the policy, and whether the stores were replenished."""
+    if scenario.replenishment is None:
+        return policy_name
+    return f"{policy_name}, {'with' if replenish else 'no'} replenishment"
+
+
+async def _setup(oms: OmsClient, scenario: Scenario, policy_name: str, replenish: bool) -> None:
     network = scenario.network.model_dump(mode="json", by_alias=True, exclude_none=True)
     status, body = await oms.post("/v1/admin/network", network, role="admin")
     if status != 200:
@@ -259,9 +279,16 @@ async def _setup(oms: OmsClient, scenario: Scenario, policy_name: str) -> None:
     status, body = await oms.call("PUT", "/v1/admin/sourcing-policy", policy, role="admin")
     if status != 200:
         raise RuntimeError(f"policy {policy_name} was refused: {body}")
+    if replenish and scenario.replenishment is not None:
+        rules = scenario.replenishment.model_dump(mode="json", exclude={"version"})
+        status, body = await oms.call("PUT", "/v1/admin/replenishment-policy", rules, "admin")
+        if status != 200:
+            raise RuntimeError(f"the replenishment policy was refused: {body}")
 
 
-async def _drive(scenario, clock, oms, sim_field, engine, progress, show) -> None:
+async def _drive(
+    scenario, clock, oms, sim_field, stores, engine, progress, show, replenish
+) -> None:
     period = scenario.period
     step = timedelta(minutes=period.step_minutes)
     queue = carts(scenario)
@@ -271,6 +298,10 @@ async def _drive(scenario, clock, oms, sim_field, engine, progress, show) -> Non
     gate = asyncio.Semaphore(CONCURRENCY)
     placed_this_hour = 0
     next_sample = period.start + timedelta(hours=1)
+    # The OMS's daily replenishment plan, started as its Temporal Schedule would (the
+    # rehearsal's test server has no schedules).
+    next_plan = datetime.combine(period.start.date(), scenario.replenishment_at, UTC)
+    next_plan += timedelta(days=1) if next_plan < period.start else timedelta(0)
     t = period.start
     await clock.advance_to(t)
     while True:
@@ -283,7 +314,17 @@ async def _drive(scenario, clock, oms, sim_field, engine, progress, show) -> Non
             body = incident.body(f"SIM-INC-{len(scenario.incidents) - len(incidents)}")
             status, answer = await oms.post("/v1/incidents", body, role="warehouse")
             show(f"{now:%a %d %b %H:%M} incident {incident.type}: {status}")
-        placed = await asyncio.gather(*(_checkout(oms, sim_field, cart, gate) for cart in arriving))
+        if replenish and now >= next_plan and now < period.end:
+            status, answer = await oms.post("/v1/replenishment/run", {}, role="admin")
+            if status == 200:
+                show(
+                    f"{now:%a %d %b %H:%M} replenishment: {len(answer['transfers'])} transfers, "
+                    f"{answer['units']} units, {answer['unfilled']} needs unfilled"
+                )
+            next_plan += timedelta(days=1)
+        placed = await asyncio.gather(
+            *(_checkout(oms, sim_field, stores, cart, gate) for cart in arriving)
+        )
         progress.placed += sum(placed)
         progress.lost_carts += len(arriving) - sum(placed)
         placed_this_hour += sum(placed)
@@ -301,6 +342,7 @@ async def _drive(scenario, clock, oms, sim_field, engine, progress, show) -> Non
                 }
             )
             placed_this_hour = 0
+            stores.sample_stockouts()
             next_sample += timedelta(hours=1)
             if next_sample.hour % 6 == 0:
                 show(_line(now, progress, counts, sim_field))
@@ -313,7 +355,9 @@ async def _drive(scenario, clock, oms, sim_field, engine, progress, show) -> Non
         await clock.advance_to(t)
 
 
-async def _checkout(oms: OmsClient, sim_field: Field, cart: Cart, gate: asyncio.Semaphore) -> bool:
+async def _checkout(
+    oms: OmsClient, sim_field: Field, stores: Stores, cart: Cart, gate: asyncio.Semaphore
+) -> bool:
     """A customer asks for the promise, picks an option, and places the order with it."""
     d = cart.destination
     where = {"postal_code": d.postal_code, "country": d.country, "lat": d.lat, "lon": d.lon}
@@ -321,6 +365,9 @@ async def _checkout(oms: OmsClient, sim_field: Field, cart: Cart, gate: asyncio.
     async with gate:
         status, answer = await oms.post("/v1/promise", {"lines": lines, "destination": where})
         options = answer["options"] if status == 200 else []
+        stores.checkout(
+            cart.wants_collect, any(o["method"] == "click_and_collect" for o in options)
+        )
         option = _choose(options, cart)
         if option is None:
             return False

@@ -18,6 +18,7 @@ from pydantic import (
 from domain.incidents import Incident
 from domain.network import NetworkDocument
 from domain.policy import PRESETS
+from domain.replenishment import ReplenishmentPolicy
 
 Share = Annotated[float, Field(ge=0, le=1)]
 
@@ -48,6 +49,11 @@ RETAIL_DAY = [
     1.3,
     0.7,
 ]
+
+
+# Shoppers in a store through a day: none before opening or after closing (mean 1 over
+# the open hours, 9:00 to 20:00).
+STORE_DAY = [0.0] * 9 + [0.5, 0.8, 1.0, 1.3, 1.3, 1.0, 1.0, 1.1, 1.3, 1.4, 1.3] + [0.0] * 4
 
 
 class Strict(BaseModel):
@@ -114,6 +120,27 @@ class Delay(Strict):
         return self
 
 
+class StoreSales(Strict):
+    """Shoppers buying off the shelves of each store (what its till reports to the OMS as
+    `sale` events): units an hour, on a normal day's mean open hour, times the demand's
+    peaks. A shopper who finds the shelf empty leaves: a lost sale."""
+
+    units_per_hour: dict[str, Annotated[float, Field(ge=0, le=100_000)]]  # store -> units
+    hour_profile: Annotated[list[float], Field(min_length=24, max_length=24)] = STORE_DAY
+    # SKU popularity in the shops: "zipf", "uniform", or a weight per SKU.
+    sku_popularity: str | dict[str, float] = "zipf"
+    zipf_exponent: Annotated[float, Field(ge=0, le=5)] = 1.0
+    seed: int = 11
+
+
+class TransferBehaviour(Strict):
+    """How the field moves transfers between nodes (the OMS plans with its own policy)."""
+
+    transit_days: Annotated[int, Field(ge=0, le=30)] = 1  # the shuttle's real days on the road
+    receive_time: time = time(7)  # store-local: the shuttle arrives before opening
+    loss_probability: Share = 0.0  # a whole transfer never arrives
+
+
 class SupplyBehaviour(Strict):
     """How suppliers and returning customers behave: what the OMS is never told ahead."""
 
@@ -142,6 +169,7 @@ class FieldBehaviour(Strict):
     # Suppliers and returning customers deliver the supply lines (simulator/supply.py);
     # without it none ever arrives, as in the rehearsals before they were simulated.
     supply: SupplyBehaviour | None = None
+    transfers: TransferBehaviour = TransferBehaviour()
 
 
 class ScheduledSupply(Strict):
@@ -187,6 +215,11 @@ class Scenario(Strict):
     incidents: list[ScheduledIncident] = []
     supply: list[ScheduledSupply] = []  # lines opened during the run (the network's: at start)
     policies: list[str] = ["balanced"]  # compared side by side; names from domain.policy
+    store_sales: StoreSales | None = None  # shoppers in the stores (none: web orders only)
+    # Store replenishment as the retailer sets it: each policy is rehearsed with it (the
+    # OMS plans every day at `replenishment_at`, as its schedule does) and without it.
+    replenishment: ReplenishmentPolicy | None = None
+    replenishment_at: time = time(5)  # UTC
 
     @model_validator(mode="after")
     def _known_references(self) -> "Scenario":
@@ -211,6 +244,14 @@ class Scenario(Strict):
             if line.supply_id in known_lines:
                 raise ValueError(f"supply {line.supply_id} appears twice")
             known_lines.add(line.supply_id)
+        if self.store_sales is not None:
+            stores = {node.id for node in self.network.nodes if node.type == "store"}
+            strangers = sorted(set(self.store_sales.units_per_hour) - stores)
+            if strangers:
+                raise ValueError(f"store sales name nodes that are not stores: {strangers}")
+            popularity = self.store_sales.sku_popularity
+            if isinstance(popularity, dict) and set(popularity) - skus:
+                raise ValueError(f"store sales name unknown skus: {sorted(set(popularity) - skus)}")
         unknown = [name for name in self.policies if name not in PRESETS]
         if unknown:
             raise ValueError(f"unknown policy {unknown}; known: {', '.join(PRESETS)}")

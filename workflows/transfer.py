@@ -256,6 +256,9 @@ class TransferWorkflow:
                     "source_node_id": self.transfer.source_node_id,
                     "destination_node_id": self.transfer.destination_node_id,
                     "eta": self.transfer.eta.isoformat() if self.transfer.eta else None,
+                    "pick_day": (
+                        self.transfer.pick_day.isoformat() if self.transfer.pick_day else None
+                    ),
                     "lines": [{"sku": line.sku, "qty": line.qty} for line in self.transfer.lines],
                     "summary": summary,
                 },
