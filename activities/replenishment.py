@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 from sqlalchemy import Engine
+from temporalio import activity
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 
 from activities import defn
@@ -20,6 +22,7 @@ from domain.errors import DomainError, InsufficientStock
 from domain.network import Node
 from domain.replenishment import plan
 from domain.transfer import Transfer, TransferPlan, TransferSignal
+from workflows.contracts import REPLENISHMENT_WORKFLOW, TRANSFER_WORKFLOW, transfer_workflow_id
 
 
 class ReplenishmentRunInput(BaseModel):
@@ -65,6 +68,15 @@ class CancelTransferInput(BaseModel):
 class TransferLostInput(BaseModel):
     transfer_id: str
     now: datetime
+
+
+class StartTransfersInput(BaseModel):
+    plans: list[TransferPlan]
+
+
+class StartRunInput(BaseModel):
+    workflow_id: str
+    run: ReplenishmentRunInput
 
 
 class ReplenishmentActivities:
@@ -155,6 +167,36 @@ class ReplenishmentActivities:
     def declare_transfer_lost(self, input: TransferLostInput) -> TransferNews:
         with unit_of_work(self.engine) as session:
             return transfers.declare_lost(session, input.transfer_id, input.now)
+
+
+class WorkflowStarts:
+    """Workflows a workflow starts without becoming their parent: each lives its own life
+    (a transfer outlives the plan that made it), and its id makes a second start the same
+    workflow. Started through the client, not as child workflows, so that no closed parent
+    is ever told of a child's end."""
+
+    @defn
+    async def start_transfers(self, input: StartTransfersInput) -> int:
+        client, queue = activity.client(), activity.info().task_queue
+        for transfer in input.plans:
+            await client.start_workflow(
+                TRANSFER_WORKFLOW,
+                transfer,
+                id=transfer_workflow_id(transfer.transfer_id),
+                task_queue=queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+        return len(input.plans)
+
+    @defn
+    async def start_replenishment_run(self, input: StartRunInput) -> None:
+        await activity.client().start_workflow(
+            REPLENISHMENT_WORKFLOW,
+            input.run,
+            id=input.workflow_id,
+            task_queue=activity.info().task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
 
 
 def first_pick_day(source: Node, now: datetime) -> date:

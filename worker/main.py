@@ -37,7 +37,11 @@ from activities.notifications import (
 from activities.orders import OrderActivities
 from activities.preorders import PreorderActivities
 from activities.reconcile import ReconcileActivities, ReconcileInput
-from activities.replenishment import ReplenishmentActivities, ReplenishmentRunInput
+from activities.replenishment import (
+    ReplenishmentActivities,
+    ReplenishmentRunInput,
+    WorkflowStarts,
+)
 from config import Settings, get_settings
 from config.temporal import connect_temporal
 from db.engine import make_engine
@@ -87,7 +91,10 @@ def build_activities(
     watch = FieldWatchActivities(engine)
     reconciliation = ReconcileActivities(engine, carrier)
     replenishment = ReplenishmentActivities(engine)
+    starts = WorkflowStarts()
     return [
+        starts.start_transfers,
+        starts.start_replenishment_run,
         replenishment.plan_replenishment,
         replenishment.start_transfer,
         replenishment.apply_transfer_event,

@@ -1,13 +1,12 @@
 """The replenishment run: a Temporal Schedule starts one every day (id `replenishment`),
 an operator on demand (`POST /v1/replenishment/run`), a transfer that fell short for its
 store and SKUs. One activity proposes and records; the transfers the policy applies start
-as workflows of their own, which outlive the run."""
+as workflows of their own (not children: they outlive the run)."""
 
 import hashlib
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from activities.replenishment import (
@@ -15,12 +14,14 @@ with workflow.unsafe.imports_passed_through():
         PlanReplenishmentResult,
         ReplenishmentActivities,
         ReplenishmentRunInput,
+        StartTransfersInput,
+        WorkflowStarts,
     )
-    from workflows.contracts import REPLENISHMENT_WORKFLOW, transfer_workflow_id
+    from workflows.contracts import REPLENISHMENT_WORKFLOW
     from workflows.order_calls import LEDGER_RETRY
-    from workflows.transfer import TransferInput, TransferWorkflow
 
 PLAN_TIMEOUT = timedelta(minutes=5)  # thousands of stores and SKUs read and planned
+START_TIMEOUT = timedelta(minutes=2)  # a transfer workflow started per source and store
 
 
 @workflow.defn(name=REPLENISHMENT_WORKFLOW)
@@ -42,14 +43,11 @@ class ReplenishmentWorkflow:
             start_to_close_timeout=PLAN_TIMEOUT,
             retry_policy=LEDGER_RETRY,
         )
-        for plan in result.transfers:
-            try:
-                await workflow.start_child_workflow(
-                    TransferWorkflow.run,
-                    TransferInput(plan=plan),
-                    id=transfer_workflow_id(plan.transfer_id),
-                    parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-                )
-            except WorkflowAlreadyStartedError:
-                pass  # started before this run was replayed
+        if result.transfers:
+            await workflow.execute_activity_method(
+                WorkflowStarts.start_transfers,
+                StartTransfersInput(plans=result.transfers),
+                start_to_close_timeout=START_TIMEOUT,
+                retry_policy=LEDGER_RETRY,
+            )
         return result

@@ -31,20 +31,26 @@ class SupplyNewsReport(BaseModel):
 class SupplyNewsWorkflow:
     @workflow.run
     async def run(self, input: SupplyNewsInput) -> SupplyNewsReport:
-        news = SupplyNewsSignal(event_id=input.event_id, supply_id=input.supply_id)
-        told: list[str] = []
-        closed: list[str] = []
-        for start in range(0, len(input.orders), SIGNAL_BATCH):
-            batch = input.orders[start : start + SIGNAL_BATCH]
-            sent = await asyncio.gather(
-                *(
-                    workflow.get_external_workflow_handle(order_workflow_id(order_id)).signal(
-                        OrderSignal.SUPPLY_NEWS, news
-                    )
-                    for order_id in batch
-                ),
-                return_exceptions=True,
-            )
-            for order_id, result in zip(batch, sent, strict=True):
-                (closed if isinstance(result, BaseException) else told).append(order_id)
-        return SupplyNewsReport(told=told, closed=closed)
+        return await tell_orders(input)
+
+
+async def tell_orders(input: SupplyNewsInput) -> SupplyNewsReport:
+    """Signal each order its supply news, a batch at a time; an order that ended hears
+    nothing (it has nothing left to wait for)."""
+    news = SupplyNewsSignal(event_id=input.event_id, supply_id=input.supply_id)
+    told: list[str] = []
+    closed: list[str] = []
+    for start in range(0, len(input.orders), SIGNAL_BATCH):
+        batch = input.orders[start : start + SIGNAL_BATCH]
+        sent = await asyncio.gather(
+            *(
+                workflow.get_external_workflow_handle(order_workflow_id(order_id)).signal(
+                    OrderSignal.SUPPLY_NEWS, news
+                )
+                for order_id in batch
+            ),
+            return_exceptions=True,
+        )
+        for order_id, result in zip(batch, sent, strict=True):
+            (closed if isinstance(result, BaseException) else told).append(order_id)
+    return SupplyNewsReport(told=told, closed=closed)

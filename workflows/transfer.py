@@ -14,7 +14,7 @@ are declared lost.
 from datetime import datetime, time, timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
@@ -25,9 +25,11 @@ with workflow.unsafe.imports_passed_through():
         CancelTransferInput,
         ReplenishmentActivities,
         ReplenishmentRunInput,
+        StartRunInput,
         StartTransferInput,
         TransferEventInput,
         TransferLostInput,
+        WorkflowStarts,
     )
     from db.transfers import TransferNews
     from domain.transfer import (
@@ -40,11 +42,9 @@ with workflow.unsafe.imports_passed_through():
         holder,
     )
     from workflows.contracts import (
-        REPLENISHMENT_WORKFLOW,
         TRANSFER_STATE,
         TRANSFER_WORKFLOW,
         TransferSignalName,
-        supply_news_workflow_id,
     )
     from workflows.order_calls import (
         CARRIER_RETRY,
@@ -55,13 +55,9 @@ with workflow.unsafe.imports_passed_through():
         NOTIFY_RETRY,
         NOTIFY_TIMEOUT,
     )
-    from workflows.supply_news import SupplyNewsInput, SupplyNewsWorkflow
+    from workflows.supply_news import SupplyNewsInput, tell_orders
 
 SHUTTLE = "SHUTTLE"  # the retailer's own trucks, booked through the carrier port
-
-
-class TransferInput(BaseModel):
-    plan: TransferPlan
 
 
 class CancelTransfer(BaseModel):
@@ -93,8 +89,7 @@ class TransferWorkflow:
         self.cancel_asked = self.cancel_asked or input.why
 
     @workflow.run
-    async def run(self, input: TransferInput) -> Transfer:
-        plan = input.plan
+    async def run(self, plan: TransferPlan) -> Transfer:
         self.transfer = await workflow.execute_activity_method(
             ReplenishmentActivities.start_transfer,
             StartTransferInput(plan=plan, now=workflow.now()),
@@ -196,35 +191,29 @@ class TransferWorkflow:
             await self._tell("node", self.transfer.destination_node_id, topic, news.summary)
 
     async def _tell_preorders(self, news: TransferNews, topic: str) -> None:
-        event_id = f"{self._id}-{topic}-{len(self.seen)}"
-        try:
-            await workflow.start_child_workflow(
-                SupplyNewsWorkflow.run,
-                SupplyNewsInput(
-                    event_id=event_id,
-                    supply_id=news.transfer.lines[0].supply_id,
-                    orders=news.orders,
-                ),
-                id=supply_news_workflow_id(event_id),
-                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+        """The pre-orders counting on these units hear it (they read the ledger)."""
+        await tell_orders(
+            SupplyNewsInput(
+                event_id=f"{self._id}-{topic}-{len(self.seen)}",
+                supply_id=news.transfer.lines[0].supply_id,
+                orders=news.orders,
             )
-        except WorkflowAlreadyStartedError:
-            pass  # told already (this workflow replayed after a crash)
+        )
 
     async def _replan(self, store_id: str, gaps: dict[str, int]) -> None:
         """The store still misses units: a replenishment run for it and these SKUs now,
         from the next best source (this one's free units were counted already)."""
         self.replans += 1
         run = f"replan-{self._id}-{self.replans}"
-        try:
-            await workflow.start_child_workflow(
-                REPLENISHMENT_WORKFLOW,
-                ReplenishmentRunInput(stores=[store_id], skus=sorted(gaps), why=run),
-                id=run,
-                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-            )
-        except WorkflowAlreadyStartedError:
-            pass
+        await workflow.execute_activity_method(
+            WorkflowStarts.start_replenishment_run,
+            StartRunInput(
+                workflow_id=run,
+                run=ReplenishmentRunInput(stores=[store_id], skus=sorted(gaps), why=run),
+            ),
+            start_to_close_timeout=LEDGER_TIMEOUT,
+            retry_policy=LEDGER_RETRY,
+        )
 
     async def _book_shuttle(self) -> None:
         assert self.transfer is not None

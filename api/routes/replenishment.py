@@ -17,7 +17,6 @@ from domain.errors import Unavailable
 from domain.ids import Id
 from domain.replenishment import Explanation, ReplenishmentPolicy
 from workflows.contracts import REPLENISHMENT_WORKFLOW, TRANSFER_WORKFLOW, transfer_workflow_id
-from workflows.transfer import TransferInput
 
 router = APIRouter(tags=["replenishment"])
 
@@ -107,7 +106,7 @@ async def approve_proposal(
     # decision: an approval that died in between is approved again, starting nothing new.
     await client.start_workflow(
         TRANSFER_WORKFLOW,
-        TransferInput(plan=plan),
+        plan,
         id=transfer_workflow_id(plan.transfer_id),
         task_queue=settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
