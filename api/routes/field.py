@@ -7,11 +7,14 @@ each event id once, so a retried call changes nothing.
 
 import hashlib
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, Discriminator, Tag
 from sqlalchemy import Engine
+from sqlmodel import Session
+from temporalio.client import Client
 
 from api import order_gateway
 from api.deps import EngineDep, Field, NowDep, SessionDep, TemporalDep
@@ -152,10 +155,10 @@ async def carrier_event(
 async def _transfer_event(
     node_id: str,
     event: TransferEvent,
-    session: SessionDep,
+    session: Session,
     engine: Engine,
-    client: Any,
-    now: Any,
+    client: Client,
+    now: datetime,
 ) -> TransferEventAccepted:
     """Checked against the transfer as last recorded: its nodes, its SKUs, its planned
     units. Its workflow applies the event in order and has the last word on the rest."""
@@ -193,7 +196,7 @@ async def _transfer_event(
     return TransferEventAccepted(event_id=event.event_id, transfer_id=event.transfer_id)
 
 
-async def _signal_transfer(client: Any, transfer: Transfer, signal: TransferSignal) -> None:
+async def _signal_transfer(client: Client, transfer: Transfer, signal: TransferSignal) -> None:
     """A transfer that takes no more events refuses a new one (a 409); the same event sent
     again gets its first answer, the 202 (`_pass_on_once` does not come here)."""
     if transfer.status not in OPEN_TRANSFER:
