@@ -59,7 +59,7 @@ class ReplenishmentPolicy(BaseModel):
     # A warehouse keeps its own online demand of this many days (peak factor included).
     source_keep_days: Annotated[float, Field(ge=0, le=60)] = 2.0
     # Of a source's free picking slots on a day, the share transfers may take (one slot per
-    # SKU line): the rest is the online orders'.
+    # transfer, from one source to one store): the rest is the online orders'.
     source_capacity_share: Annotated[float, Field(gt=0, le=1)] = 0.3
     auto_apply: bool = True  # False: proposals wait for an approval
     transit_days: Annotated[int, Field(ge=0, le=30)] = 1  # the shuttle, source to store
@@ -307,6 +307,7 @@ def plan(
     holidays = set(calendar.holidays)
     free = {(s.node_id, s.sku): _free_to_give(policy, s, today, calendar) for s in sources}
     slots = {node_id: place.slots_today for node_id, place in places.items()}
+    trips: set[tuple[str, str]] = set()  # (source, store): one transfer, one slot, many SKUs
     room = {node_id: place.receive_per_day for node_id, place in places.items()}
     needs = []
     for stock in stores:
@@ -325,7 +326,7 @@ def plan(
     needs.sort(key=lambda n: (n.days_left, n.stock.store_id, n.stock.sku))
     proposals = []
     for need in needs:
-        proposals.extend(_fill(policy, need, today, places, free, slots, room, holidays))
+        proposals.extend(_fill(policy, need, today, places, free, slots, trips, room, holidays))
     return proposals
 
 
@@ -363,6 +364,7 @@ def _fill(
     places: dict[str, Place],
     free: dict[tuple[str, str], int],
     slots: dict[str, int],
+    trips: set[tuple[str, str]],
     room: dict[str, int | None],
     holidays: set[date],
 ) -> list[Proposal]:
@@ -384,7 +386,7 @@ def _fill(
         choice = SourceChoice(node_id=node_id, free=units, distance_km=round(km, 1), cost=cost)
         if units <= 0:
             passed.append(choice.model_copy(update={"why_not": "nothing free after its own needs"}))
-        elif slots.get(node_id, 0) <= 0:
+        elif slots.get(node_id, 0) <= 0 and (node_id, stock.store_id) not in trips:
             passed.append(choice.model_copy(update={"why_not": "no picking slot left today"}))
         else:
             # Cheapest per unit moved; a source that can give it all before one that cannot.
@@ -401,7 +403,9 @@ def _fill(
         chosen = choice.model_copy(update={"cost": _cost(policy, choice.distance_km, take)})
         others = [c for _, c in ranked[number + 1 :]] + passed
         free[(choice.node_id, stock.sku)] -= take
-        slots[choice.node_id] -= 1
+        if (choice.node_id, stock.store_id) not in trips:
+            slots[choice.node_id] -= 1
+            trips.add((choice.node_id, stock.store_id))
         left -= take
         proposals.append(_proposal(need, take, chosen, others, eta))
     if room.get(stock.store_id) is not None:

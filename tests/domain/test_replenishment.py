@@ -269,3 +269,16 @@ def test_a_store_above_target_may_feed_another_when_the_policy_allows():
     assert [(p.store_id, p.source_node_id, p.qty) for p in proposals] == [
         ("STORE-LILLE", "STORE-LYON", 30)
     ]
+
+
+def test_one_transfer_carries_every_sku_a_store_needs_from_a_source_in_one_slot():
+    policy = ReplenishmentPolicy(days_of_cover=3)
+    scarf = StoreStock(store_id="STORE-LILLE", sku="SCARF", on_hand=0, history=sold(5))
+    sources = [warehouse(), SourceStock(node_id="DC-PARIS", sku="SCARF", on_hand=100)]
+
+    proposals = plan(policy, TODAY, NO_PEAK, [lille(on_hand=0), scarf], sources, places(paris=1))
+
+    assert {(p.sku, p.source_node_id) for p in proposals} == {
+        ("GIFT", "DC-PARIS"),
+        ("SCARF", "DC-PARIS"),
+    }

@@ -33,7 +33,7 @@ from tests.networks import small_network
 from tests.reliability.test_crashes import Oms, Receiver, connect
 from worker.main import build_worker
 from workflows.contracts import TransferSignalName, transfer_workflow_id
-from workflows.transfer import TransferInput, TransferWorkflow
+from workflows.transfer import TransferWorkflow
 
 STOCK = {
     ("SKU-1", "DC-PARIS"): 50,
@@ -52,15 +52,13 @@ def load(engine: Engine, lille_safety_stock: int = 0) -> None:
         load_network(session, NetworkDocument.model_validate(document))
 
 
-def paris_to_lille(transfer_id: str) -> TransferInput:
-    return TransferInput(
-        plan=TransferPlan(
-            transfer_id=transfer_id,
-            source_node_id="DC-PARIS",
-            destination_node_id="STORE-LILLE",
-            lines=[("SKU-1", UNITS)],
-            transit_days=1,
-        )
+def paris_to_lille(transfer_id: str) -> TransferPlan:
+    return TransferPlan(
+        transfer_id=transfer_id,
+        source_node_id="DC-PARIS",
+        destination_node_id="STORE-LILLE",
+        lines=[("SKU-1", UNITS)],
+        transit_days=1,
     )
 
 
@@ -126,17 +124,17 @@ async def test_a_transfer_with_its_worker_killed_on_the_way_reaches_the_store_on
         await transfer_when(engine, transfer_id, TransferStatus.RELEASED)
         assert stock(engine, "DC-PARIS") == (50, UNITS)  # held: online orders cannot take it
 
-        picked = at_node("DC-PARIS", "picked", transfer_id, datetime.now().astimezone())
+        picked = at_node("DC-PARIS", "picked", transfer_id, datetime.now(UTC))
         await handle.signal(TransferSignalName.NODE_EVENT, picked)
         await transfer_when(engine, transfer_id, TransferStatus.PICKED)
-        shipped = at_node("DC-PARIS", "shipped", transfer_id, datetime.now().astimezone())
+        shipped = at_node("DC-PARIS", "shipped", transfer_id, datetime.now(UTC))
         await handle.signal(TransferSignalName.NODE_EVENT, shipped)
         oms.kill(oms.worker)  # while it takes the shipment through the ledger
         assert oms.worker is not None and oms.worker.returncode == -signal.SIGKILL
         oms.start_worker()
         await transfer_when(engine, transfer_id, TransferStatus.SHIPPED, seconds=180)
 
-        received = at_node("STORE-LILLE", "received", transfer_id, datetime.now().astimezone())
+        received = at_node("STORE-LILLE", "received", transfer_id, datetime.now(UTC))
         await handle.signal(TransferSignalName.NODE_EVENT, received)
         await handle.signal(TransferSignalName.NODE_EVENT, received)  # the store's retry
         _, timeline = await transfer_when(engine, transfer_id, TransferStatus.RECEIVED)
