@@ -8,14 +8,17 @@ from datetime import UTC, datetime
 from temporalio.client import Client
 
 from activities.reconcile import reconcile_now
-from db import ledger
+from db import ledger, transfers
 from db.engine import unit_of_work
 from db.reports import reconciled_orders
-from db.tables import CapacityBookingRow, CarrierBookingRow, OrderRow
+from db.tables import CapacityBookingRow, CarrierBookingRow, OrderRow, SupplyRow
 from domain.order import OrderStatus
+from domain.transfer import TransferPlan
 from tests.networks import order_body
 from tests.workflows.test_order_workflow import released, start, wait_for
 from worker.main import build_worker
+from workflows.contracts import transfer_workflow_id
+from workflows.transfer import TransferWorkflow
 
 
 def held(engine) -> dict[str, int]:
@@ -89,3 +92,40 @@ async def test_a_running_order_that_holds_nothing_is_reported(
         assert oid in report.running_without_holds
         assert oid not in [x.order_id for x in report.leftovers]
         await handle.terminate("test over")
+
+
+async def test_a_transfer_ended_from_outside_gives_its_units_back_to_the_source(
+    client: Client, task_queue: str, engine
+):
+    plan = TransferPlan(
+        transfer_id=f"T-R-{uuid.uuid4().hex[:6]}",
+        source_node_id="DC-PARIS",
+        destination_node_id="STORE-LILLE",
+        lines=[("SKU-1", 5)],
+    )
+    async with build_worker(client, task_queue, engine):
+        handle = await client.start_workflow(
+            TransferWorkflow.run,
+            plan,
+            id=transfer_workflow_id(plan.transfer_id),
+            task_queue=task_queue,
+        )
+        for _ in range(200):
+            if held(engine).get("DC-PARIS") == 5:
+                break
+            await asyncio.sleep(0.05)
+        await handle.terminate("stopped by hand")
+
+        report = await reconcile_now(client, task_queue, fix=True)
+
+        assert report.transfers_given_back == [plan.transfer_id]
+        assert report.leftovers == []  # a transfer is not an order
+        again = await reconcile_now(client, task_queue, fix=True)
+        assert again.transfers_given_back == []
+
+    assert held(engine)["DC-PARIS"] == 0
+    with unit_of_work(engine) as session:
+        found = transfers.read(session, plan.transfer_id)
+        assert found is not None and found[0].status == "cancelled"
+        line = session.get(SupplyRow, f"{plan.transfer_id}.0")
+        assert line is not None and line.status == "cancelled"
