@@ -20,6 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.carriers import CarrierGateway
 from db import holdings, transfers
 from db.engine import read_only, unit_of_work
+from domain.transfer import TransferStatus
 from workflows.contracts import (
     RECONCILE_SCHEDULE_ID,
     RECONCILE_WORKFLOW,
@@ -49,7 +50,9 @@ class ReconcileReport(BaseModel):
     running: int  # of those, with a running workflow: left alone
     leftovers: list[Leftover]
     running_without_holds: list[str]  # running, released or picked, holding no stock
-    # Transfers whose workflow ended before their units left: held at the source, given back.
+    # Transfers whose workflow ended before they were settled: units still held at their
+    # source given back, units on their way written off as lost (the store planned again
+    # by the next daily plan).
     transfers_given_back: list[str] = []
 
 
@@ -63,7 +66,7 @@ async def reconcile(
     with read_only(engine) as session:
         suspects = sorted(holdings.holders(session))
         empty = holdings.holding_nothing(session)
-        moving = sorted(holdings.transfers_holding(session))
+        moving = sorted(holdings.open_transfers(session))
     ended = await _how_they_ended(client, sorted(set(suspects) | empty), order_workflow_id)
     stopped = await _how_they_ended(client, moving, transfer_workflow_id)
     if fix:
@@ -110,8 +113,13 @@ def _give_back(engine: Engine, carrier: CarrierGateway, leftover: Leftover) -> N
 
 def _call_off(engine: Engine, transfer_id: str, how: str) -> None:
     why = f"its workflow ended ({how}) before the units left"
+    now = datetime.now(UTC)
     with unit_of_work(engine) as session:
-        transfers.cancel(session, transfer_id, why, datetime.now(UTC))
+        found = transfers.read(session, transfer_id)
+        if found is not None and found[0].status == TransferStatus.SHIPPED:
+            transfers.declare_lost(session, transfer_id, now)
+        else:
+            transfers.cancel(session, transfer_id, why, now)
 
 
 async def _how_they_ended(

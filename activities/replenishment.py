@@ -30,6 +30,7 @@ class ReplenishmentRunInput(BaseModel):
 
     stores: list[str] = []  # empty: every store the policy covers
     skus: list[str] = []
+    avoid: list[str] = []  # sources that just failed these stores
     why: str = "daily plan"
 
 
@@ -38,6 +39,7 @@ class PlanReplenishmentInput(BaseModel):
     now: datetime
     stores: list[str] = []  # only these (a re-plan after a transfer failed); empty: all
     skus: list[str] = []
+    avoid: list[str] = []
 
 
 class PlanReplenishmentResult(BaseModel):
@@ -98,10 +100,16 @@ class ReplenishmentActivities:
             today = input.now.date()
             facts = replenishment.PlanFacts(session, scoped, today)
             proposals = plan(
-                scoped, today, facts.calendar, facts.stores, facts.sources, facts.places
+                scoped,
+                today,
+                facts.calendar,
+                facts.stores,
+                facts.sources,
+                facts.places,
+                frozenset(input.avoid),
             )
             rows, plans = replenishment.save_proposals(
-                session, input.run_id, policy, proposals, input.now
+                session, input.run_id, scoped, proposals, input.now
             )
         return PlanReplenishmentResult(
             run_id=input.run_id,

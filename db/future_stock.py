@@ -311,6 +311,20 @@ def shrink(
     return news
 
 
+def move_eta(session: Session, supply_id: str, eta, now: datetime) -> list[SupplyNews]:
+    """The line comes on another day (a transfer shipped late or early): the pre-orders
+    waiting for it hear of the new date."""
+    row = session.get(SupplyRow, supply_id, with_for_update=True)
+    if row is None or row.status != "open" or row.eta == eta:
+        return []
+    row.eta, row.updated_at = eta, now
+    session.flush()
+    return [
+        SupplyNews(order_id=hold.order_id, kind="eta_moved", units=hold.qty)
+        for hold in _waiting(session, row.id)
+    ]
+
+
 def end_line(session: Session, supply_id: str, status: str, now: datetime) -> list[SupplyNews]:
     """Nothing more will come on a line (`cancelled`, or `closed` when lost on its way):
     the pre-orders still waiting for it lose their place."""

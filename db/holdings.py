@@ -9,7 +9,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from db import capacity, future_stock, ledger
-from db.tables import OrderRow, ReservationRow, ShipmentRow, SupplyHoldRow
+from db.tables import OrderRow, ReservationRow, ShipmentRow, SupplyHoldRow, TransferRow
 from domain.order import (
     AT_NODE,
     CLOSED_STATUSES,
@@ -18,7 +18,7 @@ from domain.order import (
     OrderView,
     TimelineEntry,
 )
-from domain.transfer import HOLDER_PREFIX, is_transfer_holder
+from domain.transfer import OPEN_TRANSFER, is_transfer_holder
 
 OPEN = [s.value for s in OrderStatus if s not in CLOSED_STATUSES]
 RECONCILED = "its workflow ended"  # how the reason of an order the reconciliation closed begins
@@ -34,12 +34,12 @@ def holding_stock(session: Session) -> set[str]:
     return {holder for holder in holders if not is_transfer_holder(holder)}
 
 
-def transfers_holding(session: Session) -> set[str]:
-    """Transfers with units held at their source (they have not left yet)."""
-    held = select(ReservationRow.order_id).where(
-        ReservationRow.status == "held", col(ReservationRow.order_id).startswith(HOLDER_PREFIX)
+def open_transfers(session: Session) -> set[str]:
+    """Transfers not settled yet: units held at their source, or on their way."""
+    query = select(TransferRow.transfer_id).where(
+        col(TransferRow.status).in_([status.value for status in OPEN_TRANSFER])
     )
-    return {holder[len(HOLDER_PREFIX) :] for holder in session.exec(held.distinct())}
+    return set(session.exec(query))
 
 
 def holders(session: Session) -> set[str]:

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from db import capacity, transfers
 from db.network import read_network
 from db.policies import newest, save_version, versions
-from db.tables import MovementRow, ProposalRow, ReplenishmentPolicyRow, StockRow
+from db.tables import MovementRow, ProposalRow, ReplenishmentPolicyRow, StockRow, TransferRow
 from domain.errors import NotFound, OrderConflict
 from domain.network import Node
 from domain.replenishment import (
@@ -28,7 +28,7 @@ from domain.transfer import HOLDER_PREFIX, TransferPlan
 
 # What a node's demand is made of: units sold in the shop, units that left for online
 # orders (shipped, or collected at the counter). Transfers out are not demand.
-DEMAND_KINDS = ("sale", "shipment", "unheld")
+DEMAND_KINDS = ("sale", "shipment", "shipped_unheld")
 
 
 def save_policy(session: Session, policy: ReplenishmentPolicy) -> ReplenishmentPolicy:
@@ -69,6 +69,8 @@ class PlanFacts:
         history = _daily_demand(session, since, today)
         heard = _first_heard(session)
         inbound = transfers.inbound(session)
+        for (store_id, sku), units in _decided_not_started(session).items():
+            inbound[(store_id, sku)] = inbound.get((store_id, sku), 0) + units
         self.stores: list[StoreStock] = []
         self.sources: list[SourceStock] = []
         wanted_skus: set[str] = set()
@@ -109,6 +111,21 @@ class PlanFacts:
             for node_id, node in network.nodes.items()
             if node_id in stores or node_id in gives
         }
+
+
+def _decided_not_started(session: Session) -> dict[tuple[str, str], int]:
+    """Units of proposals applied or approved whose transfer has not started yet (another
+    run a moment ago): already on their way, as far as a new plan is concerned."""
+    started = select(TransferRow.transfer_id)
+    query = select(ProposalRow).where(
+        col(ProposalRow.status).in_(("applied", "approved")),
+        col(ProposalRow.transfer_id).is_not(None),
+        col(ProposalRow.transfer_id).not_in(started),
+    )
+    out: dict[tuple[str, str], int] = {}
+    for row in session.exec(query):
+        out[(row.store_id, row.sku)] = out.get((row.store_id, row.sku), 0) + row.qty
+    return out
 
 
 def _place(
@@ -153,9 +170,16 @@ def _daily_demand(
 
 
 def _first_heard(session: Session) -> dict[str, date]:
-    """The day the OMS first recorded anything at each node: days before are unknown."""
+    """The first whole day the OMS has records of at each node: the days before are
+    unknown, and so is the rest of the day it first heard of the node (a network loaded at
+    11 pm says nothing of that day's sales)."""
     query = select(MovementRow.node_id, func.min(MovementRow.at)).group_by(MovementRow.node_id)
-    return {node_id: first.date() for node_id, first in session.exec(query) if first is not None}
+    out = {}
+    for node_id, first in session.exec(query):
+        if first is not None:
+            whole_day = first.time() == datetime.min.time()
+            out[node_id] = first.date() if whole_day else first.date() + timedelta(days=1)
+    return out
 
 
 # --- Proposals ------------------------------------------------------------------------
@@ -179,17 +203,16 @@ def save_proposals(
     existing = list(session.exec(select(ProposalRow).where(ProposalRow.run_id == run_id)))
     if existing:
         return existing, _transfer_plans(existing, policy)
+    # Every proposal still waiting within this run's scope gives way: the plan is newer,
+    # whether or not it still finds a need.
+    waiting = update(ProposalRow).where(col(ProposalRow.status) == "proposed")
+    if policy.stores:
+        waiting = waiting.where(col(ProposalRow.store_id).in_(policy.stores))
+    if policy.skus:
+        waiting = waiting.where(col(ProposalRow.sku).in_(policy.skus))
+    session.exec(waiting.values(status="superseded", decided_at=now))
     rows = []
     for number, proposal in enumerate(proposals, 1):
-        session.exec(
-            update(ProposalRow)
-            .where(
-                col(ProposalRow.store_id) == proposal.store_id,
-                col(ProposalRow.sku) == proposal.sku,
-                col(ProposalRow.status) == "proposed",
-            )
-            .values(status="superseded", decided_at=now)
-        )
         if proposal.source_node_id is None:
             status = "unfilled"
         else:
@@ -270,6 +293,15 @@ def approval_plan(session: Session, proposal_id: str, policy: ReplenishmentPolic
         proposals=[row.proposal_id],
         cost=_group_cost(policy, [row]),
         transit_days=policy.transit_days,
+    )
+
+
+def reopen(session: Session, proposal_id: str) -> None:
+    """An approval whose transfer could not be started waits for an approval again."""
+    session.exec(
+        update(ProposalRow)
+        .where(col(ProposalRow.proposal_id) == proposal_id, col(ProposalRow.status) == "approved")
+        .values(status="proposed", transfer_id=None, decided_at=None)
     )
 
 

@@ -6,6 +6,7 @@ changes nothing the second time."""
 
 import hashlib
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
@@ -13,6 +14,7 @@ from sqlmodel import Session, col, select
 from db import capacity, future_stock, ledger
 from db.events import claim_event, record_event_result
 from db.ledger import ReservationRequest
+from db.network import read_calendar, read_node
 from db.tables import SupplyRow, TransferRow
 from domain.errors import InsufficientStock, NotFound
 from domain.future_stock import SupplyEvent, SupplyNews
@@ -97,6 +99,7 @@ def start(
         lines=lines,
         pick_day=pick_day,
         eta=eta,
+        transit_days=plan.transit_days,
         cost=plan.cost,
         proposals=plan.proposals,
         created_at=now,
@@ -174,6 +177,7 @@ def apply_event(
             news += future_stock.shrink(session, line.supply_id, line.stay, resale_rate, now)
     if event.type == "shipped":
         ledger.commit(session, who, source, now)
+        news += _eta_from_shipping(session, transfer, now)
     if event.type == "received":
         news += _receive(session, transfer, event, settled, resale_rate, now)
     summary = apply(transfer, event, settled, now)
@@ -216,6 +220,25 @@ def _receive(
         )
         fingerprint = hashlib.sha256(receipt.model_dump_json().encode()).hexdigest()
         news += future_stock.apply_event(session, receipt, fingerprint, resale_rate, now).news
+    return news
+
+
+def _eta_from_shipping(session: Session, transfer: Transfer, now: datetime) -> list[SupplyNews]:
+    """The units left today, whatever day was planned: the ETA (and the store's supply
+    lines, and the day the transfer counts as lost) follow the real shipping day."""
+    source = read_node(session, transfer.source_node_id)
+    store = read_node(session, transfer.destination_node_id)
+    if source is None or store is None:
+        return []
+    shipped_on = now.astimezone(ZoneInfo(source.timezone)).date()
+    holidays = set(read_calendar(session).holidays)
+    eta = arrival_day(shipped_on, transfer.transit_days, store.open_days, holidays)
+    if eta == transfer.eta:
+        return []
+    transfer.eta = eta
+    news: list[SupplyNews] = []
+    for line in transfer.lines:
+        news += future_stock.move_eta(session, line.supply_id, eta, now)
     return news
 
 
@@ -304,11 +327,13 @@ def listing(
 
 
 def inbound(session: Session) -> dict[tuple[str, str], int]:
-    """(destination, sku) -> units of open transfers still to arrive."""
+    """(destination, sku) -> units of open transfers still to arrive for the shelf: those
+    pre-orders hold already go to their customers."""
     query = select(SupplyRow).where(SupplyRow.kind == SUPPLY_KIND, SupplyRow.status == "open")
     out: dict[tuple[str, str], int] = {}
     for row in session.exec(query):
-        out[(row.node_id, row.sku)] = out.get((row.node_id, row.sku), 0) + row.expected
+        free = max(0, row.expected - row.allocated)
+        out[(row.node_id, row.sku)] = out.get((row.node_id, row.sku), 0) + free
     return out
 
 

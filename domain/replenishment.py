@@ -39,7 +39,7 @@ class ReplenishmentPolicy(BaseModel):
     """The retailer's replenishment rules, edited without code and versioned like the
     sourcing policy (`PUT /v1/admin/replenishment-policy`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: Annotated[str, Field(min_length=1, max_length=100)] = "peak-aware"
     version: int = 0  # given by the OMS when the policy is saved
@@ -63,9 +63,9 @@ class ReplenishmentPolicy(BaseModel):
     source_capacity_share: Annotated[float, Field(gt=0, le=1)] = 0.3
     auto_apply: bool = True  # False: proposals wait for an approval
     transit_days: Annotated[int, Field(ge=0, le=30)] = 1  # the shuttle, source to store
-    cost_per_transfer: Annotated[float, Field(ge=0)] = 25.0  # a shuttle stop
-    cost_per_km: Annotated[float, Field(ge=0)] = 0.8  # per transfer
-    cost_per_unit: Annotated[float, Field(ge=0)] = 0.15  # picking and handling
+    cost_per_transfer: Annotated[float, Field(ge=0, le=1_000_000)] = 25.0  # a shuttle stop
+    cost_per_km: Annotated[float, Field(ge=0, le=10_000)] = 0.8  # per transfer
+    cost_per_unit: Annotated[float, Field(ge=0, le=100_000)] = 0.15  # picking and handling
 
     def covers(self, store_id: str, sku: str) -> bool:
         return (not self.stores or store_id in self.stores) and (not self.skus or sku in self.skus)
@@ -300,12 +300,18 @@ def plan(
     stores: list[StoreStock],
     sources: list[SourceStock],
     places: dict[str, Place],
+    avoid: frozenset[str] = frozenset(),
 ) -> list[Proposal]:
     """Proposals that bring each store up to its target from the best sources, most
     urgent store first, within the sources' free units and picking slots and the stores'
-    receiving room. A need nothing can fill is proposed with no source, explained."""
+    receiving room, never from a source to `avoid` (it just failed the store). A need
+    nothing can fill is proposed with no source, explained."""
     holidays = set(calendar.holidays)
-    free = {(s.node_id, s.sku): _free_to_give(policy, s, today, calendar) for s in sources}
+    free = {
+        (s.node_id, s.sku): _free_to_give(policy, s, today, calendar)
+        for s in sources
+        if s.node_id not in avoid
+    }
     slots = {node_id: place.slots_today for node_id, place in places.items()}
     trips: set[tuple[str, str]] = set()  # (source, store): one transfer, one slot, many SKUs
     room = {node_id: place.receive_per_day for node_id, place in places.items()}
@@ -318,10 +324,11 @@ def plan(
         need = store_need(policy, stock, today, nearest, calendar)
         if need.need >= policy.min_qty:
             needs.append(need)
-        elif policy.sources == "warehouses_and_stores":
+        elif policy.sources == "warehouses_and_stores" and stock.store_id not in avoid:
             # A store above its target may give what it holds beyond it (not what is
             # still on its way to it).
-            beyond = min(stock.on_hand - stock.reserved, stock.position - need.target)
+            shelf = stock.on_hand - stock.reserved - stock.safety_stock - stock.protection_qty
+            beyond = min(shelf, stock.position - need.target)
             free[(stock.store_id, stock.sku)] = max(0, beyond)
     needs.sort(key=lambda n: (n.days_left, n.stock.store_id, n.stock.sku))
     proposals = []
@@ -374,6 +381,8 @@ def _fill(
     can_receive = room.get(stock.store_id)
     if can_receive is not None:
         wanted = min(wanted, can_receive)
+    if wanted <= 0:  # the store's back room is full for today's transfers
+        return [_proposal(need, 0, None, [], None, "the store can receive no more today")]
     ranked: list[tuple[float, SourceChoice]] = []
     passed: list[SourceChoice] = []
     for (node_id, sku), units in free.items():
@@ -427,6 +436,7 @@ def _proposal(
     source: SourceChoice | None,
     passed_over: list[SourceChoice],
     eta: date | None,
+    why_none: str = "no source can give it",
 ) -> Proposal:
     stock, ahead = need.stock, need.forecast
     peak = f" (peak ahead, up to x{ahead.busiest_factor:.1f})" if need.peak_ahead else ""
@@ -438,9 +448,7 @@ def _proposal(
         f"{f', {stock.inbound} on the way' if stock.inbound else ''}"
     )
     if source is None:
-        summary = (
-            f"{stock.store_id} needs {need.need} x {stock.sku} ({cover}); no source can give it"
-        )
+        summary = f"{stock.store_id} needs {need.need} x {stock.sku} ({cover}); {why_none}"
     else:
         summary = (
             f"{qty} x {stock.sku} to {stock.store_id} from {source.node_id} "

@@ -19,6 +19,7 @@ from domain.ids import Id
 
 HOLDER_PREFIX = "transfer/"  # a transfer's holds in the ledger: never an order id ("/")
 LOST_AFTER_DAYS = 3  # shipped units not received this long after the ETA are lost
+PICK_GRACE_DAYS = 2  # a transfer not shipped this long after its picking day is called off
 
 
 def holder(transfer_id: str) -> str:
@@ -88,6 +89,7 @@ class Transfer(BaseModel):
     lines: list[TransferLine]
     pick_day: date | None = None
     eta: date | None = None
+    transit_days: int = 1  # planned, source to store: the ETA moves with the real shipping day
     cost: float = 0.0
     proposals: list[str] = []
     reason: str | None = None

@@ -7,6 +7,7 @@ import hashlib
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.replenishment import (
@@ -21,7 +22,12 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order_calls import LEDGER_RETRY
 
 PLAN_TIMEOUT = timedelta(minutes=5)  # thousands of stores and SKUs read and planned
-START_TIMEOUT = timedelta(minutes=2)  # a transfer workflow started per source and store
+START_TIMEOUT = timedelta(minutes=2)
+# A plan that keeps failing gives up (the run fails, says why, and the next one comes):
+# retrying for ever would hold the Schedule, which skips a run while one is open.
+PLAN_RETRY = RetryPolicy(
+    maximum_interval=timedelta(minutes=1), maximum_attempts=5
+)  # a transfer workflow started per source and store
 
 
 @workflow.defn(name=REPLENISHMENT_WORKFLOW)
@@ -39,9 +45,10 @@ class ReplenishmentWorkflow:
                 now=now,
                 stores=input.stores,
                 skus=input.skus,
+                avoid=input.avoid,
             ),
             start_to_close_timeout=PLAN_TIMEOUT,
-            retry_policy=LEDGER_RETRY,
+            retry_policy=PLAN_RETRY,
         )
         if result.transfers:
             await workflow.execute_activity_method(

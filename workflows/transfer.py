@@ -11,6 +11,7 @@ what became of their units. Shipped units not received `LOST_AFTER_DAYS` after t
 are declared lost.
 """
 
+from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 
 from temporalio import workflow
@@ -33,8 +34,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from db.transfers import TransferNews
     from domain.transfer import (
+        BEFORE_LEAVING,
         LOST_AFTER_DAYS,
         OPEN_TRANSFER,
+        PICK_GRACE_DAYS,
         Transfer,
         TransferPlan,
         TransferSignal,
@@ -69,7 +72,8 @@ class TransferWorkflow:
     def __init__(self) -> None:
         self.transfer: Transfer | None = None
         self.events: list[TransferSignal] = []
-        self.seen: set[str] = set()
+        self.parked: list[TransferSignal] = []  # came before their step (a receipt first)
+        self.seen: set[tuple[str, str]] = set()  # (node, event id): ids are the sender's
         self.cancel_asked: str | None = None
         self.notes: list[str] = []  # events refused on the way (they changed nothing)
         self.replans = 0
@@ -80,8 +84,9 @@ class TransferWorkflow:
 
     @workflow.signal(name=TransferSignalName.NODE_EVENT)
     def node_event(self, signal: TransferSignal) -> None:
-        if signal.event.event_id not in self.seen:
-            self.seen.add(signal.event.event_id)
+        key = (signal.node_id, signal.event.event_id)
+        if key not in self.seen:
+            self.seen.add(key)
             self.events.append(signal)
 
     @workflow.signal(name=TransferSignalName.CANCEL)
@@ -102,9 +107,11 @@ class TransferWorkflow:
         await self._tell("node", plan.source_node_id, "transfer_to_pick")
         await self._tell("node", plan.destination_node_id, "transfer_coming")
         while self.transfer.status in OPEN_TRANSFER:
-            arrived = await self._next(self._lost_after())
-            if not arrived:
+            arrived = await self._next(self._deadline())
+            if not arrived and self.transfer.status == TransferStatus.SHIPPED:
                 await self._lost()
+            elif not arrived:  # the source never sent it: the store gets it from elsewhere
+                await self._cancel(f"not shipped by {self._deadline():%Y-%m-%d}", replan=True)
             elif self.events:
                 await self._apply(self.events.pop(0))
             elif self.cancel_asked:
@@ -126,11 +133,19 @@ class TransferWorkflow:
             return False
         return True
 
-    def _lost_after(self) -> datetime | None:
+    def _deadline(self) -> datetime | None:
+        """Until when the transfer may stay as it is: shipped, `LOST_AFTER_DAYS` after its
+        ETA (moved to the real shipping day); not shipped yet, `PICK_GRACE_DAYS` after its
+        picking day. Days end at midnight UTC."""
         transfer = self.transfer
-        if transfer is None or transfer.status != TransferStatus.SHIPPED or transfer.eta is None:
+        if transfer is None:
             return None
-        last_day = transfer.eta + timedelta(days=LOST_AFTER_DAYS)
+        if transfer.status == TransferStatus.SHIPPED and transfer.eta is not None:
+            last_day = transfer.eta + timedelta(days=LOST_AFTER_DAYS)
+        elif transfer.status in BEFORE_LEAVING and transfer.pick_day is not None:
+            last_day = transfer.pick_day + timedelta(days=PICK_GRACE_DAYS)
+        else:
+            return None
         return datetime.combine(last_day, time(23, 59), workflow.now().tzinfo)
 
     async def _apply(self, signal: TransferSignal) -> None:
@@ -143,13 +158,21 @@ class TransferWorkflow:
             )
         except ActivityError as exc:
             cause = exc.cause
-            if isinstance(cause, ApplicationError) and cause.non_retryable:
+            if not (isinstance(cause, ApplicationError) and cause.non_retryable):
+                raise
+            if cause.type == "TransferConflict":
+                # Before its step (the store's receipt before the source's shipped): it
+                # is tried again once the transfer moves on.
+                self.parked.append(signal)
+            else:
                 self.notes.append(f"{signal.event.type} {signal.event.event_id}: {cause.message}")
-                return
-            raise
+            return
+        if news.applied:
+            self.events.extend(self.parked)
+            self.parked = []
         await self._settled(news, f"transfer_{signal.event.type}")
 
-    async def _cancel(self, why: str) -> None:
+    async def _cancel(self, why: str, replan: bool = False) -> None:
         try:
             news = await workflow.execute_activity_method(
                 ReplenishmentActivities.cancel_transfer,
@@ -166,8 +189,11 @@ class TransferWorkflow:
             start_to_close_timeout=CARRIER_TIMEOUT,
             retry_policy=CARRIER_RETRY,
         )
-        # An operator's decision: the store is planned again by the next daily run.
-        await self._settled(news.model_copy(update={"gaps": {}}), "transfer_cancelled")
+        # An operator's decision waits for the next daily plan; a source that never
+        # shipped leaves a gap the store needs filled now.
+        gaps = news.gaps if replan else {}
+        avoid = [self.transfer.source_node_id] if replan and self.transfer else []
+        await self._settled(news.model_copy(update={"gaps": gaps}), "transfer_cancelled", avoid)
 
     async def _lost(self) -> None:
         news = await workflow.execute_activity_method(
@@ -178,7 +204,7 @@ class TransferWorkflow:
         )
         await self._settled(news, "transfer_lost")
 
-    async def _settled(self, news: TransferNews, topic: str) -> None:
+    async def _settled(self, news: TransferNews, topic: str, avoid: Sequence[str] = ()) -> None:
         """After the ledger moved: tell the pre-orders, the nodes, and plan the gap again."""
         self.transfer = news.transfer
         if not news.applied:
@@ -186,7 +212,7 @@ class TransferWorkflow:
         if news.orders:
             await self._tell_preorders(news, topic)
         if news.gaps:
-            await self._replan(self.transfer.destination_node_id, news.gaps)
+            await self._replan(self.transfer.destination_node_id, news.gaps, list(avoid))
         if topic != "transfer_picked":
             await self._tell("node", self.transfer.destination_node_id, topic, news.summary)
 
@@ -200,7 +226,7 @@ class TransferWorkflow:
             )
         )
 
-    async def _replan(self, store_id: str, gaps: dict[str, int]) -> None:
+    async def _replan(self, store_id: str, gaps: dict[str, int], avoid: list[str]) -> None:
         """The store still misses units: a replenishment run for it and these SKUs now,
         from the next best source (this one's free units were counted already)."""
         self.replans += 1
@@ -209,7 +235,9 @@ class TransferWorkflow:
             WorkflowStarts.start_replenishment_run,
             StartRunInput(
                 workflow_id=run,
-                run=ReplenishmentRunInput(stores=[store_id], skus=sorted(gaps), why=run),
+                run=ReplenishmentRunInput(
+                    stores=[store_id], skus=sorted(gaps), avoid=avoid, why=run
+                ),
             ),
             start_to_close_timeout=LEDGER_TIMEOUT,
             retry_policy=LEDGER_RETRY,

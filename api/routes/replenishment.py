@@ -98,24 +98,31 @@ async def approve_proposal(
     proposal_id: Id, engine: EngineDep, client: TemporalDep, settings: SettingsDep
 ) -> ProposalView:
     """Approve a proposal waiting for it: its transfer starts. Approved already: 409."""
+    now = datetime.now(UTC)
+    # The decision first (one conditional write: a second approval, or a newer plan that
+    # superseded it, is a 409), then the transfer; a transfer that could not be started
+    # gives the proposal back to its approvers.
     with unit_of_work(engine) as session:
         plan = replenishment.approval_plan(
             session, proposal_id, replenishment.active_policy(session)
         )
-    # The transfer's workflow first (its id makes a second start the same one), then the
-    # decision: an approval that died in between is approved again, starting nothing new.
-    await client.start_workflow(
-        TRANSFER_WORKFLOW,
-        plan,
-        id=transfer_workflow_id(plan.transfer_id),
-        task_queue=settings.task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-    )
-    now = datetime.now(UTC)
-    with unit_of_work(engine) as session:
         replenishment.mark_approved(session, proposal_id, plan.transfer_id, now)
-        row = replenishment.proposal(session, proposal_id)
-        return ProposalView.model_validate(row.model_dump())
+    try:
+        await client.start_workflow(
+            TRANSFER_WORKFLOW,
+            plan,
+            id=transfer_workflow_id(plan.transfer_id),
+            task_queue=settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+    except Exception as exc:
+        with unit_of_work(engine) as session:
+            replenishment.reopen(session, proposal_id)
+        raise Unavailable(f"the transfer could not be started: {exc}") from exc
+    with unit_of_work(engine) as session:
+        return ProposalView.model_validate(
+            replenishment.proposal(session, proposal_id).model_dump()
+        )
 
 
 class ReplenishmentPolicyVersions(BaseModel):

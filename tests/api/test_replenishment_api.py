@@ -346,3 +346,22 @@ async def test_units_on_their_way_to_a_store_are_promised_there_from_their_eta(
         )
         >= 2
     )
+
+
+async def test_a_receipt_heard_before_the_shipment_waits_for_it(api: Api, lille_sells):
+    await set_policy(api, days_of_cover=3)
+    await run_plan(api)
+    [proposal] = await proposals(api)
+    transfer_id = proposal["transfer_id"]
+    await transfer_when(api, transfer_id, "released")
+
+    early, _ = await node_event(api, "STORE-LILLE", transfer_id, "received")
+    await asyncio.sleep(0.3)
+    assert (await api.get(f"/v1/transfers/{transfer_id}")).json()["transfer"]["status"] == (
+        "released"
+    )
+    shipped, _ = await node_event(api, "DC-PARIS", transfer_id, "shipped")
+
+    assert (early.status_code, shipped.status_code) == (202, 202)
+    await transfer_when(api, transfer_id, "received")
+    assert stock(api, "STORE-LILLE") == (33, 0)

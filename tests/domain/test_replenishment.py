@@ -282,3 +282,22 @@ def test_one_transfer_carries_every_sku_a_store_needs_from_a_source_in_one_slot(
         ("GIFT", "DC-PARIS"),
         ("SCARF", "DC-PARIS"),
     }
+
+
+def test_a_store_whose_back_room_is_full_gets_nothing_more_today_and_says_why():
+    policy = ReplenishmentPolicy(days_of_cover=3)
+    network = places()
+    network["STORE-LILLE"] = network["STORE-LILLE"].model_copy(update={"receive_per_day": 10})
+    scarf = StoreStock(store_id="STORE-LILLE", sku="SCARF", on_hand=0, history=sold(5))
+    sources = [warehouse(), SourceStock(node_id="DC-PARIS", sku="SCARF", on_hand=100)]
+
+    proposals = plan(policy, TODAY, NO_PEAK, [lille(on_hand=0), scarf], sources, network)
+
+    assert sum(p.qty for p in proposals) == 10
+    [full] = [p for p in proposals if p.qty == 0]
+    assert "the store can receive no more today" in full.explanation.summary
+
+
+def test_a_policy_with_an_infinite_cost_is_refused():
+    with pytest.raises(ValueError):
+        ReplenishmentPolicy.model_validate_json('{"cost_per_km": 1e400}')

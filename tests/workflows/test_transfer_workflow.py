@@ -216,3 +216,35 @@ async def test_a_transfer_never_received_is_lost_and_the_store_planned_again(
     assert proposal.status == "applied" and proposal.transfer_id == again.transfer_id
     assert again.lines == [("SKU-1", 4)]
     assert stock(engine, "DC-PARIS") == (50 - UNITS, 4)  # the new transfer holds its units
+
+
+async def test_a_transfer_its_source_never_ships_is_called_off_and_sent_from_elsewhere(
+    ts_env: WorkflowEnvironment, task_queue: str, engine: Engine
+):
+    load(engine, lille_safety_stock=15)  # without the 20, Lille misses 4
+    transfer_id = f"T-IDLE-{uuid.uuid4().hex[:6]}"
+    async with build_worker(ts_env.client, task_queue, engine):
+        handle = await ts_env.client.start_workflow(
+            TransferWorkflow.run,
+            paris_to_lille(transfer_id),
+            id=transfer_workflow_id(transfer_id),
+            task_queue=task_queue,
+        )
+        released, _ = await transfer_when(engine, transfer_id, TransferStatus.RELEASED)
+        assert stock(engine, "DC-PARIS") == (50, UNITS)
+
+        called_off = await handle.result()  # Paris never picks: days go by
+        replan = ts_env.client.get_workflow_handle(
+            f"replan-{transfer_id}-1", result_type=PlanReplenishmentResult
+        )
+        [again] = (await replan.result()).transfers
+        await transfer_when(engine, again.transfer_id, TransferStatus.RELEASED)
+
+    assert called_off.status == TransferStatus.CANCELLED
+    assert called_off.reason is not None and "not shipped by" in called_off.reason
+    assert released.pick_day is not None
+    assert called_off.updated_at.date() == released.pick_day + timedelta(days=2)
+    assert stock(engine, "DC-PARIS") == (50, 0)  # its units are free again
+    assert supply_line(engine, transfer_id).status == "cancelled"
+    # The store is served from elsewhere: not from the node that let it down.
+    assert (again.source_node_id, again.lines) == ("DC-LYON", [("SKU-1", 4)])
