@@ -9,7 +9,7 @@ transaction: no new order can take them in between.
 """
 
 import hashlib
-from datetime import datetime, time
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, PositiveInt
@@ -273,11 +273,12 @@ def open_line(
     sku: str,
     node_id: str,
     qty: int,
-    eta,
+    eta: date,
     now: datetime,
-) -> None:
-    """A supply line the OMS itself opens (a transfer on its way); once per id."""
-    insert_if_absent(
+) -> bool:
+    """Open a supply line (a purchase order, a return, a transfer on its way); False when
+    a line of that id exists already (this call ran before, or the id is taken)."""
+    return insert_if_absent(
         session,
         SupplyRow,
         dict(
@@ -311,7 +312,7 @@ def shrink(
     return news
 
 
-def move_eta(session: Session, supply_id: str, eta, now: datetime) -> list[SupplyNews]:
+def move_eta(session: Session, supply_id: str, eta: date, now: datetime) -> list[SupplyNews]:
     """The line comes on another day (a transfer shipped late or early): the pre-orders
     waiting for it hear of the new date."""
     row = session.get(SupplyRow, supply_id, with_for_update=True)
@@ -377,24 +378,8 @@ def apply_event(
 
 def _open(session: Session, event: SupplyEvent, now: datetime) -> SupplyRow:
     assert event.sku and event.node_id and event.qty and event.eta  # the event's validator
-    opened = insert_if_absent(
-        session,
-        SupplyRow,
-        dict(
-            id=event.supply_id,
-            kind=event.kind,
-            sku=event.sku,
-            node_id=event.node_id,
-            expected=event.qty,
-            eta=event.eta,
-            allocated=0,
-            received=0,
-            damaged=0,
-            status="open",
-            updated_at=now,
-        ),
-    )
-    if not opened:
+    line = (event.supply_id, event.kind, event.sku, event.node_id, event.qty, event.eta)
+    if not open_line(session, *line, now):
         raise InventoryConflict(f"supply line {event.supply_id} exists already")
     row = session.get(SupplyRow, event.supply_id)
     assert row is not None

@@ -37,7 +37,7 @@ def carts(scenario: Scenario) -> list[Cart]:
     demand, period = scenario.demand, scenario.period
     rng = random.Random(demand.seed)
     skus = [s.sku for s in scenario.network.skus]
-    popularity = _popularity(demand, skus)
+    popularity = popularity_of(demand.sku_popularity, demand.zipf_exponent, skus)
     destinations = demand.destinations
     places = [d.weight for d in destinations]
     sizes, size_weights = zip(*sorted(demand.lines_per_cart.items()), strict=True)
@@ -71,9 +71,13 @@ def carts(scenario: Scenario) -> list[Cart]:
     return out
 
 
-def _popularity(demand: Demand, skus: list[str]) -> list[float]:
-    if isinstance(demand.sku_popularity, dict):
-        return [demand.sku_popularity.get(sku, 0.0) for sku in skus]
-    if demand.sku_popularity == "uniform":
+def popularity_of(
+    popularity: str | dict[str, float], zipf_exponent: float, skus: list[str]
+) -> list[float]:
+    """A weight per SKU: named weights, all alike ("uniform"), or a few bestsellers
+    ("zipf": the n-th SKU weighs 1/n^exponent)."""
+    if isinstance(popularity, dict):
+        return [popularity.get(sku, 0.0) for sku in skus]
+    if popularity == "uniform":
         return [1.0] * len(skus)
-    return [1 / (rank**demand.zipf_exponent) for rank in range(1, len(skus) + 1)]
+    return [1 / (rank**zipf_exponent) for rank in range(1, len(skus) + 1)]

@@ -252,6 +252,8 @@ class Scenario(Strict):
             popularity = self.store_sales.sku_popularity
             if isinstance(popularity, dict) and set(popularity) - skus:
                 raise ValueError(f"store sales name unknown skus: {sorted(set(popularity) - skus)}")
+            if isinstance(popularity, str) and popularity not in ("zipf", "uniform"):
+                raise ValueError("store sales' sku_popularity is zipf, uniform or a weight per sku")
         unknown = [name for name in self.policies if name not in PRESETS]
         if unknown:
             raise ValueError(f"unknown policy {unknown}; known: {', '.join(PRESETS)}")

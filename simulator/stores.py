@@ -18,9 +18,9 @@ from sqlmodel import Session, select
 from db.tables import StockRow, TransferRow
 from domain.network import Node
 from domain.shipping_calendar import weekday
-from simulator.demand import orders_per_hour
+from simulator.demand import orders_per_hour, popularity_of
 from simulator.oms_client import OmsClient
-from simulator.scenario import Demand, Scenario, StoreSales
+from simulator.scenario import Demand, Scenario
 
 Schedule = Callable[[datetime, str, Callable[[], Awaitable[None]]], None]
 SHIP_AFTER_PICK = timedelta(minutes=30)
@@ -76,7 +76,7 @@ class Stores:
             skus = sorted(stocked.get(store_id, []))
             if not skus or rate <= 0:
                 continue
-            weights = _popularity(self.sales, skus)
+            weights = popularity_of(self.sales.sku_popularity, self.sales.zipf_exponent, skus)
             self.selling.update((store_id, sku) for sku in skus)
             store = self.nodes[store_id]
             tz = ZoneInfo(store.timezone)
@@ -247,14 +247,6 @@ class Stores:
 def _flat(demand: Demand) -> Demand:
     """The demand's peaks over a flat day: the factor an hour's store traffic is scaled by."""
     return demand.model_copy(update={"orders_per_hour": 1.0, "hour_profile": [1.0] * 24})
-
-
-def _popularity(sales: StoreSales, skus: list[str]) -> list[float]:
-    if isinstance(sales.sku_popularity, dict):
-        return [sales.sku_popularity.get(sku, 0.0) for sku in skus]
-    if sales.sku_popularity == "uniform":
-        return [1.0] * len(skus)
-    return [1 / (rank**sales.zipf_exponent) for rank in range(1, len(skus) + 1)]
 
 
 def _poisson(rng: random.Random, mean: float) -> int:
