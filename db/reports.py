@@ -6,7 +6,7 @@ from sqlalchemy import String, cast, func
 from sqlmodel import Session, col, select
 
 from db.holdings import RECONCILED
-from db.tables import OrderRow
+from db.tables import OrderRow, ProposalRow, TransferRow
 from domain.order import OrderView
 
 
@@ -33,3 +33,13 @@ def reconciled_orders(session: Session) -> int:
 def orders_by_status(session: Session) -> dict[str, int]:
     query = select(OrderRow.status, func.count()).group_by(OrderRow.status)
     return {status: count for status, count in session.exec(query)}
+
+
+def transfers_by_status(session: Session) -> dict[str, int]:
+    query = select(TransferRow.status, func.count()).group_by(TransferRow.status)
+    return {status: count for status, count in session.exec(query)}
+
+
+def proposals_waiting(session: Session) -> int:
+    query = select(func.count()).select_from(ProposalRow).where(ProposalRow.status == "proposed")
+    return session.exec(query).one()

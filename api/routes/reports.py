@@ -11,12 +11,15 @@ from api.deps import NowDep, SessionDep, Support
 from db.reports import (
     orders_by_status,
     orders_promised_between,
+    proposals_waiting,
     reconciled_orders,
     total_reroutes,
+    transfers_by_status,
 )
 from domain.ids import Day
 from domain.order import OrderStatus
 from domain.otif_report import GroupBy, OtifReport, otif_report
+from domain.transfer import TransferStatus
 
 router = APIRouter(tags=["reports"])
 
@@ -63,5 +66,14 @@ def prometheus(session: SessionDep) -> Response:
         "Orders whose workflow ended without closing them, closed by the reconciliation",
         registry=registry,
     ).set(reconciled_orders(session))
+    transfers = Gauge("oms_transfers", "Transfer orders by status", ["status"], registry=registry)
+    moved = transfers_by_status(session)
+    for kind in TransferStatus:
+        transfers.labels(status=kind.value).set(moved.get(kind.value, 0))
+    Gauge(
+        "oms_replenishment_proposals_waiting",
+        "Store replenishment proposals waiting for an approval",
+        registry=registry,
+    ).set(proposals_waiting(session))
     body = generate_latest(registry) + generate_latest(metrics.REGISTRY)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -182,6 +182,7 @@ async def test_proposals_wait_for_approval_when_the_policy_says_so(api: Api, lil
     assert run["transfers"] == [] and run["waiting_for_approval"] == 1
     [proposal] = await proposals(api, status="proposed")
     assert proposal["transfer_id"] is None and stock(api, "DC-PARIS") == (50, 0)
+    assert "oms_replenishment_proposals_waiting 1.0" in (await api.http.get("/metrics")).text
 
     approved = await api.post(
         f"/v1/replenishment/proposals/{proposal['proposal_id']}/approve", {}, role="admin"
@@ -195,6 +196,9 @@ async def test_proposals_wait_for_approval_when_the_policy_says_so(api: Api, lil
     assert twice.status_code == 409
     await transfer_when(api, approved.json()["transfer_id"], "released")
     assert stock(api, "DC-PARIS") == (50, 21)  # one transfer, not two
+    metrics = (await api.http.get("/metrics")).text
+    assert 'oms_transfers{status="released"} 1.0' in metrics
+    assert "oms_replenishment_proposals_waiting 0.0" in metrics
 
 
 async def test_bad_input_is_refused_and_changes_nothing(api: Api, lille_sells):
