@@ -342,7 +342,7 @@ async def _drive(
                 }
             )
             placed_this_hour = 0
-            stores.sample_stockouts()
+            stores.sample_stockouts(next_sample - timedelta(hours=1))
             next_sample += timedelta(hours=1)
             if next_sample.hour % 6 == 0:
                 show(_line(now, progress, counts, sim_field))

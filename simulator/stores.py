@@ -31,7 +31,7 @@ class StoreStats:
     wanted: int = 0  # units shoppers came for
     sold: int = 0
     lost: int = 0  # the shelf was empty (or held for online orders)
-    stockout_hours: int = 0  # (store, SKU) hours at zero free units, for SKUs the store sells
+    stockout_hours: int = 0  # (store, SKU) open hours at zero free units, SKUs the store sells
     collect_wanted: int = 0  # carts whose customer wanted click & collect
     collect_offered: int = 0  # of them, offered click & collect
     transfers_picked: int = 0
@@ -78,14 +78,10 @@ class Stores:
                 continue
             weights = popularity_of(self.sales.sku_popularity, self.sales.zipf_exponent, skus)
             self.selling.update((store_id, sku) for sku in skus)
-            store = self.nodes[store_id]
-            tz = ZoneInfo(store.timezone)
-            holidays = set(self.scenario.network.calendar.holidays)
+            tz = ZoneInfo(self.nodes[store_id].timezone)
             hour = period.start
             while hour < period.end:
-                day = hour.astimezone(tz).date()
-                shut = weekday(day) not in store.open_days or day in holidays
-                expected = 0.0 if shut else rate * self._shape(hour, tz)
+                expected = rate * self._shape(hour, tz) if self._open_at(store_id, hour) else 0.0
                 units = _poisson(self.rng, expected)
                 if units:
                     wanted: dict[str, int] = {}
@@ -137,16 +133,34 @@ class Stores:
         status, _ = await self.oms.post("/v1/inventory/events", body, role="warehouse")
         return status < 300
 
-    def sample_stockouts(self) -> None:
-        """Once an hour: the SKUs shoppers ask for that a store has none of, free."""
-        if not self.selling:
+    def sample_stockouts(self, hour: datetime) -> None:
+        """For the hour starting at `hour`, within the period: the SKUs shoppers ask for
+        that a store open then has none of, free. Closed hours and the drain after the
+        period do not count (no shopper comes)."""
+        if not self.selling or self.sales is None or hour >= self.scenario.period.end:
+            return
+        open_now = {store_id for store_id, _ in self.selling if self._open_at(store_id, hour)}
+        if not open_now:
             return
         with Session(self.engine) as session:
             rows = session.exec(
                 select(StockRow.node_id, StockRow.sku, StockRow.on_hand, StockRow.reserved)
             )
             free = {(node, sku): on_hand - reserved for node, sku, on_hand, reserved in rows}
-        self.stats.stockout_hours += sum(1 for pair in self.selling if free.get(pair, 0) <= 0)
+        self.stats.stockout_hours += sum(
+            1 for pair in self.selling if pair[0] in open_now and free.get(pair, 0) <= 0
+        )
+
+    def _open_at(self, store_id: str, hour: datetime) -> bool:
+        assert self.sales is not None
+        store = self.nodes[store_id]
+        local = hour.astimezone(ZoneInfo(store.timezone))
+        holidays = self.scenario.network.calendar.holidays
+        return (
+            self.sales.hour_profile[local.hour] > 0
+            and weekday(local.date()) in store.open_days
+            and local.date() not in holidays
+        )
 
     def checkout(self, wanted_collect: bool, offered_collect: bool) -> None:
         if wanted_collect:
