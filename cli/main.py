@@ -14,7 +14,6 @@ oms reconcile [--look]     give back what ended order workflows left behind (--l
 import argparse
 import asyncio
 import json
-import logging
 import os
 import secrets
 import signal
@@ -26,6 +25,7 @@ from datetime import date
 from pathlib import Path
 
 from config import Settings, get_settings
+from config.logs import LogFormat, configure_logging
 from config.settings import ROLES
 
 BIN = Path(sys.executable).parent
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     reconcile.add_argument("--look", action="store_true", help="only say what, change nothing")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(_log_format())
     status = 0
     try:
         match args.command:
@@ -213,6 +213,12 @@ def run_temporal(settings: Settings, ui_port: int = 8233) -> int:
     os.execv(command[0], command)  # the server itself takes this process and its signals
 
 
+def _log_format() -> LogFormat:
+    """The log format setting, read before the command's own settings are checked (a
+    command that refuses its settings says so in the format asked)."""
+    return "json" if os.environ.get("OMS_LOG_FORMAT", "").strip() == "json" else "text"
+
+
 def run_api(settings: Settings) -> None:
     import uvicorn
 
@@ -228,9 +234,16 @@ def run_api(settings: Settings) -> None:
             port=settings.api_port,
             workers=settings.api_workers,
             log_level="warning",
+            log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
         )
     else:
-        uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+        uvicorn.run(
+            create_app(settings),
+            host=settings.api_host,
+            port=settings.api_port,
+            # JSON logs: uvicorn's own lines go through the process's handler too.
+            log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
+        )
 
 
 def dev_secrets(settings: Settings) -> dict[str, str]:

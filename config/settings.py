@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     # of a peak may run without it, for speed, on code the tests have proven.
     worker_sandbox: bool = True
     worker_activity_threads: int = 32  # activities at once in one worker process
+    # "json": one JSON object per log line, with the workflow, order and activity it is
+    # about (config/logs.py); "text": plain lines.
+    log_format: Literal["text", "json"] = "text"
     # The launcher (oms run, the benchmark) migrated the database before starting this one.
     skip_migrations: bool = False
 

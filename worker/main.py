@@ -43,6 +43,7 @@ from activities.replenishment import (
     WorkflowStarts,
 )
 from config import Settings, get_settings
+from config.logs import configure_logging
 from config.temporal import connect_temporal
 from db.engine import make_engine
 from db.migrate import upgrade_at_start
@@ -211,7 +212,7 @@ async def start_field_watch(client: Client, task_queue: str) -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logging(get_settings().log_format)
     asyncio.run(run_worker())
 
 
