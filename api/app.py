@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from temporalio.client import Client
 
-from api import errors
+from api import errors, metrics
 from api.door import Door
 from api.promise_cache import SupplyChainCache
 from api.routes import (
@@ -64,6 +64,7 @@ def create_app(
     app.state.supply_chain = SupplyChainCache(app.state.engine, clock=app.state.clock)
 
     app.add_middleware(Door, settings=settings)  # keys and body sizes, before any body
+    app.add_middleware(metrics.RequestMetrics)  # outermost: times the door's refusals too
     errors.install(app)
     for module in (
         health,

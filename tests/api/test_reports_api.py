@@ -38,3 +38,13 @@ async def test_otif_report_and_metrics_follow_real_orders(api: Api):
     metrics = (await api.http.get("/metrics")).text
     assert 'oms_orders{status="delivered"}' in metrics
     assert "oms_promise_seconds_count" in metrics
+    # Each route timed under its template, never an order id of its own.
+    timed = (
+        'oms_http_request_seconds_count{method="GET",route="/v1/orders/{order_id}",status="200"}'
+    )
+    assert timed in metrics
+    assert 'route="/v1/orders/R-' not in metrics
+    refused = await api.http.get("/v1/orders")  # no key: the door says no before routing
+    assert refused.status_code == 401
+    metrics = (await api.http.get("/metrics")).text
+    assert 'oms_http_request_seconds_count{method="GET",route="unrouted",status="401"}' in metrics
