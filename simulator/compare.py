@@ -24,7 +24,7 @@ ROWS: list[tuple[str, str | tuple[str, ...], str]] = [
     ("pre-orders parked for a person", ("preorders", "exceptions"), "{:,}"),
     ("future units oversold", ("preorders", "future_units_oversold"), "{:,}"),
     ("closed orders still holding stock", "left_behind", "{:,}"),
-    ("store stock-outs (SKU-hours at zero)", ("stores", "stockout_hours"), "{:,}"),
+    ("store stock-outs (open SKU-hours at zero)", ("stores", "stockout_hours"), "{:,}"),
     ("in-store units sold", ("stores", "units_sold_in_store"), "{:,}"),
     ("in-store units lost (empty shelf)", ("stores", "units_lost_in_store"), "{:,}"),
     (
