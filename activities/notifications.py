@@ -8,11 +8,8 @@ duplicates that at-least-once delivery brings.
 """
 
 import asyncio
-import hashlib
-import hmac
 import json
 import logging
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
 
@@ -20,6 +17,7 @@ import httpx
 from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session
+from standardwebhooks.webhooks import Webhook
 
 from activities import defn
 from db import outbox
@@ -62,25 +60,27 @@ class LogSink:
 
 
 class WebhookSink:
-    """POSTs each notification as JSON, signed like the field's events, with its key."""
+    """POSTs each notification as JSON, signed the Standard Webhooks way with the
+    endpoint's own secret: `webhook-id` (the notification's key, the same on every retry),
+    `webhook-timestamp`, `webhook-signature`; `Idempotency-Key` carries the key too."""
 
     def __init__(self, url: str, secret: str, timeout: float = 10.0):
         self.url = url
-        self.secret = secret.encode()
+        self.webhook = Webhook(secret)
         self.client = httpx.Client(timeout=timeout)
 
     def send(self, notification: Notification) -> None:
         body = json.dumps(notification.model_dump(mode="json"), separators=(",", ":"))
-        timestamp = str(int(time.time()))
-        signature = hmac.new(self.secret, f"{timestamp}.{body}".encode(), hashlib.sha256)
+        now = datetime.now(UTC)
         response = self.client.post(
             self.url,
             content=body,
             headers={
                 "Content-Type": "application/json",
                 "Idempotency-Key": notification.key,
-                "X-OMS-Timestamp": timestamp,
-                "X-OMS-Signature": f"sha256={signature.hexdigest()}",
+                "webhook-id": notification.key,
+                "webhook-timestamp": str(int(now.timestamp())),
+                "webhook-signature": self.webhook.sign(notification.key, now, body),
             },
         )
         response.raise_for_status()

@@ -13,6 +13,7 @@ oms reconcile [--look]     give back what ended order workflows left behind (--l
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import secrets
@@ -246,30 +247,42 @@ def run_api(settings: Settings) -> None:
         )
 
 
+# Development secrets: the setting each fills, and how a new one is made.
+DEV_SECRETS = {
+    "OMS_API_KEYS": (
+        "api_keys",
+        lambda: ",".join(f"{role}:dev-{role}-{secrets.token_hex(8)}" for role in ROLES),
+    ),
+    "OMS_SIGNING_SECRET": ("signing_secret", lambda: secrets.token_hex(32)),
+    "OMS_OPTION_SECRET": ("option_secret", lambda: secrets.token_hex(32)),
+    "OMS_WEBHOOK_SECRET": (
+        "webhook_secret",
+        lambda: "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(),
+    ),
+}
+
+
 def dev_secrets(settings: Settings) -> dict[str, str]:
-    """Keys and signing secret for development: from the environment, else made once and
-    kept in the data folder so they survive restarts."""
-    if settings.api_keys and settings.signing_secret:
-        return {"OMS_API_KEYS": settings.api_keys, "OMS_SIGNING_SECRET": settings.signing_secret}
+    """Keys and secrets for development (one per job): from the environment, else made
+    once and kept in the data folder so they survive restarts."""
+    given = {name: getattr(settings, field) for name, (field, _) in DEV_SECRETS.items()}
+    if all(given.values()):
+        return given
     path = settings.data_dir / "dev-secrets.json"
-    if path.exists():
-        stored = json.loads(path.read_text())
-    else:
-        stored = {
-            "OMS_API_KEYS": ",".join(f"{role}:dev-{role}-{secrets.token_hex(8)}" for role in ROLES),
-            "OMS_SIGNING_SECRET": secrets.token_hex(32),
-        }
+    stored = json.loads(path.read_text()) if path.exists() else {}
+    missing = {name: make() for name, (_, make) in DEV_SECRETS.items() if name not in stored}
+    if missing:  # a first run, or a file from before a secret existed
+        stored |= missing
         # Readable by this user only from the first byte: the folder 0700, the file 0600
         # from its creation (a chmod after writing leaves a window).
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         path.parent.chmod(0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fresh = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as file:
             file.write(json.dumps(stored, indent=2))
-    return {
-        "OMS_API_KEYS": settings.api_keys or stored["OMS_API_KEYS"],
-        "OMS_SIGNING_SECRET": settings.signing_secret or stored["OMS_SIGNING_SECRET"],
-    }
+        os.replace(fresh, path)
+    return {name: value or stored[name] for name, value in given.items()}
 
 
 def run_all() -> int:
@@ -369,6 +382,7 @@ def _print_banner(settings: Settings) -> None:
     for key, role in settings.key_roles.items():
         lines.append(f"    {role:<10} {key}")
     lines.append(f"  Field signing secret (OMS_SIGNING_SECRET): {settings.signing_secret}")
+    lines.append(f"  Webhook secret (OMS_WEBHOOK_SECRET): {settings.webhook_secret}")
     lines.append("  For the README's curl session, in another shell:")
     first_key: dict[str, str] = {}
     for key, role in settings.key_roles.items():

@@ -1,5 +1,8 @@
 """One settings class for every process of the OMS (API, worker, CLI)."""
 
+import base64
+import binascii
+import hmac
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -41,10 +44,17 @@ class Settings(BaseSettings):
     task_queue: str = "oms-orders"
     # "checkout:KEY,support:KEY,..." — several keys per role are allowed.
     api_keys: str = ""
-    signing_secret: str = ""
+    # One secret per job: a webhook receiver, which holds the webhook secret, can forge
+    # neither field events nor option ids.
+    signing_secret: str = ""  # field systems sign their events with it (X-OMS-Signature)
+    # Signs the promise's option ids; empty: derived from OMS_SIGNING_SECRET (development).
+    option_secret: str = ""
     signature_tolerance_seconds: int = 300
     # Where customer, node and carrier notifications are POSTed; empty: log sink only.
     webhook_url: str = ""
+    # The endpoint's Standard Webhooks secret ("whsec_" + base64): it signs every
+    # notification (webhook-id, webhook-timestamp, webhook-signature).
+    webhook_secret: str = ""
     default_timezone: str = "Europe/Paris"
     api_host: str = "127.0.0.1"
     api_port: int = 8000
@@ -67,8 +77,28 @@ class Settings(BaseSettings):
         parse_api_keys(value)
         return value
 
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret_parses(cls, value: str) -> str:
+        if value:
+            core = value.removeprefix("whsec_").rstrip("=")
+            try:
+                key = base64.b64decode(core + "=" * (-len(core) % 4), validate=True)
+            except binascii.Error:
+                key = b""
+            if not value.startswith("whsec_") or len(key) < 16:
+                raise ValueError(
+                    "OMS_WEBHOOK_SECRET must be a Standard Webhooks secret: whsec_ + base64 "
+                    "of at least 16 random bytes"
+                )
+        return value
+
     @model_validator(mode="after")
     def _safe_in_production(self) -> "Settings":
+        if self.webhook_url and not self.webhook_secret:
+            raise UnsafeSettings(
+                "OMS_WEBHOOK_URL needs OMS_WEBHOOK_SECRET (its own secret, whsec_ + base64)"
+            )
         if self.env != "prod":
             return self
         keys = parse_api_keys(self.api_keys)
@@ -86,6 +116,16 @@ class Settings(BaseSettings):
             )
         if len(self.signing_secret) < 32:
             raise UnsafeSettings("OMS_SIGNING_SECRET must have at least 32 characters")
+        if len(self.option_secret) < 32:
+            raise UnsafeSettings("OMS_OPTION_SECRET must have at least 32 characters")
+        secrets = [self.signing_secret, self.option_secret, self.webhook_secret]
+        given = [secret for secret in secrets if secret]
+        if len(set(given)) != len(given):
+            raise UnsafeSettings(
+                "OMS_SIGNING_SECRET, OMS_OPTION_SECRET and OMS_WEBHOOK_SECRET must differ"
+            )
+        if self.webhook_url and not self.webhook_url.startswith("https://"):
+            raise UnsafeSettings("OMS_WEBHOOK_URL must be https in production")
         if not self.database_url.startswith("postgresql"):
             raise UnsafeSettings("OMS_DATABASE_URL must point to PostgreSQL in production")
         return self
@@ -95,6 +135,14 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'oms.db'}"
+
+    @property
+    def option_key(self) -> str:
+        """The secret option ids are signed with: its own, or in development one derived
+        from the field secret (a different key all the same)."""
+        if self.option_secret:
+            return self.option_secret
+        return hmac.new(self.signing_secret.encode(), b"oms option ids", "sha256").hexdigest()
 
     @property
     def key_roles(self) -> dict[str, str]:

@@ -56,7 +56,7 @@ async def place_order(
 ) -> OrderAccepted:
     """Place an order: its workflow starts; the same body sent again returns the same order."""
     order = checkout.order_to_place(
-        session, order, settings.signing_secret, settings.default_timezone, now
+        session, order, settings.option_key, settings.default_timezone, now
     )
     await order_gateway.place(client, settings, order, now)
     written = read_model.order_status(session, order.order_id)

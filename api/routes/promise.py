@@ -28,5 +28,5 @@ async def promise_cart(
             cart=cart,
             expires=expires,
         )
-        option.option_id = promise_tokens.issue(settings.signing_secret, claim)
+        option.option_id = promise_tokens.issue(settings.option_key, claim)
     return answer

@@ -7,6 +7,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from sqlmodel import col, update
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.notifications import (
@@ -16,12 +17,11 @@ from activities.notifications import (
     WebhookSink,
     retry_at,
 )
-from api.auth import sign
 from db import outbox
 from db.engine import unit_of_work
 from db.tables import OutboxRow
 
-SECRET = "webhook-secret-0123456789"
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the endpoint's Standard Webhooks secret
 
 
 class Receiver:
@@ -37,8 +37,10 @@ class Receiver:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.calls.append((dict(self.headers), json.loads(body)))
                 ok = len(receiver.calls) > receiver.failures
-                expected = "sha256=" + sign(SECRET, self.headers["X-OMS-Timestamp"], body)
-                ok = ok and self.headers["X-OMS-Signature"] == expected
+                try:  # as a receiver checks it, with the Standard Webhooks library
+                    Webhook(SECRET).verify(body, dict(self.headers))
+                except WebhookVerificationError:
+                    ok = False
                 self.send_response(200 if ok else 503)
                 self.end_headers()
 
@@ -91,6 +93,8 @@ def test_a_failed_delivery_stays_pending_and_the_outbox_delivers_it_later(engine
         assert row.attempts == 2 and "503" in (row.last_error or "")  # the failure stays told
     keys = [headers["Idempotency-Key"] for headers, _ in receiver.calls]
     assert keys == ["A-1:n1:order_received", "A-1:n1:order_received"]
+    # The same message id on every try: the receiver drops what it has seen.
+    assert {headers["webhook-id"] for headers, _ in receiver.calls} == {"A-1:n1:order_received"}
     assert receiver.calls[-1][1]["topic"] == "order_received"
 
     # Once sent, a replayed activity does not send again, nor does the outbox.
@@ -158,3 +162,13 @@ def test_each_notification_is_one_outbox_row_per_key(engine):
         rows = outbox.for_order(session, "A-1")
     assert sorted(row.key for row in rows) == ["A-1:n1:order_received", "A-1:n2:order_confirmed"]
     assert all(row.status == "sent" for row in rows)
+
+
+def test_a_receiver_with_another_secret_cannot_verify_a_notification(engine, receiver):
+    other = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY"
+    activities = NotificationActivities(engine, [WebhookSink(receiver.url, other)])
+    receiver.failures = 0
+
+    result = ActivityEnvironment().run(activities.notify, notification("A-1:n2:order_shipped"))
+
+    assert result.delivered_at is None  # the receiver refused it: not its sender's secret

@@ -14,6 +14,7 @@ OPEN = {None, "checkout", "support", "warehouse", "admin"}
 # (method, path, roles allowed). Bodies are empty: a role let in gets a 422 for the body,
 # a role kept out a 401/403 before the body is even read.
 SIGNED = "signed"  # field routes: past the role, the signature is checked next
+WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 # (method, path template, roles allowed). Bodies are empty: a role let in gets a 4xx for
 # the body (or, on field routes, for the missing signature); a role kept out gets 401/403.
@@ -106,6 +107,7 @@ def test_production_refuses_default_or_missing_keys():
         env="prod",
         api_keys=keys,
         signing_secret="s" * 40,
+        option_secret="o" * 40,
         database_url="postgresql+psycopg://oms@db/oms",
     )
     Settings(**good)  # a sound production configuration starts
@@ -130,6 +132,34 @@ def test_production_refuses_default_or_missing_keys():
     dev = keys.replace(strong["support"], "dev-support-" + "k" * 30)
     with pytest.raises(ValueError, match="support key is a development or test key"):
         Settings(**{**good, "api_keys": dev})
+    # One secret per job: the option ids' is its own, the webhooks' too, over https.
+    with pytest.raises(ValueError, match="OMS_OPTION_SECRET"):
+        Settings(**{**good, "option_secret": ""})
+    with pytest.raises(ValueError, match="must differ"):
+        Settings(**{**good, "option_secret": good["signing_secret"]})
+    hook = {"webhook_url": "https://hooks.example/oms", "webhook_secret": WEBHOOK_SECRET}
+    Settings(**{**good, **hook})
+    with pytest.raises(ValueError, match="https"):
+        Settings(**{**good, **hook, "webhook_url": "http://hooks.example/oms"})
+
+
+def test_webhooks_need_their_own_standard_webhooks_secret():
+    with pytest.raises(ValueError, match="OMS_WEBHOOK_URL needs OMS_WEBHOOK_SECRET"):
+        Settings(webhook_url="http://127.0.0.1:9000/hook")
+    with pytest.raises(ValueError, match="whsec_") as refused:
+        Settings(webhook_url="http://127.0.0.1:9000/hook", webhook_secret="not base64 at all!")
+    assert "not base64" not in str(refused.value)
+    # Option ids are not signed with the field secret, even in development.
+    dev = Settings(signing_secret="s" * 40)
+    assert dev.option_key not in ("", dev.signing_secret)
+
+
+async def test_a_field_event_signed_with_the_webhook_secret_is_refused(api: Api):
+    body = {"event_id": "E-hook", "type": "sale", "sku": "SKU-1", "node_id": "DC-LYON", "qty": 1}
+
+    response = await api.field("/v1/inventory/events", body, secret=WEBHOOK_SECRET)
+
+    assert response.status_code == 401  # a webhook receiver cannot forge a field event
 
 
 def test_refused_settings_never_print_a_key_or_secret():

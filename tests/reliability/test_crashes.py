@@ -79,6 +79,7 @@ class Oms:
             "OMS_DATABASE_URL": pg_url,
             "OMS_TASK_QUEUE": f"crash-{uuid.uuid4().hex[:6]}",
             "OMS_WEBHOOK_URL": webhook,
+            "OMS_WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
             "OMS_SIGNING_SECRET": "crash-test-secret-" + "x" * 20,
         }
         self.log = open(tmp / "processes.log", "ab")  # noqa: SIM115 (closed in stop)
