@@ -1,5 +1,8 @@
 """The orders read model: listings and history for the API, kept by the workflow."""
 
+from datetime import datetime
+
+from sqlalchemy import tuple_
 from sqlmodel import Session, col, select
 
 from db.engine import upsert
@@ -70,19 +73,29 @@ def list_orders(
     status: str | None = None,
     customer_id: str | None = None,
     limit: int = 50,
-    offset: int = 0,
-) -> list[OrderView]:
+    after: tuple[datetime, str] | None = None,
+) -> list[OrderRow]:
+    """Newest first, from just after the row `after` (placed at, order id) when given."""
     query = select(OrderRow)
     if status:
         query = query.where(OrderRow.status == status)
     if customer_id:
         query = query.where(OrderRow.customer_id == customer_id)
-    query = (
-        query.order_by(col(OrderRow.placed_at).desc(), OrderRow.order_id)
-        .offset(offset)
-        .limit(limit)
-    )
-    return [OrderView.model_validate(row.view) for row in session.exec(query)]
+    if after is not None:
+        query = query.where(tuple_(col(OrderRow.placed_at), col(OrderRow.order_id)) < after)
+    query = query.order_by(col(OrderRow.placed_at).desc(), col(OrderRow.order_id).desc())
+    return list(session.exec(query.limit(limit)))
+
+
+def exceptions(
+    session: Session, limit: int = 100, after: tuple[datetime, str] | None = None
+) -> list[OrderRow]:
+    """Orders waiting for a person, the longest waiting first."""
+    query = select(OrderRow).where(OrderRow.status == "exception")
+    if after is not None:
+        query = query.where(tuple_(col(OrderRow.updated_at), col(OrderRow.order_id)) > after)
+    query = query.order_by(col(OrderRow.updated_at), col(OrderRow.order_id))
+    return list(session.exec(query.limit(limit)))
 
 
 def order_of_shipment(session: Session, shipment_id: str) -> ShipmentRow | None:

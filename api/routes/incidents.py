@@ -1,10 +1,10 @@
 """Incidents from warehouses, stores and carriers; the exception queue for support."""
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel
-from sqlmodel import col, select
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -20,10 +20,12 @@ from api.deps import (
     Support,
     TemporalDep,
 )
+from api.paging import cursor_after, read_cursor
 from db import incidents
+from db import orders as read_model
 from db.engine import unit_of_work
 from db.network import read_network
-from db.tables import OrderRow, SkuRow
+from db.tables import SkuRow
 from domain.errors import DuplicateEventConflict
 from domain.ids import Id
 from domain.incidents import Incident, IncidentOutcome
@@ -64,6 +66,7 @@ class ExceptionItem(BaseModel):
 
 class ExceptionQueue(BaseModel):
     orders: list[ExceptionItem]
+    next_cursor: str | None = None  # pass as `cursor` for the next page; None: no more
 
 
 @router.post(
@@ -143,11 +146,15 @@ async def incident_history(
 
 
 @router.get("/v1/exceptions", response_model=ExceptionQueue, dependencies=[Support])
-def exception_queue(session: SessionDep) -> ExceptionQueue:
-    """Orders the OMS could not reroute on its own, oldest first, with the reason."""
-    rows = session.exec(
-        select(OrderRow).where(OrderRow.status == "exception").order_by(col(OrderRow.updated_at))
-    )
+def exception_queue(
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> ExceptionQueue:
+    """Orders the OMS could not reroute on its own, the longest waiting first, with the
+    reason, a page at a time (`next_cursor`)."""
+    rows = read_model.exceptions(session, limit, read_cursor(cursor))
+    last = rows[-1] if len(rows) == limit else None
     return ExceptionQueue(
         orders=[
             ExceptionItem(
@@ -158,7 +165,8 @@ def exception_queue(session: SessionDep) -> ExceptionQueue:
                 since=row.updated_at,
             )
             for row in rows
-        ]
+        ],
+        next_cursor=cursor_after(last.updated_at, last.order_id) if last else None,
     )
 
 

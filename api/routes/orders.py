@@ -6,9 +6,11 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
 from api import checkout, order_gateway
-from api.deps import Checkout, NowDep, SessionDep, SettingsDep, Support, TemporalDep
+from api.deps import Checkout, NowDep, Operator, SessionDep, SettingsDep, Support, TemporalDep
+from api.paging import cursor_after, read_cursor
 from db import orders as read_model
 from domain.errors import NotFound
+from domain.ids import Id
 from domain.order import OrderStatus, OrderView, PlaceOrder, TimelineEntry
 from workflows.order_messages import CancelInput, ResolveInput
 
@@ -30,7 +32,7 @@ class OrderHistory(BaseModel):
 class OrderList(BaseModel):
     orders: list[OrderView]
     limit: int
-    offset: int
+    next_cursor: str | None  # pass as `cursor` for the next page; None: no more
 
 
 class CancelRequest(BaseModel):
@@ -73,17 +75,22 @@ def list_orders(
     status: OrderStatus | None = None,
     customer_id: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> OrderList:
-    """List orders from the read model, newest first."""
-    found = read_model.list_orders(
-        session, status.value if status else None, customer_id, limit, offset
+    """List orders from the read model, newest first, a page at a time (`next_cursor`)."""
+    rows = read_model.list_orders(
+        session, status.value if status else None, customer_id, limit, read_cursor(cursor)
     )
-    return OrderList(orders=found, limit=limit, offset=offset)
+    last = rows[-1] if len(rows) == limit else None
+    return OrderList(
+        orders=[OrderView.model_validate(row.view) for row in rows],
+        limit=limit,
+        next_cursor=cursor_after(last.placed_at, last.order_id) if last else None,
+    )
 
 
 @router.get("/{order_id}", response_model=OrderView, dependencies=[Support])
-async def get_order(order_id: str, session: SessionDep, client: TemporalDep) -> OrderView:
+async def get_order(order_id: Id, session: SessionDep, client: TemporalDep) -> OrderView:
     """The order as its workflow sees it now (the read model if the workflow is gone)."""
     live = await order_gateway.state(client, order_id)
     if live is not None:
@@ -95,7 +102,7 @@ async def get_order(order_id: str, session: SessionDep, client: TemporalDep) -> 
 
 
 @router.get("/{order_id}/history", response_model=OrderHistory, dependencies=[Support])
-async def order_history(order_id: str, session: SessionDep, client: TemporalDep) -> OrderHistory:
+async def order_history(order_id: Id, session: SessionDep, client: TemporalDep) -> OrderHistory:
     """Everything that happened to the order, oldest first, in a support agent's words."""
     live = await order_gateway.state(client, order_id)
     if live is not None:
@@ -112,7 +119,7 @@ async def order_history(order_id: str, session: SessionDep, client: TemporalDep)
 
 @router.post("/{order_id}/cancel", response_model=CancelAnswer, dependencies=[Support])
 async def cancel_order(
-    order_id: str, client: TemporalDep, request: CancelRequest | None = None
+    order_id: Id, client: TemporalDep, request: CancelRequest | None = None
 ) -> CancelAnswer:
     """Cancel an order not yet shipped: stock, bookings and nodes are released (409 if late)."""
     reason = request.reason if request else "customer request"
@@ -131,9 +138,9 @@ class DecisionAnswer(BaseModel):
     detail: str
 
 
-@router.post("/{order_id}/resolve", response_model=DecisionAnswer, dependencies=[Support])
+@router.post("/{order_id}/resolve", response_model=DecisionAnswer, dependencies=[Operator])
 async def resolve_exception(
-    order_id: str, decision: Decision, client: TemporalDep
+    order_id: Id, decision: Decision, client: TemporalDep
 ) -> DecisionAnswer:
     """Support's decision for an order in the exception queue: accept a partial delivery,
     or try sourcing again (when stock came back). Cancelling is POST .../cancel."""

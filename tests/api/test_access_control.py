@@ -25,7 +25,7 @@ ROUTES: list[tuple[str, str, set[str | None]]] = [
     ("GET", "/v1/orders/{order_id}", {"checkout", "support", "admin"}),
     ("GET", "/v1/orders/{order_id}/history", {"checkout", "support", "admin"}),
     ("POST", "/v1/orders/{order_id}/cancel", {"checkout", "support", "admin"}),
-    ("POST", "/v1/orders/{order_id}/resolve", {"checkout", "support", "admin"}),
+    ("POST", "/v1/orders/{order_id}/resolve", {"support", "admin"}),
     ("GET", "/v1/exceptions", {"checkout", "support", "admin"}),
     ("GET", "/v1/reports/otif", {"checkout", "support", "admin"}),
     ("GET", "/v1/incidents/{incident_id}", {"checkout", "support", "admin"}),

@@ -166,3 +166,31 @@ async def test_roles_guard_the_order_routes(api: Api):
     assert (await api.get("/v1/orders", role="warehouse")).status_code == 403
     wrong_key = await api.http.get("/v1/orders", headers={"Authorization": "Bearer nope"})
     assert wrong_key.status_code == 401
+
+
+async def test_a_listing_pages_by_cursor_and_refuses_a_forged_one(api: Api):
+    placed = []
+    for _ in range(3):
+        oid = new_id()
+        await api.post("/v1/orders", order_body(oid, [("SKU-1", 1)]))
+        placed.append(oid)
+    for oid in placed:
+        await api.wait_status(oid, "released")
+
+    first = (await api.get("/v1/orders", params={"status": "released", "limit": 2})).json()
+    rest = (
+        await api.get(
+            "/v1/orders", params={"status": "released", "limit": 2, "cursor": first["next_cursor"]}
+        )
+    ).json()
+
+    listed = [o["order_id"] for o in first["orders"] + rest["orders"]]
+    assert sorted(listed) == sorted(placed) and rest["next_cursor"] is None
+    forged = await api.get("/v1/orders", params={"cursor": "bm90LWEtY3Vyc29y"})
+    assert forged.status_code == 422
+
+
+async def test_an_order_id_that_is_not_an_id_is_refused_before_any_lookup(api: Api):
+    response = await api.get(f"/v1/orders/{'A' * 2000}")
+
+    assert response.status_code == 422

@@ -1,7 +1,7 @@
 """The orders read model keeps the workflow's newest revision of each order, on both backends."""
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine
@@ -98,3 +98,36 @@ def test_an_unknown_order_has_no_view_nor_status(db):
     with Session(db) as session:
         assert orders.order_view(session, "NOPE") is None
         assert orders.order_status(session, "NOPE") is None
+
+
+def test_listings_page_by_cursor_without_skipping_or_repeating(db):
+    # Five orders, two placed at the same instant: the id breaks the tie.
+    for n, minutes in enumerate([0, 10, 10, 20, 30], 1):
+        order = view(OrderStatus.EXCEPTION).model_copy(
+            update={
+                "order_id": f"A-{n}",
+                "placed_at": AT + timedelta(minutes=minutes),
+                "updated_at": AT + timedelta(minutes=60 - minutes),
+            }
+        )
+        record(db, order, 1)
+
+    def pages(read) -> list[list[str]]:
+        out, after = [], None
+        with Session(db) as session:
+            while True:
+                rows = read(session, after)
+                out.append([row.order_id for row in rows])
+                if len(rows) < 2:
+                    return out
+                after = (rows[-1].placed_at, rows[-1].order_id)
+
+    newest_first = pages(lambda s, after: orders.list_orders(s, limit=2, after=after))
+    assert newest_first == [["A-5", "A-4"], ["A-3", "A-2"], ["A-1"]]
+
+    def waiting(session, after):
+        rows = orders.exceptions(session, limit=2, after=after)
+        return [r.model_copy(update={"placed_at": r.updated_at}) for r in rows]
+
+    # Longest waiting first; two waiting since the same instant: by id.
+    assert pages(waiting) == [["A-5", "A-4"], ["A-2", "A-3"], ["A-1"]]
