@@ -18,6 +18,7 @@ from domain.errors import (
     InventoryConflict,
     NotFound,
     OrderConflict,
+    StockOutOfBounds,
     Unavailable,
     UnknownReference,
 )
@@ -61,6 +62,7 @@ STATUS_OF: dict[type[DomainError], int] = {
     Unavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
     InvalidSupplyEvent: status.HTTP_422_UNPROCESSABLE_CONTENT,
     InvalidTransferEvent: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    StockOutOfBounds: status.HTTP_422_UNPROCESSABLE_CONTENT,
 }
 
 

@@ -501,6 +501,10 @@ def _into_stock(session: Session, row: SupplyRow, units: int, event_id: str, now
             sku=row.sku, node_id=row.node_id, on_hand=0, reserved=0, safety_stock=0, updated_at=now
         ),
     )
+    stock = session.get(
+        StockRow, (row.sku, row.node_id), with_for_update=True, populate_existing=True
+    )
+    ledger.within_bounds(row.sku, row.node_id, (stock.on_hand if stock else 0) + units)
     ledger.change_stock(session, row.sku, row.node_id, units, 0, now)
     ledger.record_movement(
         session, row.sku, row.node_id, "supply_receipt", units, 0, event_id, None, now

@@ -15,8 +15,13 @@ from sqlmodel import Session, col, select
 from db.engine import insert_if_absent
 from db.events import claim_event, record_event_result
 from db.tables import MovementRow, ReservationRow, StockRow
-from domain.errors import InsufficientStock, InventoryConflict, UnknownReference
-from domain.inventory import InventoryEvent, InventoryEventResult, StockPosition
+from domain.errors import (
+    InsufficientStock,
+    InventoryConflict,
+    StockOutOfBounds,
+    UnknownReference,
+)
+from domain.inventory import MAX_ON_HAND, InventoryEvent, InventoryEventResult, StockPosition
 
 
 class ReservationRequest(BaseModel):
@@ -363,6 +368,7 @@ def apply_inventory_event(
         session.flush()
     delta = event.on_hand_delta(stock.on_hand)
     new_on_hand = stock.on_hand + delta
+    within_bounds(event.sku, event.node_id, new_on_hand)
     if new_on_hand < stock.reserved:
         # Those units are promised to orders: the field must report a short pick or a
         # stock discrepancy, which reroutes the orders, rather than silently oversell.
@@ -503,6 +509,15 @@ def _held(
     if node_id is not None:
         query = query.where(ReservationRow.node_id == node_id)
     return list(session.exec(query.order_by(ReservationRow.sku, ReservationRow.id)))
+
+
+def within_bounds(sku: str, node_id: str, on_hand: int) -> None:
+    """Refuse (422) what would put more units on the books than a counter holds."""
+    if on_hand > MAX_ON_HAND:
+        raise StockOutOfBounds(
+            f"{sku} at {node_id} would reach {on_hand:,} units on hand, "
+            f"beyond the {MAX_ON_HAND:,} a node's books hold"
+        )
 
 
 def change_stock(

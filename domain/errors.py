@@ -23,6 +23,10 @@ class InventoryConflict(DomainError):
     """An inventory event that would leave the ledger wrong (e.g. sell reserved units)."""
 
 
+class StockOutOfBounds(DomainError):
+    """An event that would put more units on a node's books than a stock counter holds."""
+
+
 class DuplicateEventConflict(DomainError):
     """An event id seen before, sent again with a different body."""
 

@@ -33,6 +33,11 @@ def available_to_promise(on_hand: int, reserved: int, held_back: int) -> int:
     return max(0, on_hand - reserved - held_back)
 
 
+# The most units of one SKU a node's books may hold: a billion is beyond any shelf or
+# warehouse, and well within the database's integer counters (2^31 - 1 on PostgreSQL).
+MAX_ON_HAND = 1_000_000_000
+
+
 class InventoryEvent(BaseModel):
     """A stock fact from a store or warehouse system; `event_id` makes it apply once."""
 

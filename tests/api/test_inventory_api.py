@@ -106,3 +106,16 @@ async def test_network_load_is_all_or_nothing(api: Api):
 async def test_health(api: Api):
     response = await api.http.get("/healthz")
     assert response.json() == {"status": "ok", "database": "ok"}
+
+
+async def test_a_receipt_beyond_what_a_stock_counter_holds_is_refused(api: Api):
+    for _ in range(9):  # 50 + 900,000,000: still within a node's books
+        taken = await api.field("/v1/inventory/events", stock_event("receipt", 100_000_000))
+        assert taken.status_code == 200, taken.text
+    before = (await api.get("/v1/inventory/SKU-1")).json()
+
+    too_many = await api.field("/v1/inventory/events", stock_event("receipt", 100_000_000))
+
+    assert too_many.status_code == 422 and "beyond" in too_many.json()["detail"]
+    assert (await api.get("/v1/inventory/SKU-1")).json() == before
+    assert balanced(api)
