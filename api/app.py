@@ -56,6 +56,10 @@ def create_app(
         # Operations named after their functions (place_order, cancel_order, ...): what a
         # client generated from the OpenAPI document calls them.
         generate_unique_id_function=lambda route: route.name,
+        # In production the document is /openapi.json behind a key (api/door.py): a browser
+        # cannot send a bearer key to load /docs or /redoc, which would only be open doors.
+        docs_url=None if settings.env == "prod" else "/docs",
+        redoc_url=None if settings.env == "prod" else "/redoc",
     )
     app.state.settings = settings
     app.state.clock = clock or _wall_clock

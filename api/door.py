@@ -14,8 +14,18 @@ from config import Settings
 NETWORK_LOAD = "/v1/admin/network"
 NETWORK_LIMIT = 64 * 1024 * 1024  # a big network document: the only large body
 BODY_LIMIT = 1024 * 1024  # a cart, an order of 200 lines, a field event: far below
-# What answers without a key: health, metrics (scraped from inside), the API's document.
-OPEN = ("/healthz", "/livez", "/metrics", "/docs", "/redoc", "/openapi.json")
+# What answers without a key: health, and the metrics (in production their route wants
+# the scrape key, OMS_METRICS_KEY, which is no role's key and so no key of this door's).
+OPEN = ("/healthz", "/livez", "/metrics")
+# The API's document: open in development; in production it takes a role's key (any role:
+# it describes routes, not data), and /docs and /redoc are off (api/app.py).
+DOCUMENT = ("/docs", "/redoc", "/openapi.json")
+
+
+def open_paths(settings: Settings) -> tuple[str, ...]:
+    return OPEN if settings.env == "prod" else OPEN + DOCUMENT
+
+
 NO_BODY = ("GET", "HEAD", "OPTIONS")
 
 
@@ -34,7 +44,7 @@ class Door:
             return
         path: str = scope["path"]
         headers = Headers(scope=scope)
-        if not path.startswith(OPEN):
+        if not path.startswith(open_paths(self.settings)):
             try:
                 role_of(self.settings, headers.get("authorization"))
             except HTTPException as refused:

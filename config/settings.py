@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from config.payload_codec import parse_payload_keys
+
 ROLES = ("checkout", "support", "warehouse", "admin")
 
 DEFAULT_DATA_DIR = Path(".data")
@@ -70,11 +72,23 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     # The launcher (oms run, the benchmark) migrated the database before starting this one.
     skip_migrations: bool = False
+    # "id:base64,id:base64" (32-byte keys): payloads in Temporal's histories are encrypted
+    # with the first, read with any (config/payload_codec.py). Empty: in clear.
+    payload_keys: str = ""
+    # The bearer key Prometheus scrapes /metrics with in production (only that: a scraper's
+    # config is no place for a role's key). Empty in production: /metrics is refused.
+    metrics_key: str = ""
 
     @field_validator("api_keys")
     @classmethod
     def _keys_parse(cls, value: str) -> str:
         parse_api_keys(value)
+        return value
+
+    @field_validator("payload_keys")
+    @classmethod
+    def _payload_keys_parse(cls, value: str) -> str:
+        parse_payload_keys(value)
         return value
 
     @field_validator("webhook_secret")
@@ -123,6 +137,15 @@ class Settings(BaseSettings):
         if len(set(given)) != len(given):
             raise UnsafeSettings(
                 "OMS_SIGNING_SECRET, OMS_OPTION_SECRET and OMS_WEBHOOK_SECRET must differ"
+            )
+        if self.metrics_key and (
+            len(self.metrics_key) < 24
+            or self.metrics_key.startswith(DEV_PREFIXES)
+            or self.metrics_key in keys
+        ):
+            raise UnsafeSettings(
+                "OMS_METRICS_KEY must have at least 24 characters, not be a development or "
+                "test key, nor a role's key"
             )
         if self.webhook_url and not self.webhook_url.startswith("https://"):
             raise UnsafeSettings("OMS_WEBHOOK_URL must be https in production")

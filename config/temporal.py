@@ -5,17 +5,21 @@ The connection follows Temporal's own client configuration (`temporalio.envconfi
 profile of `temporal.toml` (`TEMPORAL_PROFILE`, `TEMPORAL_CONFIG_FILE`). So the same image
 runs against the local dev server, a self-hosted cluster with mTLS, or Temporal Cloud.
 `OMS_TEMPORAL_ADDRESS` and `OMS_TEMPORAL_NAMESPACE`, when set, win over them.
+With `OMS_PAYLOAD_KEYS`, every client encrypts what it hands Temporal (config/payload_codec.py).
 """
 
+import dataclasses
 import logging
 from typing import Any
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.envconfig import ClientConfigProfile
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import GrpcCompression
 
+from config.payload_codec import EncryptionCodec, parse_payload_keys
 from config.settings import Settings
 
 
@@ -50,11 +54,32 @@ def runtime(settings: Settings) -> Runtime:
     return _RUNTIMES[address]
 
 
+def data_converter(settings: Settings) -> DataConverter:
+    """Pydantic payloads; with `OMS_PAYLOAD_KEYS`, encrypted before they leave the process."""
+    keys = parse_payload_keys(settings.payload_keys)
+    if not keys:
+        return pydantic_data_converter
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=EncryptionCodec(keys),
+        # A failure's message and stack trace go into the history too, and a validation
+        # error quotes its input (an email, an address): encrypted with the payloads.
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
 async def connect_temporal(settings: Settings) -> Client:
+    if settings.env == "prod" and not settings.payload_keys:
+        # Not refused: the histories are as safe as the Temporal cluster, which may be
+        # trusted (its own access control and disk encryption); said at every start.
+        log.warning(
+            "OMS_PAYLOAD_KEYS is not set: customer emails and addresses are stored in clear "
+            "in Temporal's histories and shown by its Web UI"
+        )
     return await Client.connect(
         **connect_options(settings),
         runtime=runtime(settings),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
         grpc_compression=GrpcCompression.GZIP
         if settings.temporal_compression == "gzip"
         else GrpcCompression.NONE,

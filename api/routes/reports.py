@@ -1,13 +1,14 @@
 """OTIF reports and Prometheus metrics."""
 
+import hmac
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response, status
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
 from api import metrics
-from api.deps import NowDep, SessionDep, Support
+from api.deps import NowDep, SessionDep, SettingsDep, Support
 from db.reports import (
     orders_by_status,
     orders_promised_between,
@@ -44,7 +45,27 @@ def otif(
     return otif_report(orders_promised_between(session, start, end), today, group_by)
 
 
-@router.get("/metrics", include_in_schema=False)
+def scraper(settings: SettingsDep, authorization: Annotated[str, Header()] = "") -> None:
+    """Production's /metrics answers only the scrape key (OMS_METRICS_KEY): the counts say
+    how the business goes, and Prometheus' config must not hold a key that opens anything
+    else. No scrape key set: refused. Development: open."""
+    if settings.env != "prod":
+        return
+    scheme, _, key = authorization.partition(" ")
+    expected = settings.metrics_key
+    if (
+        not expected
+        or scheme.lower() != "bearer"
+        or not hmac.compare_digest(key.encode(), expected.encode())
+    ):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "the metrics need the scrape key (OMS_METRICS_KEY) as a bearer key",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+@router.get("/metrics", include_in_schema=False, dependencies=[Depends(scraper)])
 def prometheus(session: SessionDep) -> Response:
     """Prometheus: orders by status, exceptions and reroutes (from the read model), and the
     promise latency."""
