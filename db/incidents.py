@@ -4,9 +4,9 @@ take services off the plans."""
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
-from db.tables import IncidentRow
+from db.tables import IncidentOrderRow, IncidentRow
 from domain.incidents import Incident, IncidentOutcome
 
 HORIZON_DAYS = 60
@@ -35,12 +35,119 @@ def get(session: Session, incident_id: str) -> IncidentRow | None:
     return session.get(IncidentRow, incident_id)
 
 
-def save_outcomes(session: Session, incident_id: str, outcomes: list[IncidentOutcome]) -> None:
+def list_touched(
+    session: Session,
+    incident_id: str,
+    orders: dict[str, tuple[list[str], dict[str, dict[str, int]]]],
+) -> bool:
+    """Keep the orders an incident touches (order -> shipments to move, units lost), once:
+    False, and nothing written, if they were listed already. Call with the incident's row
+    locked (`listing`), so two attempts never list twice."""
+    row = session.get(IncidentRow, incident_id)
+    if row is None or row.touched is not None:
+        return False
+    for order_id, (shipment_ids, lost) in orders.items():
+        session.add(
+            IncidentOrderRow(
+                incident_id=incident_id, order_id=order_id, shipment_ids=shipment_ids, lost=lost
+            )
+        )
+    row.touched = len(orders)
+    session.flush()
+    return True
+
+
+def listing(session: Session, incident_id: str) -> IncidentRow | None:
+    """The incident's row, locked until the end of the transaction."""
+    return session.get(IncidentRow, incident_id, with_for_update=True)
+
+
+def touched_page(
+    session: Session, incident_id: str, after: str | None, limit: int
+) -> list[IncidentOrderRow]:
+    """The next `limit` orders the incident touches after order `after`, by order id."""
+    query = select(IncidentOrderRow).where(IncidentOrderRow.incident_id == incident_id)
+    if after is not None:
+        query = query.where(col(IncidentOrderRow.order_id) > after)
+    return list(session.exec(query.order_by(col(IncidentOrderRow.order_id)).limit(limit)))
+
+
+def touched_orders(
+    session: Session, incident_id: str
+) -> tuple[list[str], list[IncidentOutcome]] | None:
+    """Every order the incident touches and the outcomes heard so far, by order id; None
+    for an incident whose orders were never listed here (handled the older way: its
+    workflow holds them)."""
+    row = session.get(IncidentRow, incident_id)
+    if row is None or row.touched is None:
+        return None
+    query = select(IncidentOrderRow).where(IncidentOrderRow.incident_id == incident_id)
+    rows = list(session.exec(query.order_by(col(IncidentOrderRow.order_id))))
+    return [r.order_id for r in rows], [
+        IncidentOutcome.model_validate(
+            {"order_id": r.order_id, "outcome": r.outcome, "detail": r.detail}
+        )
+        for r in rows
+        if r.outcome is not None
+    ]
+
+
+def save_outcomes(
+    session: Session, incident_id: str, outcomes: list[IncidentOutcome], final: bool = True
+) -> int:
+    """Merge outcomes into what was saved before: an order's first answer stays, saving
+    the same outcomes again changes nothing, earlier pages are kept. `final` marks the
+    incident handled. Returns how many orders have answered in all."""
     row = session.get(IncidentRow, incident_id, with_for_update=True)
-    if row is not None:
-        row.outcomes = [o.model_dump() for o in outcomes]
-        if row.status == "open":  # a lifted incident stays lifted
-            row.status = "handled"
+    if row is None:
+        return 0
+    if row.touched is None:  # handled the older way: the outcomes live on the row
+        known = {o["order_id"] for o in row.outcomes}
+        row.outcomes = [
+            *row.outcomes,
+            *(o.model_dump() for o in _first_of_each(outcomes) if o.order_id not in known),
+        ]
+        answered = len(row.outcomes)
+    else:
+        heard = {o.order_id: o for o in _first_of_each(outcomes)}
+        query = select(IncidentOrderRow).where(
+            IncidentOrderRow.incident_id == incident_id,
+            col(IncidentOrderRow.order_id).in_(list(heard)),
+        )
+        for order in session.exec(query):
+            outcome = heard.pop(order.order_id)
+            if order.outcome is None:
+                order.outcome, order.detail = outcome.outcome, outcome.detail
+        for outcome in heard.values():  # an answer from an order not listed is kept too
+            session.add(
+                IncidentOrderRow(
+                    incident_id=incident_id,
+                    order_id=outcome.order_id,
+                    shipment_ids=[],
+                    lost={},
+                    outcome=outcome.outcome,
+                    detail=outcome.detail,
+                )
+            )
+        session.flush()
+        answered = session.exec(
+            select(func.count())
+            .select_from(IncidentOrderRow)
+            .where(
+                IncidentOrderRow.incident_id == incident_id,
+                col(IncidentOrderRow.outcome).is_not(None),
+            )
+        ).one()
+    if final and row.status == "open":  # a lifted incident stays lifted
+        row.status = "handled"
+    return answered
+
+
+def _first_of_each(outcomes: list[IncidentOutcome]) -> list[IncidentOutcome]:
+    first: dict[str, IncidentOutcome] = {}
+    for outcome in outcomes:
+        first.setdefault(outcome.order_id, outcome)
+    return list(first.values())
 
 
 def lift(session: Session, incident_id: str) -> IncidentRow | None:

@@ -282,7 +282,25 @@ class IncidentRow(SQLModel, table=True):
     document: dict = _json(nullable=False)  # domain.incidents.Incident
     received_at: datetime
     status: str = Field(default="open", max_length=16)  # open | handled | lifted
+    # Incidents handled before incident_orders kept their outcomes here, all at once.
     outcomes: list = _json(nullable=False)  # list of domain.incidents.IncidentOutcome
+    # How many orders it touches, set once they are listed in incident_orders (None:
+    # not listed yet, or an incident handled the older way).
+    touched: int | None = None
+
+
+class IncidentOrderRow(SQLModel, table=True):
+    """One order an incident touches: what it is told, and what became of it. Listed
+    once, when the incident starts, so that telling the orders a page at a time neither
+    skips nor repeats one while earlier pages' orders move away."""
+
+    __tablename__ = "incident_orders"
+    incident_id: str = Field(primary_key=True, max_length=64)
+    order_id: str = Field(primary_key=True, max_length=64)
+    shipment_ids: list = _json(nullable=False)  # shipments to move off what broke
+    lost: dict = _json(nullable=False)  # shipment -> line -> units a count took
+    outcome: str | None = Field(default=None, max_length=16)  # None: not answered yet
+    detail: str = ""
 
 
 # --- Store replenishment --------------------------------------------------------------

@@ -14,10 +14,13 @@ from temporalio.client import Client
 HISTORIES = Path(__file__).parent / "workflows" / "histories"
 
 
-async def keep_history(client: Client, workflow_id: str, story: str) -> None:
-    """Write `workflow_id`'s history as the story's test data, when asked to record."""
+async def keep_history(
+    client: Client, workflow_id: str, story: str, run_id: str | None = None
+) -> None:
+    """Write `workflow_id`'s history (its latest run's, or `run_id`'s) as the story's
+    test data, when asked to record."""
     if not os.environ.get("OMS_RECORD_HISTORIES"):
         return
-    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
     HISTORIES.mkdir(exist_ok=True)
     (HISTORIES / f"{story}.json").write_text(history.to_json())

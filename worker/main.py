@@ -104,6 +104,7 @@ def build_activities(
         reconciliation.reconcile,
         watch.find_late_handovers,
         incidents.find_touched,
+        incidents.find_touched_page,
         incidents.save_outcomes,
         inventory.source_order,
         inventory.reserve_stock,

@@ -24,3 +24,8 @@ FIELD_WINS = "field-wins"
 # (a receipt, a new date, a line cancelled). Before, it held nothing and slept until the
 # supply's date, then sourced again.
 PREORDER_HOLDS = "preorder-holds"
+# An incident reads the orders it touches a page at a time (listed once in the database),
+# saves the outcomes heard after each page and continues as new before its history nears
+# Temporal's limits. Before, one activity returned every order, and the workflow kept
+# every outcome until the end.
+INCIDENT_PAGES = "incident-pages"

@@ -136,11 +136,17 @@ async def incident_history(
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, f"incident history unavailable: {exc.message}"
         ) from exc
+    touched, outcomes = report.touched, report.outcomes
+    listed = incidents.touched_orders(session, incident_id)
+    if listed is not None:  # told a page at a time: the database holds every run's part
+        touched, saved = listed
+        known = {o.order_id for o in saved}
+        outcomes = [*saved, *(o for o in report.outcomes if o.order_id not in known)]
     return IncidentView(
         incident=report.incident,
         status=row.status,
-        touched=report.touched,
-        outcomes=report.outcomes,
+        touched=touched,
+        outcomes=outcomes,
         timeline=report.timeline,
     )
 

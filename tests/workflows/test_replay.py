@@ -31,6 +31,7 @@ def test_the_stories_that_matter_are_recorded():
         "order-sla-missed-twice",
         "order-late-handover-moved",
         "incident-carrier-outage",
+        "incident-paged",
         "field-watch",
         "order-preorder-served",
         "order-preorder-moved",
