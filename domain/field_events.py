@@ -1,6 +1,6 @@
 """Events that warehouse, store and carrier systems send about an order's shipments."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -50,3 +50,28 @@ class CarrierEventSignal(BaseModel):
     carrier_id: str
     event: CarrierEvent
     received_at: datetime
+
+
+# When a carrier event can have happened. A carrier's clock may run a little ahead of ours,
+# but a delivery stamped later than that has not happened yet, and OTIF would be judged on
+# a day that has not come. A scan may be stamped up to a day before the order was placed
+# (a carrier's clock set a day behind, a local time sent with the wrong offset: at most 14
+# hours); earlier than that it is not this order's, and would backdate its OTIF.
+AHEAD_OF_NOW = timedelta(minutes=5)
+BEFORE_PLACED = timedelta(days=1)
+
+
+def carrier_time_refusal(at: datetime, placed_at: datetime, now: datetime) -> str | None:
+    """Why a carrier event's `at` cannot be when it happened, or None if it can: it must
+    lie between a day before the order was placed and five minutes after `now`."""
+    if at < placed_at - BEFORE_PLACED:
+        return (
+            f"at {at.isoformat()} is more than a day before the order was placed "
+            f"({placed_at.isoformat(timespec='seconds')})"
+        )
+    if at > now + AHEAD_OF_NOW:
+        return (
+            f"at {at.isoformat()} has not happened yet: it is more than 5 minutes after "
+            f"now ({now.isoformat(timespec='seconds')})"
+        )
+    return None

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from domain.errors import Refusal
-from domain.field_events import CarrierEventSignal, NodeEventSignal
+from domain.field_events import CarrierEventSignal, NodeEventSignal, carrier_time_refusal
 from domain.incidents import Incident
 from domain.local_time import LocalTime
 from domain.order import (
@@ -549,6 +549,20 @@ class OrderLifecycle:
             words = f"from {signal.carrier_id} ignored: no shipment {event.shipment_id} with it"
         self.note("event_ignored", f"{event.type} {words}")
         return True
+
+    def doubted_time(self, signal: CarrierEventSignal, now: datetime) -> str | None:
+        """Why a carrier event's `at` cannot be when it happened, judged against when this
+        order was placed and `now`; None if it can."""
+        return carrier_time_refusal(signal.event.at, self.view.placed_at, now)
+
+    def time_ignored(self, signal: CarrierEventSignal, why: str) -> None:
+        """A carrier event stamped outside what can have happened is noted and changes
+        nothing: OTIF is judged on `at`, so believing it would move the order's verdict."""
+        event = signal.event
+        self.note(
+            "event_ignored",
+            f"{event.type} from {signal.carrier_id} for {event.shipment_id} ignored: {why}",
+        )
 
     def done_with(self, event_type: str, shipment: Shipment, by_carrier: bool = False) -> bool:
         """A node's event for a shipment that has left it (or was taken back), or a

@@ -7,7 +7,7 @@ order can be sourced for. Lines nobody has on hand can be promised from future s
 peak's guarantee date are promised by that date ("before the 24th").
 """
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -42,12 +42,30 @@ class PromiseDestination(BaseModel):
     lon: Annotated[float, Field(ge=-180, le=180)]
 
 
+# How far a cart's `at` may be from the API's now. A promise is made from today's stock,
+# capacity and incidents, and its options are held for an order placed now: `at` is now as
+# the checkout sees it, whose clock may be off, or which may send a local time with the
+# wrong offset (at most 14 hours). A day covers that; beyond it the answer would be a
+# guess on stock that will not be there, and an option valid far longer than it should.
+PROMISE_CLOCK_SKEW = timedelta(days=1)
+
+
+def promise_time_refusal(at: datetime, now: datetime) -> str | None:
+    """Why a promise cannot be asked for `at`, or None if it can: within a day of `now`."""
+    if abs(at - now) <= PROMISE_CLOCK_SKEW:
+        return None
+    return (
+        f"at {at.isoformat()} is more than a day from now ({now.isoformat(timespec='seconds')}): "
+        "a promise is for a cart now"
+    )
+
+
 class PromiseRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     lines: Annotated[list[CartLine], Field(min_length=1, max_length=50)]
     destination: PromiseDestination
-    at: Instant | None = None  # default: now
+    at: Instant | None = None  # default: now; within a day of it (PROMISE_CLOCK_SKEW)
 
     @model_validator(mode="after")
     def _sane_quantities(self) -> "PromiseRequest":

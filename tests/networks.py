@@ -1,6 +1,6 @@
 """Small networks the tests build orders on, in the DESIGN.md network format."""
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 # The date every test order is promised by: a month ahead of whenever the suite runs, so
@@ -16,6 +16,13 @@ def day(offset: int = 0) -> str:
 def at(offset: int = 0, clock: str = "10:00:00+01:00") -> str:
     """An instant on a day relative to the promised one (carrier event times)."""
     return f"{day(offset)}T{clock}"
+
+
+def moments_ago(minutes: int = 0) -> str:
+    """An instant just past, as ISO text: when a carrier's scan happened. A carrier reports
+    what has happened, by the clock the workflows run on (the dev server's is the wall
+    clock): a scan dated on the promised day, weeks ahead, is refused."""
+    return (datetime.now(UTC) - timedelta(minutes=minutes)).isoformat()
 
 
 WEEK = ["mon", "tue", "wed", "thu", "fri", "sat"]

@@ -47,7 +47,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.order_publishing import OrderPublisher
     from workflows.order_sourcing import OrderSourcing, Unplaced
-    from workflows.patches import FEWER_TASKS, FIELD_WINS, PREORDER_HOLDS, SLA_GRACE
+    from workflows.patches import CARRIER_TIME, FEWER_TASKS, FIELD_WINS, PREORDER_HOLDS, SLA_GRACE
 
 
 @workflow.defn(name=ORDER_WORKFLOW)
@@ -415,6 +415,8 @@ class OrderWorkflow:
         if isinstance(signal, HandoverLateSignal):
             await self._handover_late(signal)
             return
+        if isinstance(signal, CarrierEventSignal) and self._time_ignored(signal):
+            return
         shipment = self._order.shipment(signal.event.shipment_id)
         if self._order.not_its_shipment(signal, shipment):
             return
@@ -429,6 +431,19 @@ class OrderWorkflow:
             await self._apply_carrier_event(signal, shipment)
         self._order.settle()
         self._publisher.save(self._order)
+
+    def _time_ignored(self, signal: CarrierEventSignal) -> bool:
+        """A carrier event whose `at` cannot have happened is noted and changes nothing
+        (CARRIER_TIME; the API refuses it: this is for one signalled past the API). Its id
+        is forgotten, so the carrier's corrected event under that id still applies. Nothing
+        is published: the note is on the live timeline, and in the read model at the next
+        save, so ignoring adds no command but the patch's marker."""
+        why = self._order.doubted_time(signal, workflow.now())
+        if why is None or not workflow.patched(CARRIER_TIME):
+            return False
+        self._order.time_ignored(signal, why)
+        self._seen_events.discard(signal.event.event_id)
+        return True
 
     async def _left_after_all(
         self, signal: NodeEventSignal | CarrierEventSignal, shipment: Shipment

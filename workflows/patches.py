@@ -29,3 +29,7 @@ PREORDER_HOLDS = "preorder-holds"
 # Temporal's limits. Before, one activity returned every order, and the workflow kept
 # every outcome until the end.
 INCIDENT_PAGES = "incident-pages"
+# A carrier event whose `at` cannot have happened (more than a day before the order was
+# placed, or more than 5 minutes after the workflow's now) is noted and ignored. Before, it
+# was applied: a delivery "next month" closed the order then and there, judged on that day.
+CARRIER_TIME = "carrier-time"

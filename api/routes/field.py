@@ -24,7 +24,13 @@ from db import transfers
 from db.engine import read_only, unit_of_work
 from db.events import event_key, mark_passed_on, passed_on
 from db.network import node_exists
-from domain.field_events import CarrierEvent, CarrierEventSignal, NodeEvent, NodeEventSignal
+from domain.field_events import (
+    CarrierEvent,
+    CarrierEventSignal,
+    NodeEvent,
+    NodeEventSignal,
+    carrier_time_refusal,
+)
 from domain.ids import Id
 from domain.transfer import OPEN_TRANSFER, Transfer, TransferEvent, TransferSignal
 from workflows.contracts import OrderSignal, TransferSignalName, transfer_workflow_id
@@ -139,6 +145,13 @@ async def carrier_event(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"shipment {event.shipment_id} is not carried by {carrier_id}",
         )
+    # OTIF is judged on `at`: a time that cannot have happened would move the verdict.
+    order = read_model.order_view(session, shipment.order_id)
+    if order is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no order {shipment.order_id}")
+    doubt = carrier_time_refusal(event.at, order.placed_at, now)
+    if doubt is not None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, doubt)
     signal = CarrierEventSignal(carrier_id=carrier_id, event=event, received_at=now)
     await _pass_on_once(
         engine,

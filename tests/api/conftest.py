@@ -1,10 +1,12 @@
 """An API wired to the real Temporal dev server, a worker, and a fresh SQLite ledger."""
 
 import asyncio
+import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -25,12 +27,32 @@ KEYS = {
 SECRET = "test-signing-secret-0123456789abcdef"
 
 
+class TestClock:
+    """The API's clock in a test: the wall clock, until the test sets it to the moment it
+    plays (a cart asked on a given Wednesday, an order placed days ago). The workflows run
+    on the dev server's wall clock all the same: what they judge against it (a carrier's
+    `at`) must have happened by the wall clock too."""
+
+    __test__ = False  # not a test class, for pytest
+
+    def __init__(self) -> None:
+        self._at: datetime | None = None
+
+    def __call__(self) -> datetime:
+        return self._at or datetime.now(UTC)
+
+    def set(self, at: datetime | str | None) -> None:
+        """Stop the clock at `at` (ISO text or an aware datetime); None: the wall clock."""
+        self._at = datetime.fromisoformat(at) if isinstance(at, str) else at
+
+
 @dataclass
 class Api:
     http: httpx.AsyncClient
     engine: Engine
     settings: Settings
     client: Client
+    clock: TestClock = dataclasses.field(default_factory=TestClock)  # the API's
 
     def auth(self, role: str | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {KEYS[role]}"} if role else {}
@@ -88,8 +110,9 @@ async def api(client, task_queue: str, engine: Engine, sqlite_url: str) -> Async
         task_queue=task_queue,
         database_url=sqlite_url,
     )
-    app = create_app(settings, engine=engine, temporal_client=client)
+    clock = TestClock()
+    app = create_app(settings, engine=engine, temporal_client=client, clock=clock)
     transport = httpx.ASGITransport(app=app)
     async with build_worker(client, task_queue, engine):
         async with httpx.AsyncClient(transport=transport, base_url="http://oms") as http:
-            yield Api(http=http, engine=engine, settings=settings, client=client)
+            yield Api(http=http, engine=engine, settings=settings, client=client, clock=clock)

@@ -4,7 +4,9 @@ import asyncio
 import json
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock_time
+from zoneinfo import ZoneInfo
 
 from api.auth import sign_request
 from db import ledger
@@ -12,7 +14,7 @@ from db.engine import unit_of_work
 from domain.policy import PRESETS
 from tests.api.conftest import SECRET, Api, eventually
 from tests.histories import keep_history
-from tests.networks import at, day, order_body
+from tests.networks import day, moments_ago, order_body
 
 
 async def released_order(api: Api, lines=(("SKU-1", 2),)) -> tuple[str, dict]:
@@ -53,9 +55,10 @@ async def test_order_is_delivered_on_time_through_field_events(api: Api):
     assert (await api.field("/v1/nodes/DC-LYON/events", shipped)).status_code == 202
     await api.wait_status(oid, "shipped")
     assert lyon(api) == (28, 0)
-    transit = carrier_event("in_transit", sid, at(-3, "08:00:00+01:00"))
+    # Delivered now, weeks before the promised day.
+    transit = carrier_event("in_transit", sid, moments_ago(1))
     assert (await api.field(f"/v1/carriers/{carrier}/events", transit)).status_code == 202
-    delivered = carrier_event("delivered", sid, at(0, "18:30:00+01:00"))
+    delivered = carrier_event("delivered", sid, moments_ago())
     assert (await api.field(f"/v1/carriers/{carrier}/events", delivered)).status_code == 202
     order = await api.wait_status(oid, "delivered")
     assert order["otif"]["on_time"] and order["otif"]["in_full"]
@@ -66,19 +69,32 @@ async def test_order_is_delivered_on_time_through_field_events(api: Api):
 
 
 async def test_delivery_after_the_promised_day_is_late(api: Api):
-    oid, shipment = await released_order(api)
+    # A late delivery has happened by now: the order was promised for the day before
+    # yesterday (Paris), placed two days before that, delivered at 00:30 the next night.
+    paris = ZoneInfo("Europe/Paris")
+    promised = datetime.now(paris).date() - timedelta(days=2)
+    delivered_at = datetime.combine(promised + timedelta(days=1), clock_time(0, 30), paris)
+    api.clock.set(delivered_at - timedelta(days=2))
+    oid = f"A-{uuid.uuid4().hex[:8]}"
+    body = order_body(oid, [("SKU-1", 2)], promised_by=promised.isoformat())
+    assert (await api.post("/v1/orders", body)).status_code == 202
+    shipment = (await api.wait_status(oid, "released"))["shipments"][0]
     sid, carrier = shipment["shipment_id"], shipment["carrier_id"]
+    api.clock.set(delivered_at - timedelta(hours=3))
     await api.field("/v1/nodes/DC-LYON/events", node_event("shipped", oid, sid))
-    # 00:30 in Paris on the 25th is still the 24th in UTC: OTIF counts the local day.
-    late = carrier_event("delivered", sid, at(0, "23:30:00+00:00"))
-    await api.field(f"/v1/carriers/{carrier}/events", late)
+    await api.wait_status(oid, "shipped")
+    # 00:30 in Paris is still the promised day in UTC: OTIF counts the local day.
+    api.clock.set(delivered_at + timedelta(minutes=1))
+    late = carrier_event("delivered", sid, delivered_at.astimezone(UTC).isoformat())
+    assert late["at"].startswith(promised.isoformat())
+    assert (await api.field(f"/v1/carriers/{carrier}/events", late)).status_code == 202
     order = await api.wait_status(oid, "delivered")
     assert order["otif"] == {
         "on_time": False,
         "in_full": True,
         "delivered_units": 2,
         "ordered_units": 2,
-        "delivered_on": day(1),
+        "delivered_on": (promised + timedelta(days=1)).isoformat(),
     }
 
 
@@ -138,7 +154,7 @@ async def test_a_short_pick_is_written_off_and_rerouted_keeping_the_date(api: Ap
     for s_ in (first, second):
         node = s_["node_id"]
         await api.field(f"/v1/nodes/{node}/events", node_event("shipped", oid, s_["shipment_id"]))
-        delivered = carrier_event("delivered", s_["shipment_id"], at(-2))
+        delivered = carrier_event("delivered", s_["shipment_id"], moments_ago())
         for _ in range(50):  # the read model knows the new shipment once it is released
             sent = await api.field(f"/v1/carriers/{s_['carrier_id']}/events", delivered)
             if sent.status_code == 202:
@@ -178,7 +194,7 @@ async def test_under_a_policy_that_does_not_reroute_a_short_pick_ships_what_is_l
     assert at_node(api, "DC-PARIS") == (50, 0)  # nothing held anywhere else
 
     await api.field("/v1/nodes/DC-LYON/events", node_event("shipped", oid, sid))
-    delivered = carrier_event("delivered", sid, at(-2))
+    delivered = carrier_event("delivered", sid, moments_ago())
     sent = await api.field(f"/v1/carriers/{shipment['carrier_id']}/events", delivered)
     assert sent.status_code == 202
     order = await api.wait_status(oid, "delivered")
@@ -293,6 +309,53 @@ async def test_events_that_do_not_match_the_order_are_refused(api: Api):
     assert refused.status_code == 422 and "2000 and 2100" in refused.text
     assert (await api.get(f"/v1/orders/{oid}")).json()["status"] == "released"
     assert lyon(api) == (30, 2)
+
+
+async def test_a_carrier_event_dated_when_it_cannot_have_happened_is_refused_and_changes_nothing(
+    api: Api,
+):
+    oid, shipment = await released_order(api)
+    sid, carrier = shipment["shipment_id"], shipment["carrier_id"]
+    assert (await api.field("/v1/nodes/DC-LYON/events", node_event("shipped", oid, sid))).is_success
+    placed = datetime.fromisoformat((await api.wait_status(oid, "shipped"))["placed_at"])
+    now = datetime.now(UTC)
+    api.clock.set(now)  # stopped, so that the bounds below are exact
+    path = f"/v1/carriers/{carrier}/events"
+    event_id = uuid.uuid4().hex
+    cases: dict[str, tuple[str | datetime, str]] = {
+        "the end of time": ("9999-12-31T23:59:59+00:00", "2000 and 2100"),
+        "next year": (now + timedelta(days=365), "has not happened yet"),
+        "5 minutes and 1 second ahead": (now + timedelta(minutes=5, seconds=1), "not happened"),
+        "a day and a second before the order": (
+            placed - timedelta(days=1, seconds=1),
+            "more than a day before the order was placed",
+        ),
+        "the year 2000": ("2000-01-01T00:00:00+00:00", "before the order was placed"),
+    }
+    for case, (when, why) in cases.items():
+        at = when if isinstance(when, str) else when.isoformat()
+        event = {"event_id": event_id, "type": "delivered", "shipment_id": sid, "at": at}
+        refused = await api.field(path, event)
+        assert refused.status_code == 422 and why in refused.text, (case, refused.text)
+    history = await api.client.get_workflow_handle(f"order-{oid}").fetch_history()
+    assert not [
+        e
+        for e in history.events
+        if e.HasField("workflow_execution_signaled_event_attributes")
+        and e.workflow_execution_signaled_event_attributes.signal_name == "carrier_event"
+    ]
+    assert (await api.get(f"/v1/orders/{oid}")).json()["status"] == "shipped"
+    assert lyon(api) == (28, 0)
+    # Nothing was spent either: the carrier's corrected event, under the same id, applies.
+    corrected = {
+        "event_id": event_id,
+        "type": "delivered",
+        "shipment_id": sid,
+        "at": now.isoformat(),
+    }
+    assert (await api.field(path, corrected)).status_code == 202
+    order = await api.wait_status(oid, "delivered")
+    assert order["otif"]["on_time"] and order["shipments"][0]["status"] == "delivered"
 
 
 async def test_only_the_warehouse_role_sends_field_events(api: Api):

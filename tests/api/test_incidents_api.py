@@ -3,6 +3,7 @@
 import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlmodel import select
 
@@ -11,9 +12,10 @@ from db.engine import unit_of_work
 from db.tables import CarrierBookingRow, OutboxRow
 from tests.api.conftest import Api
 from tests.histories import keep_history
-from tests.networks import at, day, order_body
+from tests.networks import day, moments_ago, order_body
 
 TODAY = datetime.now(UTC).date()
+PARIS = ZoneInfo("Europe/Paris")  # the orders' zone: OTIF counts its days
 
 
 def held(api: Api, sku: str = "SKU-1") -> dict[str, tuple[int, int]]:
@@ -144,13 +146,14 @@ async def test_a_count_below_the_holds_reroutes_the_units_it_took(api: Api):
         e["type"] == "stock_lost" and "count of 1 x SKU-1 at DC-LYON" in e["summary"]
         for e in history
     )
-    done = await deliver_everything(api, oid, at(-3))
+    delivered = moments_ago()
+    done = await deliver_everything(api, oid, delivered)
     assert done["otif"] == {
         "on_time": True,
         "in_full": True,
         "delivered_units": 3,
         "ordered_units": 3,
-        "delivered_on": day(-3),
+        "delivered_on": datetime.fromisoformat(delivered).astimezone(PARIS).date().isoformat(),
     }
     assert held(api)["DC-LYON"] == (0, 0) and held(api)["DC-PARIS"] == (48, 0)
 
@@ -300,7 +303,7 @@ async def test_a_capacity_drop_moves_only_the_shipments_beyond_it(api: Api):
         assert ("node", "DC-LYON", "cancel_picking") in topics(api, oid)
         history = (await api.get(f"/v1/orders/{oid}/history")).json()["events"]
         assert any("DC-LYON down to 1 picks a day" in e["summary"] for e in history)
-        done = await deliver_everything(api, oid, at(-2))
+        done = await deliver_everything(api, oid, moments_ago())
         assert done["otif"]["on_time"] and done["otif"]["in_full"]
 
 
@@ -370,8 +373,8 @@ async def test_a_reroute_that_cannot_keep_the_date_repromises_and_tells_everyone
     history = [e["type"] for e in (await api.get(f"/v1/orders/{oid}/history")).json()["events"]]
     assert {"taken_back", "repromised"} <= set(history)
 
-    # Delivered by the new date: on time against the promise the customer was given.
-    done = await deliver_everything(api, oid, f"{order['promised_by']}T12:00:00+01:00")
+    # Delivered (now) by the new date: on time against the promise the customer was given.
+    done = await deliver_everything(api, oid, moments_ago())
     assert done["otif"]["on_time"] and done["otif"]["in_full"]
     await keep_history(api.client, f"order-{oid}", "order-node-closed-repromised")
 
@@ -383,7 +386,7 @@ async def test_after_a_carrier_outage_the_rebooked_order_is_delivered_on_time(ap
     await api.field("/v1/incidents", outage)
     await handled(api, outage["incident_id"])
     assert ("carrier", "COLISSIMO", "booking_cancelled") in topics(api, oid)
-    done = await deliver_everything(api, oid, at(-4))
+    done = await deliver_everything(api, oid, moments_ago())
     assert [s["carrier_id"] for s in done["shipments"]] == ["COLISSIMO", "DPD"]
     assert done["otif"]["on_time"] and done["otif"]["in_full"]
     assert held(api)["DC-LYON"] == (28, 0)

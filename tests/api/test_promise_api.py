@@ -2,7 +2,7 @@
 
 import asyncio
 import uuid
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from db.engine import unit_of_work
 from db.network import load_network
@@ -18,6 +18,8 @@ WEDNESDAY_MORNING = "2026-11-25T08:00:00+01:00"
 async def ask(api: Api, lines, destination=LYON, at: str | None = WEDNESDAY_MORNING) -> dict:
     body = {"lines": [{"sku": s, "qty": q} for s, q in lines], "destination": destination}
     if at:
+        # The cart is asked at that moment: the API's clock says so too (a promise is for now).
+        api.clock.set(at)
         body["at"] = at
     response = await api.post("/v1/promise", body)
     assert response.status_code == 200, response.text
@@ -130,3 +132,17 @@ async def test_a_promise_asked_for_a_time_no_plan_can_hold_is_refused(api: Api):
     body = {"lines": [{"sku": "SKU-1", "qty": 1}], "destination": LYON}
     refused = await api.post("/v1/promise", {**body, "at": "9999-12-31T23:59:59+00:00"})
     assert refused.status_code == 422 and "2000 and 2100" in refused.text
+
+
+async def test_a_promise_is_asked_for_now_within_a_day_of_the_api_clock(api: Api):
+    now = datetime.fromisoformat(WEDNESDAY_MORNING)
+    api.clock.set(now)
+    body = {"lines": [{"sku": "SKU-1", "qty": 1}], "destination": LYON}
+    for far in (timedelta(days=1, seconds=1), timedelta(days=365), -timedelta(days=1, seconds=1)):
+        refused = await api.post("/v1/promise", {**body, "at": (now + far).isoformat()})
+        assert refused.status_code == 422, (far, refused.text)
+        assert "more than a day from now" in refused.json()["detail"]
+    # A checkout a day off (its clock, or a local time sent with the wrong offset) is served.
+    for near in (timedelta(days=1), -timedelta(days=1), timedelta(hours=-14)):
+        answered = await api.post("/v1/promise", {**body, "at": (now + near).isoformat()})
+        assert answered.status_code == 200 and answered.json()["options"], (near, answered.text)

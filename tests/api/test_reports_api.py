@@ -1,23 +1,34 @@
 """OTIF report and metrics by HTTP, on orders that really went through."""
 
 import uuid
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from tests.api.conftest import Api
 from tests.api.test_incidents_api import deliver_everything, released
-from tests.networks import at, day, order_body
+from tests.networks import day, moments_ago, order_body
 
 
 async def test_otif_report_and_metrics_follow_real_orders(api: Api):
-    on_time, late = await released(api, [("SKU-1", 1)], count=2)
-    await deliver_everything(api, on_time, at(-1))
-    await deliver_everything(api, late, at(3))
+    [on_time] = await released(api, [("SKU-1", 1)])
+    await deliver_everything(api, on_time, moments_ago())
+    # A late delivery has happened by now: an order placed three days ago, promised for
+    # the day before yesterday, delivered today.
+    promised_late = datetime.now(ZoneInfo("Europe/Paris")).date() - timedelta(days=2)
+    late = f"R-{uuid.uuid4().hex[:6]}"
+    api.clock.set(datetime.now(UTC) - timedelta(days=3))
+    body = order_body(late, [("SKU-1", 1)], promised_by=promised_late.isoformat())
+    assert (await api.post("/v1/orders", body)).status_code == 202
+    await api.wait_status(late, "released")
+    api.clock.set(None)
+    assert not (await deliver_everything(api, late, moments_ago()))["otif"]["on_time"]
     cancelled = f"R-{uuid.uuid4().hex[:6]}"
     await api.post("/v1/orders", order_body(cancelled, [("SKU-1", 1)]))
     await api.wait_status(cancelled, "released")
     await api.post(f"/v1/orders/{cancelled}/cancel", {"reason": "test"}, role="support")
     await api.wait_status(cancelled, "cancelled")
 
-    params = {"from": day(), "to": day(), "group_by": "cause"}
+    params = {"from": promised_late.isoformat(), "to": day(), "group_by": "cause"}
     report = (await api.get("/v1/reports/otif", params=params)).json()
     assert report["excluded_cancelled"] >= 1
     assert report["orders"] >= 2

@@ -168,6 +168,27 @@ def test_the_status_follows_the_shipments_and_the_last_delivery_closes_the_order
     assert story.topics()[-1] == "order_delivered"
 
 
+def test_a_carrier_event_dated_when_it_cannot_have_happened_is_noted_and_changes_nothing():
+    story = Story()
+    [shipment] = story.released()
+    sid, now = shipment.shipment_id, PLACED + timedelta(days=3)
+    # A day before the order (a carrier's clock a day behind) to 5 minutes ahead of now.
+    for believed in (PLACED - timedelta(days=1), now + timedelta(minutes=5)):
+        assert story.order.doubted_time(delivered(sid, believed), now) is None
+    too_early = delivered(sid, PLACED - timedelta(days=1, seconds=1))
+    early = story.order.doubted_time(too_early, now)
+    assert early and "more than a day before the order was placed" in early
+    too_late = delivered(sid, now + timedelta(minutes=5, seconds=1))
+    late = story.order.doubted_time(too_late, now)
+    assert late and "has not happened yet" in late
+    told = len(story.told)
+    story.order.time_ignored(too_late, late)
+    assert story.order.timeline[-1].type == "event_ignored"
+    assert story.summaries()[-1] == f"delivered from POSTE for {sid} ignored: {late}"
+    assert shipment.status == ShipmentStatus.RELEASED and shipment.delivered_at is None
+    assert len(story.told) == told  # no one is told anything
+
+
 def test_events_about_shipments_a_node_no_longer_has_change_nothing():
     story = Story()
     [shipment] = story.released()
@@ -225,11 +246,18 @@ def test_a_reroute_that_misses_the_date_takes_the_new_one_and_lets_the_customer_
         shipment.status == ShipmentStatus.CANCELLED and story.topics("node")[-1] == "cancel_picking"
     )
     later = PROMISED + timedelta(days=2)
-    story.order.rerouted(plan_on("DC-PARIS", lines=lines, deliver_by=later))
+    new_plan = plan_on("DC-PARIS", lines=lines, deliver_by=later)
+    story.order.rerouted(new_plan)
     assert story.order.view.promised_by == later
     notice = story.told[-1]
     assert notice.topic == "new_delivery_date"
     assert notice.payload["may_cancel"] and notice.payload["was"] == PROMISED.isoformat()
+    # Delivered on the new day, after the first: on time against the date the customer has.
+    [(moved, _)] = story.order.new_shipments(new_plan)
+    at_new_date = datetime.combine(later, datetime.min.time(), UTC) + timedelta(hours=12)
+    story.order.carrier_event(delivered(moved.shipment_id, at_new_date), moved)
+    story.order.settle()
+    assert story.order.view.otif is not None and story.order.view.otif.on_time
 
 
 def test_a_reroute_that_keeps_the_date_keeps_it_quietly():

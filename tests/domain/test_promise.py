@@ -1,13 +1,20 @@
 """The delivery promise: what a cart can be offered, and by when (domain/promise.py)."""
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from domain.future_stock import SupplyLine
 from domain.network import Calendar, Carrier, Node, Peak
 from domain.order import OrderLine
 from domain.policy import DEFAULT_POLICY, SourcingPolicy, Weights
-from domain.promise import DeliveryOption, Promise, PromiseRequest, Unavailable, promise
+from domain.promise import (
+    DeliveryOption,
+    Promise,
+    PromiseRequest,
+    Unavailable,
+    promise,
+    promise_time_refusal,
+)
 from domain.sourcing import Destination, source_order
 from domain.supply_chain import SupplyChain, online_atp
 from tests.domain.builders import node
@@ -606,3 +613,12 @@ def test_the_cost_of_a_preorder_includes_picking_the_purchase_order_parcel():
 
     assert standard.preorder
     assert standard.cost == 5.0 + 1.0  # the received units are picked like any others
+
+
+def test_a_promise_is_asked_for_now_give_or_take_a_day_of_a_checkout_clock():
+    now = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+    for near in (timedelta(0), timedelta(days=1), -timedelta(days=1), timedelta(hours=14)):
+        assert promise_time_refusal(now + near, now) is None
+    for far in (timedelta(days=1, seconds=1), -timedelta(days=1, seconds=1), timedelta(days=400)):
+        refusal = promise_time_refusal(now + far, now)
+        assert refusal and "more than a day from now" in refusal

@@ -92,7 +92,7 @@ async def test_order_goes_from_placed_to_delivered_on_time_and_in_full(
         await handle.signal(OrderWorkflow.node_event, node_event("DC-LYON", "picked", oid, sid))
         await handle.signal(OrderWorkflow.node_event, node_event("DC-LYON", "shipped", oid, sid))
         await wait_for(handle, lambda s: s.view.status == OrderStatus.SHIPPED)
-        delivered_at = datetime(2026, 12, 20, 10, 0, tzinfo=UTC)
+        delivered_at = datetime.now(UTC)  # a carrier reports what has happened
         await handle.signal(
             OrderWorkflow.carrier_event, carrier_event("COLISSIMO", "delivered", sid, delivered_at)
         )
@@ -212,7 +212,7 @@ async def test_an_order_closes_while_the_messaging_system_is_down_and_is_told_la
     async with build_worker(client, task_queue, engine, sinks=[messaging]):
         oid, handle, sid = await released(client, task_queue, [("SKU-1", 1)])
         await handle.signal(OrderWorkflow.node_event, node_event("DC-LYON", "shipped", oid, sid))
-        delivered_at = datetime(2026, 12, 20, 10, 0, tzinfo=UTC)
+        delivered_at = datetime.now(UTC)  # a carrier reports what has happened
         await handle.signal(
             OrderWorkflow.carrier_event, carrier_event("COLISSIMO", "delivered", sid, delivered_at)
         )
@@ -269,7 +269,7 @@ async def test_a_cancel_from_the_order_engine_after_shipping_is_refused_and_the_
         await handle.cancel()
         state = await wait_for(handle, lambda s: s.timeline[-1].type == "cancel_refused")
         assert state.view.status == OrderStatus.SHIPPED
-        delivered_at = datetime(2026, 12, 20, 10, 0, tzinfo=UTC)
+        delivered_at = datetime.now(UTC)  # a carrier reports what has happened
         await handle.signal(
             OrderWorkflow.carrier_event, carrier_event("COLISSIMO", "delivered", sid, delivered_at)
         )
@@ -281,3 +281,55 @@ async def test_a_cancel_from_the_order_engine_after_shipping_is_refused_and_the_
 
 def outbox_rows(session, order_id: str) -> list[OutboxRow]:
     return list(session.exec(select(OutboxRow).where(OutboxRow.order_id == order_id)))
+
+
+def task_failures(history) -> list:
+    return [e for e in history.events if e.HasField("workflow_task_failed_event_attributes")]
+
+
+async def test_a_carrier_event_dated_when_it_cannot_have_happened_is_noted_and_ignored(
+    client: Client, task_queue: str, engine
+):
+    """Signalled past the API (which refuses them): the order goes on, its task never fails."""
+    async with build_worker(client, task_queue, engine):
+        oid, handle, sid = await released(client, task_queue, [("SKU-1", 1)])
+        await handle.signal(OrderWorkflow.node_event, node_event("DC-LYON", "shipped", oid, sid))
+        state = await wait_for(handle, lambda s: s.view.status == OrderStatus.SHIPPED)
+        placed, carrier = state.view.placed_at, state.view.shipments[0].carrier_id
+        assert carrier is not None
+        later = datetime.now(UTC) + timedelta(days=30)
+        next_month = carrier_event(carrier, "delivered", sid, later)
+        before_the_order = carrier_event(carrier, "delivered", sid, placed - timedelta(days=2))
+        # Outside the years any plan holds, it cannot even be read as a carrier event: the
+        # SDK drops the signal (and logs it) rather than fail the order's task.
+        end_of_time = next_month.model_copy(
+            update={
+                "event": CarrierEvent.model_construct(
+                    event_id=uuid.uuid4().hex,
+                    type="delivered",
+                    shipment_id=sid,
+                    at=datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
+                    reason=None,
+                )
+            }
+        )
+        for bad in (next_month, before_the_order, end_of_time):
+            await handle.signal(OrderWorkflow.carrier_event, bad)
+        state = await wait_for(
+            handle, lambda s: [e.type for e in s.timeline].count("event_ignored") == 2
+        )
+        ignored = [e.summary for e in state.timeline if e.type == "event_ignored"]
+        assert "has not happened yet" in ignored[0]
+        assert "more than a day before the order was placed" in ignored[1]
+        assert state.view.status == OrderStatus.SHIPPED
+        assert state.view.shipments[0].delivered_at is None
+        # The carrier's corrected event, under the same id, is heard.
+        corrected = next_month.model_copy(
+            update={"event": next_month.event.model_copy(update={"at": datetime.now(UTC)})}
+        )
+        await handle.signal(OrderWorkflow.carrier_event, corrected)
+        final = await handle.result()
+        history = await handle.fetch_history()
+        await keep_history(client, handle.id, "order-carrier-time-ignored")
+    assert final.status == OrderStatus.DELIVERED and final.otif and final.otif.on_time
+    assert task_failures(history) == []

@@ -35,6 +35,7 @@ def test_the_stories_that_matter_are_recorded():
         "field-watch",
         "order-preorder-served",
         "order-preorder-moved",
+        "order-carrier-time-ignored",
     }
 
 
