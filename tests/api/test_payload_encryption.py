@@ -24,6 +24,7 @@ from config.payload_codec import (
     PayloadKeyError,
     parse_payload_keys,
 )
+from config.settings import ROLES
 from config.temporal import connect_temporal
 from tests.api.conftest import KEYS, SECRET, Api
 from tests.networks import order_body
@@ -42,7 +43,7 @@ async def oms(
 ) -> AsyncIterator[Api]:
     """The API and a worker as `oms api` / `oms worker` make them, with these keys."""
     settings = Settings(
-        api_keys=",".join(f"{role}:{key}" for role, key in KEYS.items()),
+        api_keys=",".join(f"{role}:{key}" for role, key in KEYS.items() if role in ROLES),
         signing_secret=SECRET,
         task_queue=task_queue,
         database_url=url,
