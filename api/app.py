@@ -19,6 +19,7 @@ from api.routes import (
     incidents,
     inventory,
     orders,
+    partners,
     performance,
     promise,
     replenishment,
@@ -67,7 +68,8 @@ def create_app(
     app.state.temporal = TemporalGateway(settings, temporal_client)
     app.state.supply_chain = SupplyChainCache(app.state.engine, clock=app.state.clock)
 
-    app.add_middleware(Door, settings=settings)  # keys and body sizes, before any body
+    # Keys and body sizes, before any body is read.
+    app.add_middleware(Door, settings=settings, engine=app.state.engine, clock=app.state.clock)
     app.add_middleware(metrics.RequestMetrics)  # outermost: times the door's refusals too
     errors.install(app)
     for module in (
@@ -83,6 +85,7 @@ def create_app(
         reports,
         performance,
         admin,
+        partners,
     ):
         app.include_router(module.router, responses=errors.DOCUMENTED)
     return app

@@ -1,17 +1,34 @@
-"""Who is calling: bearer keys carry a role; field events also carry a signature."""
+"""Who is calling: bearer keys carry a role (and a partner's, what it speaks for); field
+events also carry a signature, made with the caller's own secret."""
 
 import hashlib
 import hmac
 import re
 import time
+from dataclasses import dataclass
+from datetime import datetime
 
+import anyio.to_thread
 from fastapi import HTTPException, Request, status
+from sqlalchemy import Engine
 
 from config import Settings
+from db import partners
+from db.engine import read_only
+from domain.partners import Caller
 
 
-def role_of(settings: Settings, authorization: str | None) -> str:
-    """The caller's role from `Authorization: Bearer <key>` (401 if none matches)."""
+@dataclass(frozen=True)
+class Identified:
+    """A caller the door let in, and the secret its field events must be signed with:
+    a partner's own, or for the retailer's admin the OMS's field-signing secret."""
+
+    caller: Caller
+    signing_secret: str
+
+
+def bearer_key(authorization: str | None) -> str:
+    """The key of `Authorization: Bearer <key>` (401 if there is none)."""
     scheme, _, key = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not key:
         raise HTTPException(
@@ -19,16 +36,46 @@ def role_of(settings: Settings, authorization: str | None) -> str:
             "missing bearer key: send Authorization: Bearer <key>",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    role = None
+    return key
+
+
+def _role_key(settings: Settings, key: str) -> Caller | None:
+    caller = None
     # Compare against every key, in constant time, so timing reveals nothing.
     for known, known_role in settings.key_roles.items():
         if hmac.compare_digest(known.encode(), key.encode()):
-            role = known_role
-    if role is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "unknown key", headers={"WWW-Authenticate": "Bearer"}
-        )
-    return role
+            caller = Caller(role=known_role, channel=settings.key_channels.get(known))
+    return caller
+
+
+async def identify(
+    settings: Settings, engine: Engine, authorization: str | None, now: datetime
+) -> Identified:
+    """Who calls: one of the retailer's role keys (in memory: the promise's path does no
+    I/O), else a partner's key, looked up by its hash at every call so that a revoked
+    key stops at once in every API process. 401 if neither."""
+    key = bearer_key(authorization)
+    own = _role_key(settings, key)
+    if own is not None:
+        return Identified(own, settings.signing_secret)
+    if not key.startswith(partners.KEY_PREFIX) or len(key) > 200:
+        raise _unknown_key()
+    found = await anyio.to_thread.run_sync(_partner_of, engine, key, settings.partner_key, now)
+    if found is None:
+        raise _unknown_key()
+    caller, secret = found
+    return Identified(caller, secret)
+
+
+def _partner_of(engine: Engine, key: str, partner_secret: str, now: datetime):
+    with read_only(engine) as session:
+        return partners.caller_of(session, key, partner_secret, now)
+
+
+def _unknown_key() -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, "unknown key", headers={"WWW-Authenticate": "Bearer"}
+    )
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -49,7 +96,7 @@ TIMESTAMP = re.compile(r"^[0-9]{10}$")  # unix seconds, as sent until the year 2
 SIGNATURE = re.compile(r"^sha256=[0-9a-f]{64}$")
 
 
-async def verify_field_signature(settings: Settings, request: Request) -> None:
+async def verify_field_signature(settings: Settings, request: Request, secret: str) -> None:
     """Refuse (401) an event whose signature is missing, malformed, wrong, or out of its
     time window; the shapes are checked before any arithmetic or comparison."""
     timestamp = request.headers.get("x-oms-timestamp", "")
@@ -72,8 +119,6 @@ async def verify_field_signature(settings: Settings, request: Request) -> None:
         )
     body = await request.body()
     path = request.url.path
-    expected = "sha256=" + sign_request(
-        settings.signing_secret, timestamp, request.method, path, body
-    )
-    if not settings.signing_secret or not hmac.compare_digest(expected, signature):
+    expected = "sha256=" + sign_request(secret, timestamp, request.method, path, body)
+    if not secret or not hmac.compare_digest(expected, signature):
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "bad X-OMS-Signature")

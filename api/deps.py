@@ -10,9 +10,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from temporalio.client import Client
 
-from api.auth import role_of, verify_field_signature
+from api.auth import Identified, identify, verify_field_signature
+from api.door import CALLER
 from api.temporal import TemporalGateway
 from config import Settings
+from domain.partners import Caller
 
 
 def get_settings(request: Request) -> Settings:
@@ -52,25 +54,44 @@ TemporalDep = Annotated[Client, Depends(get_temporal)]
 
 
 # Declared in the OpenAPI document, so that /docs "Authorize" takes a key; the checks are
-# role_of's (a missing or unknown key is a 401 with its reason).
+# the door's (a missing or unknown key is a 401 with its reason).
 BEARER = HTTPBearer(auto_error=False, description="A role's API key (checkout, support, ...)")
 
 
-def require(*roles: str) -> Callable[..., str]:
+async def identified(
+    request: Request,
+    settings: SettingsDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
+) -> Identified:
+    """Who calls, as the door found it (identified again only where no door stands)."""
+    who = request.scope.get("state", {}).get(CALLER)
+    if who is None:
+        authorization = f"Bearer {bearer.credentials}" if bearer else None
+        who = await identify(settings, get_engine(request), authorization, get_now(request))
+    return who
+
+
+IdentifiedDep = Annotated[Identified, Depends(identified)]
+
+
+def get_caller(who: IdentifiedDep) -> Caller:
+    return who.caller
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def require(*roles: str) -> Callable[..., Caller]:
     """A dependency letting through only these roles (admin always passes)."""
     allowed = {*roles, "admin"}
 
-    def check(
-        settings: SettingsDep,
-        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
-    ) -> str:
-        role = role_of(settings, f"Bearer {bearer.credentials}" if bearer else None)
-        if role not in allowed:
+    def check(caller: CallerDep) -> Caller:
+        if caller.role not in allowed:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
-                f"role {role} may not do this; allowed: {', '.join(sorted(allowed))}",
+                f"role {caller.role} may not do this; allowed: {', '.join(sorted(allowed))}",
             )
-        return role
+        return caller
 
     return check
 
@@ -78,17 +99,22 @@ def require(*roles: str) -> Callable[..., str]:
 async def signed(
     request: Request,
     settings: SettingsDep,
+    who: IdentifiedDep,
     x_oms_timestamp: Annotated[
         str | None, Header(description="Unix seconds when the event was signed (±5 min)")
     ] = None,
     x_oms_signature: Annotated[
         str | None,
-        Header(description='"sha256=" + hex HMAC-SHA256 of "{timestamp}.{raw body}"'),
+        Header(
+            description='"sha256=" + hex HMAC-SHA256 of "{timestamp}.{METHOD}.{path}.{raw body}"'
+            ", keyed by the caller's own signing secret"
+        ),
     ] = None,
 ) -> None:
-    """Field events are signed; the headers are declared here so the API's document says
-    how (the check reads them from the request, a missing one is a 401)."""
-    await verify_field_signature(settings, request)
+    """Field events are signed with the caller's own secret; the headers are declared here
+    so the API's document says how (the check reads them from the request, a missing one
+    is a 401)."""
+    await verify_field_signature(settings, request, who.signing_secret)
 
 
 Checkout = Depends(require("checkout"))
@@ -96,5 +122,8 @@ Support = Depends(require("checkout", "support"))
 NodeReader = Depends(require("support", "warehouse"))  # staff and the nodes' systems
 Operator = Depends(require("support"))  # the retailer's own staff, not its checkout
 Reader = Depends(require("checkout", "support", "warehouse"))
-Field = [Depends(require("warehouse")), Depends(signed)]
+# Field systems: a node's (warehouse role) or a carrier's, each signing with its own
+# secret; the routes check that what they speak of is theirs (Caller.check).
+NodeField = [Depends(require("warehouse")), Depends(signed)]
+Field = [Depends(require("warehouse", "carrier")), Depends(signed)]
 Admin = Depends(require())

@@ -3,12 +3,16 @@ read, and a body is read only up to its route's limit (413 past it), announced o
 chunked. Plain ASGI: the promise runs on every cart change, and a request-object
 middleware would cost it a task and a stream per call."""
 
+from collections.abc import Callable
+from datetime import datetime
+
 from fastapi import HTTPException, status
 from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.auth import role_of
+from api.auth import identify
 from config import Settings
 
 NETWORK_LOAD = "/v1/admin/network"
@@ -33,10 +37,21 @@ def body_limit(path: str) -> int:
     return NETWORK_LIMIT if path == NETWORK_LOAD else BODY_LIMIT
 
 
+CALLER = "caller"  # where the door leaves who called (api.auth.Identified) for the routes
+
+
 class Door:
-    def __init__(self, app: ASGIApp, settings: Settings):
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: Settings,
+        engine: Engine,
+        clock: Callable[[], datetime],
+    ):
         self.app = app
         self.settings = settings
+        self.engine = engine
+        self.clock = clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -46,10 +61,13 @@ class Door:
         headers = Headers(scope=scope)
         if not path.startswith(open_paths(self.settings)):
             try:
-                role_of(self.settings, headers.get("authorization"))
+                who = await identify(
+                    self.settings, self.engine, headers.get("authorization"), self.clock()
+                )
             except HTTPException as refused:
                 await _answer(scope, receive, send, refused.status_code, refused.detail)
                 return
+            scope.setdefault("state", {})[CALLER] = who
         limit = body_limit(path)
         length = headers.get("content-length")
         if length and (not length.isdigit() or int(length) > limit):

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from domain.errors import (
     DomainError,
     DuplicateEventConflict,
+    Forbidden,
     InsufficientStock,
     InvalidNetwork,
     InvalidOrder,
@@ -23,6 +24,7 @@ from domain.errors import (
     UnknownReference,
 )
 from domain.future_stock import InvalidSupplyEvent
+from domain.partners import PartnerConflict
 from domain.transfer import InvalidTransferEvent
 
 log = logging.getLogger("oms.api")
@@ -41,7 +43,8 @@ DOCUMENTED: dict[int | str, dict[str, Any]] = {
     for code, text in {
         400: "Bad request",
         401: "Missing or unknown key, or bad field signature",
-        403: "This role may not do this",
+        403: "This role may not do this, or the caller spoke for a node, carrier or sales "
+        "channel not its own",
         404: "Unknown order, node, SKU or incident",
         409: "Conflicts with what the OMS knows",
         413: "Body too large",
@@ -63,6 +66,8 @@ STATUS_OF: dict[type[DomainError], int] = {
     InvalidSupplyEvent: status.HTTP_422_UNPROCESSABLE_CONTENT,
     InvalidTransferEvent: status.HTTP_422_UNPROCESSABLE_CONTENT,
     StockOutOfBounds: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    Forbidden: status.HTTP_403_FORBIDDEN,
+    PartnerConflict: status.HTTP_409_CONFLICT,
 }
 
 

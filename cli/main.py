@@ -9,6 +9,7 @@ oms network demo [--out F] write the demo network document
 oms report otif            OTIF of the orders promised in a period
 oms simulate SCENARIO      rehearse a peak on the real workflows (--out DIR, --policy NAME)
 oms reconcile [--look]     give back what ended order workflows left behind (--look: only say)
+oms partners create|list|rotate|revoke   field systems' own keys and signing secrets
 """
 
 import argparse
@@ -25,9 +26,11 @@ import time
 from datetime import date
 from pathlib import Path
 
+from cli.partners import add_commands as add_partner_commands
+from cli.partners import partners_command
 from config import Settings, get_settings
 from config.logs import LogFormat, configure_logging
-from config.settings import ROLES
+from config.settings import PARTNER_ROLES, ROLES
 
 BIN = Path(sys.executable).parent
 
@@ -73,6 +76,7 @@ def main(argv: list[str] | None = None) -> None:
         "reconcile", help="give back what ended order workflows left behind"
     )
     reconcile.add_argument("--look", action="store_true", help="only say what, change nothing")
+    add_partner_commands(commands)
     args = parser.parse_args(argv)
 
     configure_logging(_log_format())
@@ -99,6 +103,8 @@ def main(argv: list[str] | None = None) -> None:
                 status = simulate_command(args)
             case "reconcile":
                 status = asyncio.run(reconcile_command(get_settings(), fix=not args.look))
+            case "partners":
+                status = partners_command(args)
     except KeyboardInterrupt:
         status = 130
     sys.stdout.flush()
@@ -255,6 +261,7 @@ DEV_SECRETS = {
     ),
     "OMS_SIGNING_SECRET": ("signing_secret", lambda: secrets.token_hex(32)),
     "OMS_OPTION_SECRET": ("option_secret", lambda: secrets.token_hex(32)),
+    "OMS_PARTNER_SECRET": ("partner_secret", lambda: secrets.token_hex(32)),
     "OMS_WEBHOOK_SECRET": (
         "webhook_secret",
         lambda: "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(),
@@ -271,6 +278,9 @@ def dev_secrets(settings: Settings) -> dict[str, str]:
     path = settings.data_dir / "dev-secrets.json"
     stored = json.loads(path.read_text()) if path.exists() else {}
     missing = {name: make() for name, (_, make) in DEV_SECRETS.items() if name not in stored}
+    keys = _without_partner_roles(stored.get("OMS_API_KEYS", ""))
+    if keys != stored.get("OMS_API_KEYS", keys):  # a file from when nodes had a role key
+        missing["OMS_API_KEYS"] = keys
     if missing:  # a first run, or a file from before a secret existed
         stored |= missing
         # Readable by this user only from the first byte: the folder 0700, the file 0600
@@ -283,6 +293,12 @@ def dev_secrets(settings: Settings) -> dict[str, str]:
             file.write(json.dumps(stored, indent=2))
         os.replace(fresh, path)
     return {name: value or stored[name] for name, value in given.items()}
+
+
+def _without_partner_roles(keys: str) -> str:
+    """Role keys as they are now: field systems' keys are partners' (oms partners)."""
+    kept = [k for k in keys.split(",") if k.partition(":")[0] not in PARTNER_ROLES]
+    return ",".join(kept)
 
 
 def run_all() -> int:
@@ -381,7 +397,11 @@ def _print_banner(settings: Settings) -> None:
     ]
     for key, role in settings.key_roles.items():
         lines.append(f"    {role:<10} {key}")
-    lines.append(f"  Field signing secret (OMS_SIGNING_SECRET): {settings.signing_secret}")
+    lines.append(
+        "  Field systems (nodes, carriers) get their own key and secret: "
+        "oms partners create, or POST /v1/admin/partners"
+    )
+    lines.append(f"  Admin's field signing secret (OMS_SIGNING_SECRET): {settings.signing_secret}")
     lines.append(f"  Webhook secret (OMS_WEBHOOK_SECRET): {settings.webhook_secret}")
     lines.append("  For the README's curl session, in another shell:")
     first_key: dict[str, str] = {}

@@ -3,7 +3,8 @@
 import base64
 import binascii
 import hmac
-from functools import lru_cache
+import re
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -12,7 +13,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from config.payload_codec import parse_payload_keys
 
-ROLES = ("checkout", "support", "warehouse", "admin")
+# The retailer's own roles, keyed in OMS_API_KEYS. Field systems (nodes: role warehouse,
+# carriers: role carrier) are partners with keys of their own, held in the database
+# (db/partners.py), each speaking only for its own nodes or carriers.
+ROLES = ("checkout", "support", "admin")
+PARTNER_ROLES = ("warehouse", "carrier")
 
 DEFAULT_DATA_DIR = Path(".data")
 
@@ -48,9 +53,12 @@ class Settings(BaseSettings):
     api_keys: str = ""
     # One secret per job: a webhook receiver, which holds the webhook secret, can forge
     # neither field events nor option ids.
-    signing_secret: str = ""  # field systems sign their events with it (X-OMS-Signature)
+    signing_secret: str = ""  # admin's field events are signed with it (X-OMS-Signature)
     # Signs the promise's option ids; empty: derived from OMS_SIGNING_SECRET (development).
     option_secret: str = ""
+    # Partners' signing secrets are derived from it (never stored); empty: derived from
+    # OMS_SIGNING_SECRET (development). Changing it changes every partner's secret.
+    partner_secret: str = ""
     signature_tolerance_seconds: int = 300
     # Where customer, node and carrier notifications are POSTed; empty: log sink only.
     webhook_url: str = ""
@@ -132,11 +140,19 @@ class Settings(BaseSettings):
             raise UnsafeSettings("OMS_SIGNING_SECRET must have at least 32 characters")
         if len(self.option_secret) < 32:
             raise UnsafeSettings("OMS_OPTION_SECRET must have at least 32 characters")
-        secrets = [self.signing_secret, self.option_secret, self.webhook_secret]
+        if len(self.partner_secret) < 32:
+            raise UnsafeSettings("OMS_PARTNER_SECRET must have at least 32 characters")
+        secrets = [
+            self.signing_secret,
+            self.option_secret,
+            self.partner_secret,
+            self.webhook_secret,
+        ]
         given = [secret for secret in secrets if secret]
         if len(set(given)) != len(given):
             raise UnsafeSettings(
-                "OMS_SIGNING_SECRET, OMS_OPTION_SECRET and OMS_WEBHOOK_SECRET must differ"
+                "OMS_SIGNING_SECRET, OMS_OPTION_SECRET, OMS_PARTNER_SECRET and "
+                "OMS_WEBHOOK_SECRET must differ"
             )
         if self.metrics_key and (
             len(self.metrics_key) < 24
@@ -168,21 +184,57 @@ class Settings(BaseSettings):
         return hmac.new(self.signing_secret.encode(), b"oms option ids", "sha256").hexdigest()
 
     @property
+    def partner_key(self) -> str:
+        """The secret partners' signing secrets are derived from: its own, or in
+        development one derived from the field secret (a different key all the same)."""
+        if self.partner_secret:
+            return self.partner_secret
+        return hmac.new(self.signing_secret.encode(), b"oms partners", "sha256").hexdigest()
+
+    @cached_property
     def key_roles(self) -> dict[str, str]:
+        # Parsed once: the door asks for every request, the promise's included.
         return parse_api_keys(self.api_keys)
+
+    @cached_property
+    def key_channels(self) -> dict[str, str]:
+        """Checkout keys bound to one sales channel, and that channel."""
+        grants = parse_api_key_grants(self.api_keys).items()
+        return {key: channel for key, (_, channel) in grants if channel}
 
 
 def parse_api_keys(value: str) -> dict[str, str]:
     """Map each key to its role from "role:key,role:key"."""
-    keys: dict[str, str] = {}
+    return {key: role for key, (role, _) in parse_api_key_grants(value).items()}
+
+
+CHANNEL = re.compile(r"^[a-z_]{1,32}$")  # as an order's channel
+
+
+def parse_api_key_grants(value: str) -> dict[str, tuple[str, str | None]]:
+    """Map each key to its role and, for a checkout key bound to one sales channel
+    ("checkout@app:KEY"), that channel: it places, reads, lists and cancels only that
+    channel's orders. "checkout:KEY" serves every channel (a retailer's one checkout)."""
+    keys: dict[str, tuple[str, str | None]] = {}
     for item in filter(None, (part.strip() for part in value.split(","))):
-        role, sep, key = item.partition(":")
+        grant, sep, key = item.partition(":")
+        role, at, channel = grant.partition("@")
+        if at and (role != "checkout" or not CHANNEL.match(channel)):
+            raise ValueError(
+                "OMS_API_KEYS: only checkout keys take a channel, as checkout@channel:KEY "
+                "with a channel of lower-case letters and _"
+            )
+        if role in PARTNER_ROLES:
+            raise ValueError(
+                f"OMS_API_KEYS: {role} keys are partners' now, each for its own nodes or "
+                "carriers: create them with `oms partners create` or POST /v1/admin/partners"
+            )
         if not sep or role not in ROLES or not key:
             raise ValueError(f"OMS_API_KEYS entry must be role:key with a role of {ROLES}")
-        if keys.get(key, role) != role:
+        if keys.get(key, (role, channel or None)) != (role, channel or None):
             # Which role would it be? Refused, without printing the key.
-            raise ValueError(f"OMS_API_KEYS gives one key to two roles ({keys[key]} and {role})")
-        keys[key] = role
+            raise ValueError(f"OMS_API_KEYS gives one key to two roles ({keys[key][0]} and {role})")
+        keys[key] = (role, channel or None)
     return keys
 
 

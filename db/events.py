@@ -36,6 +36,20 @@ def claim_event(session: Session, event_id: str, source: str, fingerprint: str) 
     return seen.result
 
 
+def claim_scoped_event(
+    session: Session, source: str, scope: str, event_id: str, fingerprint: str
+) -> tuple[str, dict | None]:
+    """Claim an event id within its sender's scope (a node, a supply line), so that no
+    other field system can take an id first and have the sender's own event refused.
+    Returns the key claimed (for `record_event_result`) and, if seen before, its result.
+    An event applied under its bare id, before ids were scoped, still replays."""
+    bare = session.get(ProcessedEventRow, event_id)
+    if bare is not None and (bare.source, bare.fingerprint) == (source, fingerprint):
+        return event_id, bare.result
+    key = event_key(source, scope, event_id)
+    return key, claim_event(session, key, source, fingerprint)
+
+
 def record_event_result(session: Session, event_id: str, result: dict) -> None:
     row = session.get(ProcessedEventRow, event_id)
     assert row is not None, "claim_event first"

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from db import ledger
 from db.engine import insert_if_absent
-from db.events import claim_event, record_event_result
+from db.events import claim_scoped_event, record_event_result
 from db.tables import MovementRow, ReservationRow, StockRow, SupplyHoldRow, SupplyRow
 from domain.errors import InsufficientStock, InventoryConflict, NotFound
 from domain.future_stock import (
@@ -343,7 +343,10 @@ def apply_event(
 ) -> SupplyEventResult:
     """Apply a supply event once (a replay returns the first result): open, change, cancel
     or receive a line, and say which pre-orders it served, dropped or moved."""
-    previous = claim_event(session, event.event_id, "supply", fingerprint)
+    # Ids are the supply line's own: a system of another node cannot use one up.
+    key, previous = claim_scoped_event(
+        session, "supply", event.supply_id, event.event_id, fingerprint
+    )
     if previous is not None:
         return SupplyEventResult.model_validate({**previous, "applied": False})
     event.check_eta(now)
@@ -372,7 +375,7 @@ def apply_event(
     result = SupplyEventResult(
         event_id=event.event_id, applied=True, line=_line(row, resale_rate), news=news
     )
-    record_event_result(session, event.event_id, result.model_dump(mode="json"))
+    record_event_result(session, key, result.model_dump(mode="json"))
     return result
 
 
@@ -406,7 +409,7 @@ def _receive(
     qty = event.qty or 0
     sellable = 0 if event.grade == "damaged" else qty
     if sellable:
-        _into_stock(session, row, sellable, event.event_id, now)
+        _into_stock(session, row, sellable, f"{row.id}/{event.event_id}", now)  # the line's id
     served, _ = serve_oldest_first(_waiting(session, row.id), sellable)
     news = []
     for hold in served:

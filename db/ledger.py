@@ -13,7 +13,7 @@ from sqlalchemy import func, insert, update
 from sqlmodel import Session, col, select
 
 from db.engine import insert_if_absent
-from db.events import claim_event, record_event_result
+from db.events import claim_scoped_event, record_event_result
 from db.tables import MovementRow, ReservationRow, StockRow
 from domain.errors import (
     InsufficientStock,
@@ -351,7 +351,10 @@ def apply_inventory_event(
     session: Session, event: InventoryEvent, fingerprint: str, now: datetime
 ) -> InventoryEventResult:
     """Apply a sale, receipt, adjustment or count once; a replay returns the first result."""
-    previous = claim_event(session, event.event_id, "inventory", fingerprint)
+    # Ids are the node's own: another node's system cannot use one up.
+    key, previous = claim_scoped_event(
+        session, "inventory", event.node_id, event.event_id, fingerprint
+    )
     if previous is not None:
         return InventoryEventResult.model_validate({**previous, "applied": False})
     stock = session.exec(
@@ -378,11 +381,11 @@ def apply_inventory_event(
         )
     if delta:
         stock.on_hand, stock.updated_at = new_on_hand, now
-        record_movement(
-            session, event.sku, event.node_id, event.type, delta, 0, event.event_id, None, now
-        )
+        # The movement names its event within its node: ids are each node's own.
+        source = f"{event.node_id}/{event.event_id}"
+        record_movement(session, event.sku, event.node_id, event.type, delta, 0, source, None, now)
     result = InventoryEventResult(event_id=event.event_id, applied=True, position=_position(stock))
-    record_event_result(session, event.event_id, result.model_dump(mode="json"))
+    record_event_result(session, key, result.model_dump(mode="json"))
     session.flush()
     return result
 

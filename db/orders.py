@@ -15,6 +15,7 @@ def order_values(view: OrderView, timeline: list[TimelineEntry], revision: int) 
     return dict(
         customer_id=view.customer.id,
         status=view.status.value,
+        channel=view.channel,
         promised_by=view.promised_by,
         placed_at=view.placed_at,
         updated_at=view.updated_at,
@@ -74,9 +75,13 @@ def list_orders(
     customer_id: str | None = None,
     limit: int = 50,
     after: tuple[datetime, str] | None = None,
+    channel: str | None = None,
 ) -> list[OrderRow]:
-    """Newest first, from just after the row `after` (placed at, order id) when given."""
+    """Newest first, from just after the row `after` (placed at, order id) when given;
+    of one channel only when given."""
     query = select(OrderRow)
+    if channel:
+        query = query.where(OrderRow.channel == channel)
     if status:
         query = query.where(OrderRow.status == status)
     if customer_id:
@@ -88,10 +93,15 @@ def list_orders(
 
 
 def exceptions(
-    session: Session, limit: int = 100, after: tuple[datetime, str] | None = None
+    session: Session,
+    limit: int = 100,
+    after: tuple[datetime, str] | None = None,
+    channel: str | None = None,
 ) -> list[OrderRow]:
-    """Orders waiting for a person, the longest waiting first."""
+    """Orders waiting for a person, the longest waiting first (of one channel if given)."""
     query = select(OrderRow).where(OrderRow.status == "exception")
+    if channel:
+        query = query.where(OrderRow.channel == channel)
     if after is not None:
         query = query.where(tuple_(col(OrderRow.updated_at), col(OrderRow.order_id)) > after)
     query = query.order_by(col(OrderRow.updated_at), col(OrderRow.order_id))

@@ -159,6 +159,10 @@ class OrderRow(SQLModel, table=True):
     order_id: str = Field(primary_key=True, max_length=64)
     customer_id: str = Field(index=True, max_length=64)
     status: str = Field(index=True, max_length=16)
+    # Where it was placed: a checkout key bound to a channel sees that channel's orders.
+    channel: str = Field(
+        default="web", index=True, max_length=32, sa_column_kwargs={"server_default": "web"}
+    )
     promised_by: date | None = None
     placed_at: datetime
     updated_at: datetime
@@ -348,3 +352,33 @@ class TransferRow(SQLModel, table=True):
     timeline: list = _json(nullable=False)  # list of domain.transfer.TransferEntry
     created_at: datetime
     updated_at: datetime
+
+
+# --- Partners (field systems) ---------------------------------------------------------
+
+
+class PartnerRow(SQLModel, table=True):
+    """A field system (a node's or a carrier's) and the nodes or carriers it speaks for."""
+
+    __tablename__ = "partners"
+    partner_id: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(max_length=16)  # node | carrier
+    ids: list = _json(nullable=False)
+    name: str = Field(default="", max_length=200)
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class PartnerCredentialRow(SQLModel, table=True):
+    """One key and signing secret of a partner. Neither is kept in the clear: the key as
+    its SHA-256 (keys are 256 random bits: a slow hash adds nothing), the secret as the
+    salt it is derived from with the OMS's partner secret (db/partners.py)."""
+
+    __tablename__ = "partner_credentials"
+    credential_id: str = Field(primary_key=True, max_length=32)
+    partner_id: str = Field(max_length=64, index=True)
+    key_hash: str = Field(max_length=64, unique=True)
+    salt: str = Field(max_length=64)
+    created_at: datetime
+    expires_at: datetime | None = None  # set when a rotation retires it
+    revoked_at: datetime | None = None

@@ -27,6 +27,11 @@ class StockOutOfBounds(DomainError):
     """An event that would put more units on a node's books than a stock counter holds."""
 
 
+class Forbidden(DomainError):
+    """A caller acting beyond what its key allows: a partner speaking for a node or
+    carrier not its own, a checkout for another sales channel."""
+
+
 class DuplicateEventConflict(DomainError):
     """An event id seen before, sent again with a different body."""
 

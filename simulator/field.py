@@ -248,21 +248,23 @@ class Field:
         path = f"/v1/nodes/{node.id}/events"
         if missing:
             short = self._node_event(sid, order_id, "short_picked", missing)
-            status, _ = await self.oms.post(path, short, role="warehouse")
+            status, _ = await self.oms.field(path, short, ("node", node.id))
             # Refused when the OMS already took those units off the shipment (a count):
             # the node then picks what the shipment holds now.
             self.stats.short_picks += status < 400
             if status < 400 and all(missing.get(line) == qty for line, qty in lines.items()):
                 return  # nothing left to pick
         # Picked and shipped without lines: everything the shipment still holds.
-        status, _ = await self.oms.post(
-            path, self._node_event(sid, order_id, "picked", {}), role="warehouse"
+        status, _ = await self.oms.field(
+            path, self._node_event(sid, order_id, "picked", {}), ("node", node.id)
         )
         if status >= 400:
             return
         if carrier == IN_STORE_COLLECTION:
             ready = now + timedelta(hours=self.behaviour.ready_for_collection_hours)
-            self.at(ready, order_id, lambda: self._delivered(IN_STORE_COLLECTION, sid, ready))
+            self.at(
+                ready, order_id, lambda: self._delivered(IN_STORE_COLLECTION, sid, ready, node.id)
+            )
         else:
             shipped = now + SHIP_AFTER_PICK
             self.at(shipped, order_id, lambda: self._ship(node, order_id, sid, carrier))
@@ -270,10 +272,10 @@ class Field:
     async def _ship(self, node: Node, order_id: str, sid: str, carrier: str) -> None:
         if sid in self._withdrawn:
             return
-        status, _ = await self.oms.post(
+        status, _ = await self.oms.field(
             f"/v1/nodes/{node.id}/events",
             self._node_event(sid, order_id, "shipped", {}),
-            role="warehouse",
+            ("node", node.id),
         )
         if status >= 400:
             return
@@ -304,10 +306,14 @@ class Field:
         day = arrival_day(handed_over, carrier, service, km, self.holidays, late, outages)
         return datetime.combine(day, DELIVERY_TIME, tz)
 
-    async def _delivered(self, carrier: str, sid: str, when: datetime) -> None:
+    async def _delivered(
+        self, carrier: str, sid: str, when: datetime, store_id: str | None = None
+    ) -> None:
+        """The carrier delivered, or the store (`store_id`) handed a collection over."""
         if sid in self._withdrawn:
             return
-        await self.oms.post(
+        speaker = ("node", store_id) if store_id else ("carrier", carrier)
+        await self.oms.field(
             f"/v1/carriers/{carrier}/events",
             {
                 "event_id": f"{sid}-delivered",
@@ -315,7 +321,7 @@ class Field:
                 "shipment_id": sid,
                 "at": when.isoformat(),
             },
-            role="warehouse",
+            speaker,
         )
 
     # --- Support and customers --------------------------------------------------------

@@ -32,6 +32,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from cli.children import dying_with_parent
 from config import Settings
+from config.settings import ROLES
 from db.engine import make_engine
 from db.migrate import upgrade
 from db.reports import orders_by_status
@@ -167,9 +168,7 @@ async def _run(
     if shift:
         show(f"the scenario starts in the past: moved {shift} days later, same weekdays")
         scenario = scenario.shifted(shift)
-    keys = {
-        role: secrets.token_urlsafe(16) for role in ("checkout", "support", "warehouse", "admin")
-    }
+    keys = {role: secrets.token_urlsafe(16) for role in ROLES}
     settings = Settings(
         task_queue=TASK_QUEUE,
         api_keys=",".join(f"{role}:{key}" for role, key in keys.items()),
@@ -181,7 +180,7 @@ async def _run(
     app = create_app(settings, api_engine, client, clock=clock.now)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://oms", timeout=60) as http:
-        oms = OmsClient(http, keys, settings.signing_secret)
+        oms = OmsClient(http, keys)
         sim_field = Field(scenario, oms, engine, clock.now)
         suppliers = SupplyField(scenario, oms, sim_field.at)
         stores = Stores(scenario, oms, engine, sim_field.at, clock.now)
@@ -275,6 +274,10 @@ async def _setup(oms: OmsClient, scenario: Scenario, policy_name: str, replenish
     status, body = await oms.post("/v1/admin/network", network, role="admin")
     if status != 200:
         raise RuntimeError(f"the scenario's network was refused: {body}")
+    # Every node's and carrier's system has its own key and secret, as in the field.
+    await oms.register_partners(
+        [n.id for n in scenario.network.nodes], [c.id for c in scenario.network.carriers]
+    )
     policy = PRESETS[policy_name].model_dump(mode="json", exclude={"version"})
     status, body = await oms.call("PUT", "/v1/admin/sourcing-policy", policy, role="admin")
     if status != 200:
@@ -312,7 +315,9 @@ async def _drive(
         while incidents and incidents[0].at <= now:
             incident = incidents.pop(0)
             body = incident.body(f"SIM-INC-{len(scenario.incidents) - len(incidents)}")
-            status, answer = await oms.post("/v1/incidents", body, role="warehouse")
+            speaker = ("carrier", body["carrier_id"]) if body.get("carrier_id") else None
+            speaker = speaker or ("node", body["node_id"])
+            status, answer = await oms.field("/v1/incidents", body, speaker)
             show(f"{now:%a %d %b %H:%M} incident {incident.type}: {status}")
         if replenish and now >= next_plan and now < period.end:
             status, answer = await oms.post("/v1/replenishment/run", {}, role="admin")

@@ -130,7 +130,7 @@ class Stores:
             "node_id": store_id,
             "qty": qty,
         }
-        status, _ = await self.oms.post("/v1/inventory/events", body, role="warehouse")
+        status, _ = await self.oms.field("/v1/inventory/events", body, ("node", store_id))
         return status < 300
 
     def sample_stockouts(self, hour: datetime) -> None:
@@ -225,7 +225,7 @@ class Stores:
             "transfer_id": transfer_id,
             "lines": lines,
         }
-        return await self.oms.post(f"/v1/nodes/{node_id}/events", body, role="warehouse")
+        return await self.oms.field(f"/v1/nodes/{node_id}/events", body, ("node", node_id))
 
     def figures(self) -> dict[str, Any]:
         """What the stores and the shuttles did, for the report."""

@@ -41,6 +41,7 @@ class SupplyField:
         # Its own draws: adding supply to a scenario leaves the rest of the field as it was.
         self.rng = random.Random(scenario.demand.seed + 2)
         self.zones = {node.id: ZoneInfo(node.timezone) for node in scenario.network.nodes}
+        self.node_of: dict[str, str] = {}  # supply line -> its node, whose system reports it
         self.stats = SupplyStats()
 
     def plan(self, start: datetime) -> None:
@@ -66,6 +67,7 @@ class SupplyField:
         self, opened: datetime, supply_id: str, kind: str, node_id: str, qty: int, eta: date
     ) -> None:
         behaviour = self.behaviour
+        self.node_of[supply_id] = node_id
         self.stats.lines += 1
         self.stats.units_expected += qty
         late = 0
@@ -113,7 +115,8 @@ class SupplyField:
         event = {"event_id": f"{supply_id}-{step}", "supply_id": supply_id, **body}
 
         async def send() -> None:
-            status, _ = await self.oms.post(PATH, event, role="warehouse")
+            speaker = ("node", self.node_of[supply_id])
+            status, _ = await self.oms.field(PATH, event, speaker)
             self.stats.events_refused += status >= 400
 
         # One key per line: its events go in the order they were drawn.

@@ -17,7 +17,7 @@ from sqlmodel import Session
 from temporalio.client import Client
 
 from api import order_gateway
-from api.deps import EngineDep, Field, NowDep, SessionDep, TemporalDep
+from api.deps import CallerDep, EngineDep, Field, NodeField, NowDep, SessionDep, TemporalDep
 from api.order_gateway import signal_workflow
 from db import orders as read_model
 from db import transfers
@@ -32,10 +32,11 @@ from domain.field_events import (
     carrier_time_refusal,
 )
 from domain.ids import Id
+from domain.order_lifecycle import IN_STORE_COLLECTION
 from domain.transfer import OPEN_TRANSFER, Transfer, TransferEvent, TransferSignal
 from workflows.contracts import OrderSignal, TransferSignalName, transfer_workflow_id
 
-router = APIRouter(tags=["field events"], dependencies=Field)
+router = APIRouter(tags=["field events"])
 
 
 class EventAccepted(BaseModel):
@@ -66,17 +67,20 @@ AnyNodeEvent = Annotated[
     "/v1/nodes/{node_id}/events",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=EventAccepted | TransferEventAccepted,
+    dependencies=NodeField,
 )
 async def node_event(
     node_id: Id,
     event: AnyNodeEvent,
+    caller: CallerDep,
     session: SessionDep,
     engine: EngineDep,
     client: TemporalDep,
     now: NowDep,
 ) -> EventAccepted | TransferEventAccepted:
     """A node picked, short-picked or shipped an order's shipment, or picked, shipped or
-    received a transfer (signed by the node's system)."""
+    received a transfer (signed by the node's system, which speaks for this node only)."""
+    caller.check("node", node_id)
     if not node_exists(session, node_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown node {node_id}")
     if isinstance(event, TransferEvent):
@@ -127,19 +131,27 @@ async def node_event(
     "/v1/carriers/{carrier_id}/events",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=EventAccepted,
+    dependencies=Field,
 )
 async def carrier_event(
     carrier_id: Id,
     event: CarrierEvent,
+    caller: CallerDep,
     session: SessionDep,
     engine: EngineDep,
     client: TemporalDep,
     now: NowDep,
 ) -> EventAccepted:
-    """A carrier has a shipment in transit, delivered it, or hit a problem (signed)."""
+    """A carrier has a shipment in transit, delivered it, or hit a problem (signed by the
+    carrier's system, which speaks for this carrier only). A click & collect parcel is
+    handed over (`COLLECT`) by the store's own system."""
+    if carrier_id != IN_STORE_COLLECTION:
+        caller.check("carrier", carrier_id)
     shipment = read_model.order_of_shipment(session, event.shipment_id)
     if shipment is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown shipment {event.shipment_id}")
+    if carrier_id == IN_STORE_COLLECTION:
+        caller.check("node", shipment.node_id)
     if shipment.carrier_id != carrier_id:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,

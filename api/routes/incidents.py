@@ -12,6 +12,7 @@ from temporalio.service import RPCError
 
 from api.deps import (
     Admin,
+    CallerDep,
     EngineDep,
     Field,
     NowDep,
@@ -77,6 +78,7 @@ class ExceptionQueue(BaseModel):
 )
 async def report_incident(
     incident: Incident,
+    caller: CallerDep,
     engine: EngineDep,
     settings: SettingsDep,
     client: TemporalDep,
@@ -85,7 +87,12 @@ async def report_incident(
 ) -> IncidentAccepted:
     """A node losing capacity or closing, a carrier out, a count below the ledger: the OMS
     reroutes the orders it touches. The same incident_id sent again applies once. Days
-    run at most 60 days and end yesterday at the earliest."""
+    run at most 60 days and end yesterday at the earliest. A node's system reports about
+    its own node, a carrier's about itself (admin about any)."""
+    if incident.carrier_id:
+        caller.check("carrier", incident.carrier_id)
+    if incident.node_id:
+        caller.check("node", incident.node_id)
     too_old = incident.out_of_date(now.date())
     if too_old is not None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, too_old)
@@ -154,12 +161,13 @@ async def incident_history(
 @router.get("/v1/exceptions", response_model=ExceptionQueue, dependencies=[Support])
 def exception_queue(
     session: SessionDep,
+    caller: CallerDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> ExceptionQueue:
     """Orders the OMS could not reroute on its own, the longest waiting first, with the
     reason, a page at a time (`next_cursor`)."""
-    rows = read_model.exceptions(session, limit, read_cursor(cursor))
+    rows = read_model.exceptions(session, limit, read_cursor(cursor), channel=caller.channel)
     last = rows[-1] if len(rows) == limit else None
     return ExceptionQueue(
         orders=[

@@ -5,7 +5,7 @@ import hashlib
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel
 
-from api.deps import EngineDep, Field, NowDep, Reader, SessionDep
+from api.deps import CallerDep, EngineDep, NodeField, NowDep, Reader, SessionDep
 from db import ledger
 from db.engine import unit_of_work
 from db.network import read_node
@@ -59,9 +59,13 @@ def inventory(sku: Id, session: SessionDep) -> InventoryView:
     )
 
 
-@router.post("/events", response_model=InventoryEventResult, dependencies=Field)
-def inventory_event(event: InventoryEvent, engine: EngineDep, now: NowDep) -> InventoryEventResult:
-    """Apply a sale, receipt, adjustment (signed delta) or count; each event_id applies once."""
+@router.post("/events", response_model=InventoryEventResult, dependencies=NodeField)
+def inventory_event(
+    event: InventoryEvent, caller: CallerDep, engine: EngineDep, now: NowDep
+) -> InventoryEventResult:
+    """Apply a sale, receipt, adjustment (signed delta) or count at the caller's own node;
+    each event_id applies once."""
+    caller.check("node", event.node_id)
     fingerprint = hashlib.sha256(event.model_dump_json().encode()).hexdigest()
     with unit_of_work(engine) as session:
         if read_node(session, event.node_id) is None:

@@ -6,12 +6,22 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
 from api import checkout, order_gateway
-from api.deps import Checkout, NowDep, Operator, SessionDep, SettingsDep, Support, TemporalDep
+from api.deps import (
+    CallerDep,
+    Checkout,
+    NowDep,
+    Operator,
+    SessionDep,
+    SettingsDep,
+    Support,
+    TemporalDep,
+)
 from api.paging import cursor_after, read_cursor
 from db import orders as read_model
-from domain.errors import NotFound
+from domain.errors import Forbidden, NotFound
 from domain.ids import Id
 from domain.order import OrderStatus, OrderView, PlaceOrder, TimelineEntry
+from domain.partners import Caller
 from workflows.order_messages import CancelInput, ResolveInput
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
@@ -51,12 +61,16 @@ class CancelAnswer(BaseModel):
 )
 async def place_order(
     order: PlaceOrder,
+    caller: CallerDep,
     session: SessionDep,
     settings: SettingsDep,
     client: TemporalDep,
     now: NowDep,
 ) -> OrderAccepted:
-    """Place an order: its workflow starts; the same body sent again returns the same order."""
+    """Place an order: its workflow starts; the same body sent again returns the same order.
+    A checkout key bound to a sales channel places that channel's orders only."""
+    if not caller.sees_channel(order.channel):
+        raise Forbidden(f"this checkout key places {caller.channel} orders, not {order.channel}")
     order = checkout.order_to_place(
         session, order, settings.option_key, settings.default_timezone, now
     )
@@ -72,14 +86,21 @@ async def place_order(
 @router.get("", response_model=OrderList, dependencies=[Support])
 def list_orders(
     session: SessionDep,
+    caller: CallerDep,
     status: OrderStatus | None = None,
     customer_id: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> OrderList:
-    """List orders from the read model, newest first, a page at a time (`next_cursor`)."""
+    """List orders from the read model, newest first, a page at a time (`next_cursor`);
+    a checkout key bound to a channel lists that channel's."""
     rows = read_model.list_orders(
-        session, status.value if status else None, customer_id, limit, read_cursor(cursor)
+        session,
+        status.value if status else None,
+        customer_id,
+        limit,
+        read_cursor(cursor),
+        channel=caller.channel,
     )
     last = rows[-1] if len(rows) == limit else None
     return OrderList(
@@ -90,25 +111,27 @@ def list_orders(
 
 
 @router.get("/{order_id}", response_model=OrderView, dependencies=[Support])
-async def get_order(order_id: Id, session: SessionDep, client: TemporalDep) -> OrderView:
+async def get_order(
+    order_id: Id, caller: CallerDep, session: SessionDep, client: TemporalDep
+) -> OrderView:
     """The order as its workflow sees it now (the read model if the workflow is gone)."""
     live = await order_gateway.state(client, order_id)
-    if live is not None:
-        return live.view
-    view = read_model.order_view(session, order_id)
-    if view is None:
+    view = live.view if live is not None else read_model.order_view(session, order_id)
+    if view is None or not caller.sees_channel(view.channel):
         raise NotFound(f"no order {order_id}")
     return view
 
 
 @router.get("/{order_id}/history", response_model=OrderHistory, dependencies=[Support])
-async def order_history(order_id: Id, session: SessionDep, client: TemporalDep) -> OrderHistory:
+async def order_history(
+    order_id: Id, caller: CallerDep, session: SessionDep, client: TemporalDep
+) -> OrderHistory:
     """Everything that happened to the order, oldest first, in a support agent's words."""
     live = await order_gateway.state(client, order_id)
-    if live is not None:
+    if live is not None and caller.sees_channel(live.view.channel):
         return OrderHistory(order_id=order_id, status=live.view.status, events=live.timeline)
-    row = read_model.get_order(session, order_id)
-    if row is None:
+    row = read_model.get_order(session, order_id) if live is None else None
+    if row is None or not caller.sees_channel(row.channel):
         raise NotFound(f"no order {order_id}")
     return OrderHistory(
         order_id=order_id,
@@ -119,9 +142,15 @@ async def order_history(order_id: Id, session: SessionDep, client: TemporalDep) 
 
 @router.post("/{order_id}/cancel", response_model=CancelAnswer, dependencies=[Support])
 async def cancel_order(
-    order_id: Id, client: TemporalDep, request: CancelRequest | None = None
+    order_id: Id,
+    caller: CallerDep,
+    session: SessionDep,
+    client: TemporalDep,
+    request: CancelRequest | None = None,
 ) -> CancelAnswer:
-    """Cancel an order not yet shipped: stock, bookings and nodes are released (409 if late)."""
+    """Cancel an order not yet shipped: stock, bookings and nodes are released (409 if late).
+    A checkout key bound to a channel cancels that channel's orders only."""
+    await _own_channel(caller, order_id, session, client)
     reason = request.reason if request else "customer request"
     result = await order_gateway.cancel(client, order_id, CancelInput(reason=reason))
     return CancelAnswer(order_id=order_id, **result.model_dump())
@@ -148,6 +177,19 @@ async def resolve_exception(
         client, order_id, ResolveInput(action=decision.action, note=decision.note)
     )
     return DecisionAnswer(order_id=order_id, status=result.status, detail=result.detail)
+
+
+async def _own_channel(caller: Caller, order_id: str, session, client) -> None:
+    """An order of another channel does not exist for a channel's checkout (404): it
+    learns nothing of other channels' orders. Other callers pay no lookup."""
+    if caller.channel is None:
+        return
+    view = read_model.order_view(session, order_id)
+    if view is None:  # placed a moment ago: the read model may not have it yet
+        live = await order_gateway.state(client, order_id)
+        view = live.view if live is not None else None
+    if view is None or not caller.sees_channel(view.channel):
+        raise NotFound(f"no order {order_id}")
 
 
 def _links(order_id: str) -> dict[str, str]:

@@ -9,12 +9,12 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from api.deps import EngineDep, Field, NowDep, SettingsDep, TemporalDep
+from api.deps import CallerDep, EngineDep, NodeField, NowDep, SettingsDep, TemporalDep
 from db import future_stock
 from db.engine import unit_of_work
 from db.network import node_exists
 from db.policies import active_policy
-from db.tables import SkuRow
+from db.tables import SkuRow, SupplyRow
 from domain.future_stock import OPENS_A_LINE, SupplyEvent, SupplyEventResult
 from workflows.contracts import SUPPLY_NEWS_WORKFLOW, supply_news_workflow_id
 from workflows.supply_news import SupplyNewsInput
@@ -22,9 +22,10 @@ from workflows.supply_news import SupplyNewsInput
 router = APIRouter(prefix="/v1/supply", tags=["supply"])
 
 
-@router.post("/events", response_model=SupplyEventResult, dependencies=Field)
+@router.post("/events", response_model=SupplyEventResult, dependencies=NodeField)
 async def supply_event(
     event: SupplyEvent,
+    caller: CallerDep,
     engine: EngineDep,
     settings: SettingsDep,
     client: TemporalDep,
@@ -32,9 +33,15 @@ async def supply_event(
 ) -> SupplyEventResult:
     """A purchase order created, changed, cancelled, shipped by the supplier (asn) or
     received; a customer return authorised or received. Received units serve the
-    pre-orders waiting for them, oldest first, before any new order can take them."""
+    pre-orders waiting for them, oldest first, before any new order can take them. A
+    node's system speaks of the supply lines of its own nodes only."""
     fingerprint = hashlib.sha256(event.model_dump_json().encode()).hexdigest()
     with unit_of_work(engine) as session:
+        if event.node_id is not None:
+            caller.check("node", event.node_id)
+        line = session.get(SupplyRow, event.supply_id)
+        if line is not None:
+            caller.check("node", line.node_id)  # a line opened at another node is not its
         if event.type in OPENS_A_LINE:
             assert event.sku is not None and event.node_id is not None  # the validator
             if not node_exists(session, event.node_id):

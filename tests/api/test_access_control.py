@@ -8,8 +8,9 @@ from api.app import create_app
 from config import Settings
 from tests.api.conftest import KEYS, Api
 
-ROLES = [None, "checkout", "support", "warehouse", "admin"]
-OPEN = {None, "checkout", "support", "warehouse", "admin"}
+# warehouse and carrier: partners' keys (a node's system at DC-LYON, a carrier's for DPD).
+ROLES = [None, "checkout", "support", "warehouse", "carrier", "admin"]
+OPEN = {None, "checkout", "support", "warehouse", "carrier", "admin"}
 
 # (method, path, roles allowed). Bodies are empty: a role let in gets a 422 for the body,
 # a role kept out a 401/403 before the body is even read.
@@ -34,10 +35,16 @@ ROUTES: list[tuple[str, str, set[str | None]]] = [
     ("GET", "/v1/nodes/{node_id}/performance", {"checkout", "support", "warehouse", "admin"}),
     ("POST", "/v1/inventory/events", {"warehouse", "admin", SIGNED}),
     ("POST", "/v1/nodes/{node_id}/events", {"warehouse", "admin", SIGNED}),
-    ("POST", "/v1/carriers/{carrier_id}/events", {"warehouse", "admin", SIGNED}),
-    ("POST", "/v1/incidents", {"warehouse", "admin", SIGNED}),
+    # warehouse too: a store hands click & collect parcels over (carrier COLLECT).
+    ("POST", "/v1/carriers/{carrier_id}/events", {"warehouse", "carrier", "admin", SIGNED}),
+    ("POST", "/v1/incidents", {"warehouse", "carrier", "admin", SIGNED}),
     ("POST", "/v1/supply/events", {"warehouse", "admin", SIGNED}),
     ("POST", "/v1/admin/network", {"admin"}),
+    ("POST", "/v1/admin/partners", {"admin"}),
+    ("GET", "/v1/admin/partners", {"admin"}),
+    ("GET", "/v1/admin/partners/{partner_id}", {"admin"}),
+    ("POST", "/v1/admin/partners/{partner_id}/rotate", {"admin"}),
+    ("POST", "/v1/admin/partners/{partner_id}/revoke", {"admin"}),
     ("PUT", "/v1/admin/sourcing-policy", {"admin"}),
     ("GET", "/v1/admin/sourcing-policy", {"admin"}),
     ("GET", "/v1/admin/sourcing-policy/versions", {"admin"}),
@@ -64,6 +71,7 @@ VALUES = {
     "carrier_id": "DPD",
     "proposal_id": "X-1",
     "transfer_id": "X-1",
+    "partner_id": "X-1",
 }
 
 
@@ -108,6 +116,7 @@ def test_production_refuses_default_or_missing_keys():
         api_keys=keys,
         signing_secret="s" * 40,
         option_secret="o" * 40,
+        partner_secret="p" * 40,
         database_url="postgresql+psycopg://oms@db/oms",
     )
     Settings(**good)  # a sound production configuration starts
@@ -137,6 +146,10 @@ def test_production_refuses_default_or_missing_keys():
         Settings(**{**good, "option_secret": ""})
     with pytest.raises(ValueError, match="must differ"):
         Settings(**{**good, "option_secret": good["signing_secret"]})
+    with pytest.raises(ValueError, match="OMS_PARTNER_SECRET"):
+        Settings(**{**good, "partner_secret": ""})
+    with pytest.raises(ValueError, match="must differ"):
+        Settings(**{**good, "partner_secret": good["signing_secret"]})
     hook = {"webhook_url": "https://hooks.example/oms", "webhook_secret": WEBHOOK_SECRET}
     Settings(**{**good, **hook})
     with pytest.raises(ValueError, match="https"):
@@ -197,7 +210,8 @@ async def test_keys_and_the_signing_secret_never_reach_logs_or_history(api: Api,
     await api.field("/v1/nodes/DC-LYON/events", event)
     await api.field("/v1/nodes/DC-LYON/events", event, secret="forged-" + SECRET)
     history = (await api.get(f"/v1/orders/{oid}/history")).text
-    for secret in [*KEYS.values(), SECRET]:
+    partner = api.partner("node", "DC-LYON")
+    for secret in [*KEYS.values(), SECRET, partner.key, partner.signing_secret]:
         assert secret not in caplog.text
         assert secret not in history
 

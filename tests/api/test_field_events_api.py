@@ -12,7 +12,7 @@ from api.auth import sign_request
 from db import ledger
 from db.engine import unit_of_work
 from domain.policy import PRESETS
-from tests.api.conftest import SECRET, Api, eventually
+from tests.api.conftest import Api, eventually
 from tests.histories import keep_history
 from tests.networks import day, moments_ago, order_body
 
@@ -237,7 +237,8 @@ async def test_malformed_or_misdirected_signatures_are_401s_never_500s(api: Api)
     path = "/v1/nodes/DC-LYON/events"
     raw = json.dumps(event).encode()
     now = str(int(time.time()))
-    good = "sha256=" + sign_request(SECRET, now, "POST", path, raw)
+    secret = api.partner("node", "DC-LYON").signing_secret  # auth("warehouse")'s own
+    good = "sha256=" + sign_request(secret, now, "POST", path, raw)
 
     def headers(timestamp: bytes | str, signature: bytes | str) -> dict:
         return {
@@ -253,7 +254,7 @@ async def test_malformed_or_misdirected_signatures_are_401s_never_500s(api: Api)
         "a non-ASCII signature": headers(now, b"sha256=" + "é".encode() * 32),
         "a signature of another shape": headers(now, good.upper()),
         "a body signed for another node": headers(
-            now, "sha256=" + sign_request(SECRET, now, "POST", "/v1/nodes/DC-PARIS/events", raw)
+            now, "sha256=" + sign_request(secret, now, "POST", "/v1/nodes/DC-PARIS/events", raw)
         ),
     }
     for case, sent in cases.items():

@@ -5,7 +5,7 @@ import uuid
 
 from db import ledger
 from db.engine import unit_of_work
-from tests.api.conftest import Api
+from tests.api.conftest import APP_CHECKOUT_KEY, Api
 from tests.networks import day, order_body
 
 
@@ -194,3 +194,35 @@ async def test_an_order_id_that_is_not_an_id_is_refused_before_any_lookup(api: A
     response = await api.get(f"/v1/orders/{'A' * 2000}")
 
     assert response.status_code == 422
+
+
+async def test_a_checkout_bound_to_a_channel_sees_and_cancels_only_its_own_orders(api: Api):
+    app = {"Authorization": f"Bearer {APP_CHECKOUT_KEY}"}
+    web_order, app_order = new_id(), new_id()
+    await api.post("/v1/orders", order_body(web_order, [("SKU-1", 1)]))  # web, the default
+    placed = await api.http.post(
+        "/v1/orders", json={**order_body(app_order, [("SKU-1", 1)]), "channel": "app"}, headers=app
+    )
+    assert placed.status_code == 202, placed.text
+    await api.wait_status(web_order, "released")
+    await api.wait_status(app_order, "released")
+
+    # Not for its channel: placing is refused, reading and cancelling find no such order.
+    for_web = await api.http.post(
+        "/v1/orders", json=order_body(new_id(), [("SKU-1", 1)]), headers=app
+    )
+    assert for_web.status_code == 403
+    for path in (f"/v1/orders/{web_order}", f"/v1/orders/{web_order}/history"):
+        assert (await api.http.get(path, headers=app)).status_code == 404
+    cancel = await api.http.post(f"/v1/orders/{web_order}/cancel", json={}, headers=app)
+    assert cancel.status_code == 404
+    assert (await api.get(f"/v1/orders/{web_order}")).json()["status"] == "released"
+    listed = (await api.http.get("/v1/orders", headers=app)).json()["orders"]
+    assert [o["order_id"] for o in listed] == [app_order]
+    # Its own channel's order: read and cancelled as usual.
+    assert (await api.http.get(f"/v1/orders/{app_order}", headers=app)).status_code == 200
+    own = await api.http.post(f"/v1/orders/{app_order}/cancel", json={}, headers=app)
+    assert own.status_code == 200 and own.json()["cancelled"] is True
+    # The unbound checkout and support still see every channel.
+    everyone = (await api.get("/v1/orders", role="checkout")).json()["orders"]
+    assert {web_order, app_order} <= {o["order_id"] for o in everyone}

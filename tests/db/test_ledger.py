@@ -15,6 +15,7 @@ from sqlmodel import col, select
 
 from db import ledger
 from db.engine import make_engine, unit_of_work
+from db.events import event_key
 from db.ledger import ReservationRequest
 from db.network import load_network, read_node
 from db.tables import MovementRow, ProcessedEventRow, ReservationRow, StockRow
@@ -140,9 +141,10 @@ def apply(engine: Engine, ev: InventoryEvent, print_: str | None = None) -> Inve
         return ledger.apply_inventory_event(session, ev, print_ or fingerprint(ev), now())
 
 
-def processed(engine: Engine, event_id: str) -> ProcessedEventRow | None:
+def processed(engine: Engine, ev: InventoryEvent) -> ProcessedEventRow | None:
+    """The record that an event applied: its id within its node's."""
     with unit_of_work(engine) as session:
-        return session.get(ProcessedEventRow, event_id)
+        return session.get(ProcessedEventRow, event_key("inventory", ev.node_id, ev.event_id))
 
 
 # --- the starting point -------------------------------------------------------------
@@ -586,7 +588,9 @@ def test_an_inventory_event_moves_on_hand_and_logs_it(
     )
     assert figures(db, "SKU-1", "DC-PARIS") == (on_hand_after, 0)
     [move] = movements(db, type_)
-    assert (move.on_hand_delta, move.reserved_delta, move.source_id) == (delta, 0, ev.event_id)
+    # The movement names its event within its node.
+    assert (move.on_hand_delta, move.reserved_delta) == (delta, 0)
+    assert move.source_id == f"DC-PARIS/{ev.event_id}"
     assert move.order_id is None
     assert_balanced(db)
 
@@ -606,7 +610,8 @@ def test_an_inventory_event_applies_once(db: Engine, type_: str, qty: int) -> No
     assert replay.position == first.position  # the first result, not today's figures
     assert replay.event_id == ev.event_id
     assert figures(db, "SKU-1", "DC-PARIS") == (after_first[0] + 7, 0)
-    assert [m.source_id for m in movements(db, type_) if m.source_id != "EV-2"] == ["EV-1"]
+    sources = [m.source_id for m in movements(db, type_) if m.source_id != "DC-PARIS/EV-2"]
+    assert sources == ["DC-PARIS/EV-1"]
     assert_balanced(db)
 
 
@@ -653,7 +658,7 @@ def test_an_event_that_would_sell_reserved_units_changes_nothing(
     assert len(movements(db)) == moves_before
     # The refused event was not recorded: once the field reports the short pick or the
     # order releases its units, the same event can be sent again and applies.
-    assert processed(db, ev.event_id) is None
+    assert processed(db, ev) is None
     with unit_of_work(db) as session:
         ledger.release(session, "A-1", now())
     assert apply(db, ev).applied is True
@@ -672,7 +677,7 @@ def test_a_sale_of_stock_the_node_never_held_is_refused(db: Engine) -> None:
     ev = event("EV-1", "sale", 1, sku="SKU-2", node_id="DC-PARIS")
     with pytest.raises(UnknownReference):
         apply(db, ev)
-    assert processed(db, ev.event_id) is None
+    assert processed(db, ev) is None
     assert_balanced(db)
 
 
@@ -703,4 +708,39 @@ def test_a_day_of_mixed_activity_keeps_the_ledger_balanced(db: Engine) -> None:
     # 50 - 15 sold + 30 received - 4 missing - 16 shipped = 45, counted 40, 10 shipped.
     assert figures(db, "SKU-1", "DC-PARIS") == (30, 0)
     assert figures(db, "SKU-2", "DC-LYON") == (8, 0)
+    assert_balanced(db)
+
+
+def test_an_event_id_is_its_nodes_own(db: Engine) -> None:
+    # Two nodes' systems number their events alike: neither uses up the other's ids.
+    paris = apply(db, event("EV-1", "receipt", 5, node_id="DC-PARIS"))
+    lyon = apply(db, event("EV-1", "receipt", 3, node_id="DC-LYON"))
+    again = apply(db, event("EV-1", "receipt", 3, node_id="DC-LYON"))
+
+    assert (paris.applied, lyon.applied, again.applied) == (True, True, False)
+    assert processed(db, event("EV-1", "receipt", 3, node_id="DC-LYON")) is not None
+    assert_balanced(db)
+
+
+def test_an_event_applied_under_its_bare_id_still_replays(db: Engine) -> None:
+    # Applied before ids were scoped by node: a retry after the upgrade must not apply twice.
+    ev = event("EV-OLD", "receipt", 5)
+    first = apply(db, ev)
+    with unit_of_work(db) as session:
+        row = session.get(ProcessedEventRow, event_key("inventory", ev.node_id, ev.event_id))
+        assert row is not None
+        session.delete(row)
+        session.add(
+            ProcessedEventRow(
+                event_id=ev.event_id,
+                source=row.source,
+                fingerprint=row.fingerprint,
+                result=row.result,
+                at=row.at,
+            )
+        )
+    retried = apply(db, ev)
+
+    assert retried.applied is False
+    assert retried.position.on_hand == first.position.on_hand
     assert_balanced(db)

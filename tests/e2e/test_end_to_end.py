@@ -19,10 +19,9 @@ from tests.networks import moments_ago, order_body, small_network
 pytestmark = pytest.mark.e2e
 
 BIN = Path(sys.executable).parent
-KEYS = {
-    role: f"e2e-{role}-{uuid.uuid4().hex}" for role in ("checkout", "support", "warehouse", "admin")
-}
+KEYS = {role: f"e2e-{role}-{uuid.uuid4().hex}" for role in ("checkout", "support", "admin")}
 SECRET = uuid.uuid4().hex * 2
+ENV: dict[str, str] = {}  # what the running OMS was started with, beyond the machine's
 
 
 def free_port() -> int:
@@ -46,15 +45,17 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 60) -> 
 def oms(tmp_path_factory) -> Iterator[httpx.Client]:
     data = tmp_path_factory.mktemp("oms")
     temporal_port, api_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "OMS_DATA_DIR": str(data),
-        "OMS_TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
-        "OMS_API_PORT": str(api_port),
-        "OMS_API_KEYS": ",".join(f"{role}:{key}" for role, key in KEYS.items()),
-        "OMS_SIGNING_SECRET": SECRET,
-        "OMS_TASK_QUEUE": f"e2e-{uuid.uuid4().hex[:6]}",
-    }
+    ENV.update(
+        {
+            "OMS_DATA_DIR": str(data),
+            "OMS_TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
+            "OMS_API_PORT": str(api_port),
+            "OMS_API_KEYS": ",".join(f"{role}:{key}" for role, key in KEYS.items()),
+            "OMS_SIGNING_SECRET": SECRET,
+            "OMS_TASK_QUEUE": f"e2e-{uuid.uuid4().hex[:6]}",
+        }
+    )
+    env = {**os.environ, **ENV}
     oms = str(BIN / "oms")
     logs = open(data / "processes.log", "wb")  # noqa: SIM115 (closed at teardown)
     processes = [
@@ -89,14 +90,24 @@ def auth(role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {KEYS[role]}"}
 
 
-def field_post(http: httpx.Client, path: str, body: dict) -> httpx.Response:
+def make_partner(http: httpx.Client, partner_id: str, kind: str, ids: list[str]) -> dict:
+    """A field system's key and signing secret, made by the admin."""
+    body = {"partner_id": partner_id, "kind": kind, "ids": ids}
+    made = http.post("/v1/admin/partners", json=body, headers=auth("admin"))
+    assert made.status_code == 201, made.text
+    return made.json()
+
+
+def field_post(http: httpx.Client, path: str, body: dict, partner: dict) -> httpx.Response:
+    """An event as the partner's system sends it: its key, signed with its own secret."""
     raw = json.dumps(body).encode()
     timestamp = str(int(time.time()))
+    secret = partner["signing_secret"]
     headers = {
-        **auth("warehouse"),
+        "Authorization": f"Bearer {partner['key']}",
         "Content-Type": "application/json",
         "X-OMS-Timestamp": timestamp,
-        "X-OMS-Signature": "sha256=" + sign_request(SECRET, timestamp, "POST", path, raw),
+        "X-OMS-Signature": "sha256=" + sign_request(secret, timestamp, "POST", path, raw),
     }
     return http.post(path, content=raw, headers=headers)
 
@@ -123,10 +134,12 @@ def test_an_order_goes_from_checkout_to_the_doorstep_over_http(oms: httpx.Client
     order = wait_status(oms, oid, "released")
     shipment = order["shipments"][0]
     sid, node, carrier = shipment["shipment_id"], shipment["node_id"], shipment["carrier_id"]
+    wms = make_partner(oms, f"wms-{oid}", "node", [node])
+    carrier_api = make_partner(oms, f"carrier-{oid}", "carrier", [carrier])
 
     for kind in ("picked", "shipped"):
         event = {"event_id": uuid.uuid4().hex, "type": kind, "order_id": oid, "shipment_id": sid}
-        assert field_post(oms, f"/v1/nodes/{node}/events", event).status_code == 202
+        assert field_post(oms, f"/v1/nodes/{node}/events", event, wms).status_code == 202
         wait_status(oms, oid, kind)
     delivered = {
         "event_id": uuid.uuid4().hex,
@@ -134,7 +147,10 @@ def test_an_order_goes_from_checkout_to_the_doorstep_over_http(oms: httpx.Client
         "shipment_id": sid,
         "at": moments_ago(),
     }
-    assert field_post(oms, f"/v1/carriers/{carrier}/events", delivered).status_code == 202
+    # Each system speaks only for itself: the node's cannot say the parcel was delivered.
+    assert field_post(oms, f"/v1/carriers/{carrier}/events", delivered, wms).status_code == 403
+    sent = field_post(oms, f"/v1/carriers/{carrier}/events", delivered, carrier_api)
+    assert sent.status_code == 202
     order = wait_status(oms, oid, "delivered")
     assert order["otif"]["on_time"] is True and order["otif"]["in_full"] is True
 
@@ -215,3 +231,37 @@ def test_the_cli_reports_otif(tmp_path: Path):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("OTIF 2026-12-01 .. 2026-12-31: 0 orders")
+
+
+def test_the_cli_manages_partners_whose_keys_the_api_takes(oms: httpx.Client, tmp_path: Path):
+    loaded = oms.post("/v1/admin/network", json=small_network(), headers=auth("admin"))
+    assert loaded.status_code == 200
+    env = {**os.environ, **ENV}  # the running API's settings: its database, its secrets
+
+    def partners(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(BIN / "oms"), "partners", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    made = partners("create", "paris-wms", "--kind", "node", "--ids", "DC-PARIS")
+    assert made.returncode == 0, made.stderr
+    issued = json.loads(made.stdout)
+    count = {"event_id": uuid.uuid4().hex, "type": "count", "sku": "SKU-1",
+             "node_id": "DC-PARIS", "qty": 48}  # fmt: skip
+    assert field_post(oms, "/v1/inventory/events", count, issued).status_code == 200
+    elsewhere = {**count, "event_id": uuid.uuid4().hex, "node_id": "DC-LYON", "qty": 0}
+    assert field_post(oms, "/v1/inventory/events", elsewhere, issued).status_code == 403
+
+    listed = partners("list")
+    assert issued["key"] not in listed.stdout and issued["signing_secret"] not in listed.stdout
+    assert "paris-wms" in listed.stdout
+    assert partners("create", "paris-wms", "--kind", "node", "--ids", "DC-PARIS").returncode == 2
+    assert partners("rotate", "nobody").returncode == 2
+
+    assert partners("revoke", "paris-wms").returncode == 0
+    again = {**count, "event_id": uuid.uuid4().hex}
+    assert field_post(oms, "/v1/inventory/events", again, issued).status_code == 401

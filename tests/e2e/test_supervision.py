@@ -19,9 +19,7 @@ from tests.simulator.test_nothing_left_behind import running_descendants, still_
 pytestmark = pytest.mark.e2e
 
 BIN = Path(sys.executable).parent
-KEYS = {
-    role: f"sup-{role}-{uuid.uuid4().hex}" for role in ("checkout", "support", "warehouse", "admin")
-}
+KEYS = {role: f"sup-{role}-{uuid.uuid4().hex}" for role in ("checkout", "support", "admin")}
 
 
 def workers_of(pid: int) -> set[int]:
