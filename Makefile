@@ -8,10 +8,12 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
+# Everything this machine needs: the local Temporal servers, the simulator's chart, the test
+# tools. The production image installs none of them (Dockerfile, requirements.lock).
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[local,simulate,dev]'
 	touch $(STAMP)
 
 run: install
