@@ -57,7 +57,7 @@ async def identify(
     key = bearer_key(authorization)
     own = _role_key(settings, key)
     if own is not None:
-        return Identified(own, settings.signing_secret)
+        return Identified(own, settings.signing_secret.get_secret_value())
     if not key.startswith(partners.KEY_PREFIX) or len(key) > 200:
         raise _unknown_key()
     found = await anyio.to_thread.run_sync(_partner_of, engine, key, settings.partner_key, now)

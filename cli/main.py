@@ -272,7 +272,10 @@ DEV_SECRETS = {
 def dev_secrets(settings: Settings) -> dict[str, str]:
     """Keys and secrets for development (one per job): from the environment, else made
     once and kept in the data folder so they survive restarts."""
-    given = {name: getattr(settings, field) for name, (field, _) in DEV_SECRETS.items()}
+    given = {
+        name: getattr(settings, field).get_secret_value()
+        for name, (field, _) in DEV_SECRETS.items()
+    }
     if all(given.values()):
         return given
     path = settings.data_dir / "dev-secrets.json"
@@ -401,15 +404,18 @@ def _print_banner(settings: Settings) -> None:
         "  Field systems (nodes, carriers) get their own key and secret: "
         "oms partners create, or POST /v1/admin/partners"
     )
-    lines.append(f"  Admin's field signing secret (OMS_SIGNING_SECRET): {settings.signing_secret}")
-    lines.append(f"  Webhook secret (OMS_WEBHOOK_SECRET): {settings.webhook_secret}")
+    # Development secrets, made for this machine: shown so the curl session can use them.
+    field_secret = settings.signing_secret.get_secret_value()
+    lines.append(f"  Admin's field signing secret (OMS_SIGNING_SECRET): {field_secret}")
+    webhook_secret = settings.webhook_secret.get_secret_value()
+    lines.append(f"  Webhook secret (OMS_WEBHOOK_SECRET): {webhook_secret}")
     lines.append("  For the README's curl session, in another shell:")
     first_key: dict[str, str] = {}
     for key, role in settings.key_roles.items():
         first_key.setdefault(role, key)
     for role, key in first_key.items():
         lines.append(f"    export {role.upper()}_KEY={key}")
-    lines.append(f"    export OMS_SIGNING_SECRET={settings.signing_secret}")
+    lines.append(f"    export OMS_SIGNING_SECRET={field_secret}")
     print("\n".join(lines), flush=True)
 
 

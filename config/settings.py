@@ -8,7 +8,7 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import field_validator, model_validator
+from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from config.payload_codec import parse_payload_keys
@@ -31,8 +31,8 @@ class UnsafeSettings(ValueError):
 
 
 class Settings(BaseSettings):
-    # An error names the setting and why, never its value: keys and secrets stay out of
-    # logs and terminals.
+    # An error names the setting and why, never its value, and keys and secrets are
+    # SecretStr (shown as **********): they stay out of logs, reprs and terminals.
     model_config = SettingsConfigDict(env_prefix="OMS_", extra="ignore", hide_input_in_errors=True)
 
     # "prod" turns on the safety checks below. A closed set: "production" or " prod" is
@@ -50,21 +50,22 @@ class Settings(BaseSettings):
     temporal_compression: Literal["gzip", "none"] = "gzip"
     task_queue: str = "oms-orders"
     # "checkout:KEY,support:KEY,..." — several keys per role are allowed.
-    api_keys: str = ""
+    api_keys: SecretStr = SecretStr("")
     # One secret per job: a webhook receiver, which holds the webhook secret, can forge
     # neither field events nor option ids.
-    signing_secret: str = ""  # admin's field events are signed with it (X-OMS-Signature)
+    # Admin's field events are signed with it (X-OMS-Signature); partners have their own.
+    signing_secret: SecretStr = SecretStr("")
     # Signs the promise's option ids; empty: derived from OMS_SIGNING_SECRET (development).
-    option_secret: str = ""
+    option_secret: SecretStr = SecretStr("")
     # Partners' signing secrets are derived from it (never stored); empty: derived from
     # OMS_SIGNING_SECRET (development). Changing it changes every partner's secret.
-    partner_secret: str = ""
+    partner_secret: SecretStr = SecretStr("")
     signature_tolerance_seconds: int = 300
     # Where customer, node and carrier notifications are POSTed; empty: log sink only.
     webhook_url: str = ""
     # The endpoint's Standard Webhooks secret ("whsec_" + base64): it signs every
     # notification (webhook-id, webhook-timestamp, webhook-signature).
-    webhook_secret: str = ""
+    webhook_secret: SecretStr = SecretStr("")
     default_timezone: str = "Europe/Paris"
     api_host: str = "127.0.0.1"
     api_port: int = 8000
@@ -82,26 +83,27 @@ class Settings(BaseSettings):
     skip_migrations: bool = False
     # "id:base64,id:base64" (32-byte keys): payloads in Temporal's histories are encrypted
     # with the first, read with any (config/payload_codec.py). Empty: in clear.
-    payload_keys: str = ""
+    payload_keys: SecretStr = SecretStr("")
     # The bearer key Prometheus scrapes /metrics with in production (only that: a scraper's
     # config is no place for a role's key). Empty in production: /metrics is refused.
-    metrics_key: str = ""
+    metrics_key: SecretStr = SecretStr("")
 
     @field_validator("api_keys")
     @classmethod
-    def _keys_parse(cls, value: str) -> str:
-        parse_api_keys(value)
+    def _keys_parse(cls, value: SecretStr) -> SecretStr:
+        parse_api_keys(value.get_secret_value())
         return value
 
     @field_validator("payload_keys")
     @classmethod
-    def _payload_keys_parse(cls, value: str) -> str:
-        parse_payload_keys(value)
+    def _payload_keys_parse(cls, value: SecretStr) -> SecretStr:
+        parse_payload_keys(value.get_secret_value())
         return value
 
     @field_validator("webhook_secret")
     @classmethod
-    def _webhook_secret_parses(cls, value: str) -> str:
+    def _webhook_secret_parses(cls, secret: SecretStr) -> SecretStr:
+        value = secret.get_secret_value()
         if value:
             core = value.removeprefix("whsec_").rstrip("=")
             try:
@@ -113,17 +115,17 @@ class Settings(BaseSettings):
                     "OMS_WEBHOOK_SECRET must be a Standard Webhooks secret: whsec_ + base64 "
                     "of at least 16 random bytes"
                 )
-        return value
+        return secret
 
     @model_validator(mode="after")
     def _safe_in_production(self) -> "Settings":
-        if self.webhook_url and not self.webhook_secret:
+        if self.webhook_url and not self.webhook_secret.get_secret_value():
             raise UnsafeSettings(
                 "OMS_WEBHOOK_URL needs OMS_WEBHOOK_SECRET (its own secret, whsec_ + base64)"
             )
         if self.env != "prod":
             return self
-        keys = parse_api_keys(self.api_keys)
+        keys = self.key_roles
         missing = [role for role in ROLES if role not in keys.values()]
         if missing:
             raise UnsafeSettings(f"OMS_API_KEYS has no key for roles: {', '.join(missing)}")
@@ -136,28 +138,22 @@ class Settings(BaseSettings):
                 "test key: make production keys (e.g. python -c 'import secrets; "
                 "print(secrets.token_urlsafe(32))')"
             )
-        if len(self.signing_secret) < 32:
-            raise UnsafeSettings("OMS_SIGNING_SECRET must have at least 32 characters")
-        if len(self.option_secret) < 32:
-            raise UnsafeSettings("OMS_OPTION_SECRET must have at least 32 characters")
-        if len(self.partner_secret) < 32:
-            raise UnsafeSettings("OMS_PARTNER_SECRET must have at least 32 characters")
-        secrets = [
-            self.signing_secret,
-            self.option_secret,
-            self.partner_secret,
-            self.webhook_secret,
-        ]
-        given = [secret for secret in secrets if secret]
+        secrets = {
+            name: getattr(self, name).get_secret_value()
+            for name in ("signing_secret", "option_secret", "partner_secret", "webhook_secret")
+        }
+        for name in ("signing_secret", "option_secret", "partner_secret"):
+            if len(secrets[name]) < 32:
+                raise UnsafeSettings(f"OMS_{name.upper()} must have at least 32 characters")
+        given = [secret for secret in secrets.values() if secret]
         if len(set(given)) != len(given):
             raise UnsafeSettings(
                 "OMS_SIGNING_SECRET, OMS_OPTION_SECRET, OMS_PARTNER_SECRET and "
                 "OMS_WEBHOOK_SECRET must differ"
             )
-        if self.metrics_key and (
-            len(self.metrics_key) < 24
-            or self.metrics_key.startswith(DEV_PREFIXES)
-            or self.metrics_key in keys
+        metrics_key = self.metrics_key.get_secret_value()
+        if metrics_key and (
+            len(metrics_key) < 24 or metrics_key.startswith(DEV_PREFIXES) or metrics_key in keys
         ):
             raise UnsafeSettings(
                 "OMS_METRICS_KEY must have at least 24 characters, not be a development or "
@@ -179,28 +175,33 @@ class Settings(BaseSettings):
     def option_key(self) -> str:
         """The secret option ids are signed with: its own, or in development one derived
         from the field secret (a different key all the same)."""
-        if self.option_secret:
-            return self.option_secret
-        return hmac.new(self.signing_secret.encode(), b"oms option ids", "sha256").hexdigest()
+        if own := self.option_secret.get_secret_value():
+            return own
+        return _derived(self.signing_secret, b"oms option ids")
 
     @property
     def partner_key(self) -> str:
         """The secret partners' signing secrets are derived from: its own, or in
         development one derived from the field secret (a different key all the same)."""
-        if self.partner_secret:
-            return self.partner_secret
-        return hmac.new(self.signing_secret.encode(), b"oms partners", "sha256").hexdigest()
+        if own := self.partner_secret.get_secret_value():
+            return own
+        return _derived(self.signing_secret, b"oms partners")
 
     @cached_property
     def key_roles(self) -> dict[str, str]:
         # Parsed once: the door asks for every request, the promise's included.
-        return parse_api_keys(self.api_keys)
+        return parse_api_keys(self.api_keys.get_secret_value())
 
     @cached_property
     def key_channels(self) -> dict[str, str]:
         """Checkout keys bound to one sales channel, and that channel."""
-        grants = parse_api_key_grants(self.api_keys).items()
+        grants = parse_api_key_grants(self.api_keys.get_secret_value()).items()
         return {key: channel for key, (_, channel) in grants if channel}
+
+
+def _derived(secret: SecretStr, purpose: bytes) -> str:
+    """A development secret for another job, derived from the field secret."""
+    return hmac.new(secret.get_secret_value().encode(), purpose, "sha256").hexdigest()
 
 
 def parse_api_keys(value: str) -> dict[str, str]:

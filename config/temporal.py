@@ -56,7 +56,7 @@ def runtime(settings: Settings) -> Runtime:
 
 def data_converter(settings: Settings) -> DataConverter:
     """Pydantic payloads; with `OMS_PAYLOAD_KEYS`, encrypted before they leave the process."""
-    keys = parse_payload_keys(settings.payload_keys)
+    keys = parse_payload_keys(settings.payload_keys.get_secret_value())
     if not keys:
         return pydantic_data_converter
     return dataclasses.replace(
@@ -69,7 +69,7 @@ def data_converter(settings: Settings) -> DataConverter:
 
 
 async def connect_temporal(settings: Settings) -> Client:
-    if settings.env == "prod" and not settings.payload_keys:
+    if settings.env == "prod" and not settings.payload_keys.get_secret_value():
         # Not refused: the histories are as safe as the Temporal cluster, which may be
         # trusted (its own access control and disk encryption); said at every start.
         log.warning(

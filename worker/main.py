@@ -128,7 +128,7 @@ def build_activities(
 def default_sinks(settings: Settings) -> list[NotificationSink]:
     sinks: list[NotificationSink] = [LogSink()]
     if settings.webhook_url:
-        sinks.append(WebhookSink(settings.webhook_url, settings.webhook_secret))
+        sinks.append(WebhookSink(settings.webhook_url, settings.webhook_secret.get_secret_value()))
     return sinks
 
 

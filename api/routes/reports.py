@@ -52,7 +52,7 @@ def scraper(settings: SettingsDep, authorization: Annotated[str, Header()] = "")
     if settings.env != "prod":
         return
     scheme, _, key = authorization.partition(" ")
-    expected = settings.metrics_key
+    expected = settings.metrics_key.get_secret_value()
     if (
         not expected
         or scheme.lower() != "bearer"

@@ -164,7 +164,8 @@ def test_webhooks_need_their_own_standard_webhooks_secret():
     assert "not base64" not in str(refused.value)
     # Option ids are not signed with the field secret, even in development.
     dev = Settings(signing_secret="s" * 40)
-    assert dev.option_key not in ("", dev.signing_secret)
+    assert dev.option_key not in ("", dev.signing_secret.get_secret_value())
+    assert dev.partner_key not in ("", dev.signing_secret.get_secret_value(), dev.option_key)
 
 
 async def test_a_field_event_signed_with_the_webhook_secret_is_refused(api: Api):
@@ -173,6 +174,22 @@ async def test_a_field_event_signed_with_the_webhook_secret_is_refused(api: Api)
     response = await api.field("/v1/inventory/events", body, secret=WEBHOOK_SECRET)
 
     assert response.status_code == 401  # a webhook receiver cannot forge a field event
+
+
+def test_settings_never_show_a_key_or_secret():
+    values: dict[str, Any] = {
+        "api_keys": "admin:" + "a" * 30,
+        "signing_secret": "s1gning-" + "x" * 30,
+        "option_secret": "0ption-" + "y" * 30,
+        "partner_secret": "partn3r-" + "z" * 30,
+        "webhook_secret": WEBHOOK_SECRET,
+        "metrics_key": "m3trics-" + "w" * 30,
+    }
+    settings = Settings(**values)
+    shown = f"{settings!r} {settings} {settings.model_dump()} {settings.model_dump_json()}"
+    for value in values.values():
+        assert value not in shown
+        assert str(value).split(":")[-1][:12] not in shown  # not even a part of one
 
 
 def test_refused_settings_never_print_a_key_or_secret():

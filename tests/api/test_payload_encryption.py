@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import Engine
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client, WorkflowHistory
@@ -147,7 +148,7 @@ async def test_a_wrong_key_cannot_read_an_order(
                 await EncryptionCodec(keys).decode([sealed])
         # Through Temporal too: the worker answers under k1, and a client holding another
         # k1 cannot read the answer.
-        other = api.settings.model_copy(update={"payload_keys": f"k1:{new_key()}"})
+        other = api.settings.model_copy(update={"payload_keys": SecretStr(f"k1:{new_key()}")})
         wrong = await connect_temporal(other)
         with pytest.raises(PayloadKeyError):
             await wrong.get_workflow_handle(f"order-{oid}").query(
@@ -191,6 +192,6 @@ async def test_production_without_a_payload_key_says_so_at_connection(
     await connect_temporal(plain)
     assert "OMS_PAYLOAD_KEYS is not set" in caplog.text
     caplog.clear()
-    keyed = plain.model_copy(update={"payload_keys": f"k1:{new_key()}"})
+    keyed = plain.model_copy(update={"payload_keys": SecretStr(f"k1:{new_key()}")})
     await connect_temporal(keyed)
     assert "OMS_PAYLOAD_KEYS" not in caplog.text

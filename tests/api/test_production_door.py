@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from api.app import create_app
@@ -24,7 +25,7 @@ def settings(env: str, metrics_key: str = SCRAPE_KEY) -> Settings:
     )
     # The door reads `env` and the keys; the production checks of the other settings
     # (secrets, PostgreSQL) are tests/api/test_access_control.py's.
-    return dev.model_copy(update={"env": env, "metrics_key": metrics_key})
+    return dev.model_copy(update={"env": env, "metrics_key": SecretStr(metrics_key)})
 
 
 @asynccontextmanager
