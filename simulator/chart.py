@@ -8,12 +8,17 @@ It draws on the Agg canvas directly, not through pyplot: no display, no global f
 
 import pathlib
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib.dates as mdates
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+# matplotlib comes with the `simulate` extra, which the production image leaves out: imported
+# when a chart is drawn, so that everything else runs without it.
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+
+class ChartUnavailable(RuntimeError):
+    """matplotlib is not installed: report.png cannot be drawn."""
+
 
 # Legends sit right of the panels, past the bottom panel's twin axis, so they never hide data.
 LEGEND: dict[str, Any] = {"loc": "upper left", "bbox_to_anchor": (1.1, 1.0), "fontsize": 9}
@@ -21,6 +26,14 @@ LEGEND: dict[str, Any] = {"loc": "upper left", "bbox_to_anchor": (1.1, 1.0), "fo
 
 def draw_report(report: dict, path: pathlib.Path) -> None:
     """report.png: OTIF by promised day, and backlog over the period."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as missing:
+        raise ChartUnavailable(
+            f"{path.name} not drawn: it needs matplotlib, which comes with the simulate "
+            "extra (pip install 'oms[simulate]'; make install has it)"
+        ) from missing
     fig = Figure(figsize=(11, 7), dpi=110)
     FigureCanvasAgg(fig)
     top, bottom = fig.subplots(2, 1)
@@ -35,12 +48,12 @@ def draw_report(report: dict, path: pathlib.Path) -> None:
     fig.clear()  # no pyplot, so nothing else holds the figure: dropping it frees the memory
 
 
-def _no_data(ax: Axes) -> None:
+def _no_data(ax: "Axes") -> None:
     ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center", color="gray")
     ax.set_xticks([])
 
 
-def _otif_by_day(ax: Axes, by_day: list[dict], otif: float) -> None:
+def _otif_by_day(ax: "Axes", by_day: list[dict], otif: float) -> None:
     ax.set_title("OTIF by promised day (orders above the bars)", loc="left", fontsize=10, pad=14)
     ax.set_ylim(0, 100)
     ax.set_ylabel("% of orders")
@@ -67,7 +80,9 @@ def _otif_by_day(ax: Axes, by_day: list[dict], otif: float) -> None:
     ax.legend(**LEGEND)
 
 
-def _backlog(ax: Axes, backlog: list[dict]) -> None:
+def _backlog(ax: "Axes", backlog: list[dict]) -> None:
+    import matplotlib.dates as mdates
+
     ax.set_title("Backlog", loc="left", fontsize=10)
     ax.set_ylabel("orders")
     if not backlog:
