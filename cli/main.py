@@ -241,6 +241,9 @@ def run_api(settings: Settings) -> None:
     from db.migrate import upgrade_at_start
 
     upgrade_at_start(settings.sqlalchemy_url, settings.skip_migrations)
+    # uvicorn stops gracefully on SIGTERM (requests begun are finished), then raises the
+    # signal again to die by it; a stop asked for is a clean one: exit 0, as the worker.
+    signal.signal(signal.SIGTERM, lambda *_: None)
     if settings.api_workers > 1:
         uvicorn.run(
             "api.app:create_app",
