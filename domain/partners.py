@@ -111,6 +111,10 @@ class Caller(BaseModel):
             return True
         return self.kind == kind and target in self.ids
 
+    def reads(self, kind: PartnerKind, target: str) -> bool:
+        """The retailer's own keys read about every node; a partner about its own only."""
+        return self.partner_id is None or self.speaks_for(kind, target)
+
     def check(self, kind: PartnerKind, target: str) -> None:
         """Refuse (PartnerForbidden) what this caller may not say about `target`."""
         if not self.speaks_for(kind, target):

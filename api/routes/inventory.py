@@ -35,8 +35,9 @@ class InventoryView(BaseModel):
 
 
 @router.get("/{sku}", response_model=InventoryView, dependencies=[Reader])
-def inventory(sku: Id, session: SessionDep) -> InventoryView:
-    """On hand, reserved, safety stock and ATP of a SKU at every node, and its future supply."""
+def inventory(sku: Id, caller: CallerDep, session: SessionDep) -> InventoryView:
+    """On hand, reserved, safety stock and ATP of a SKU at every node, and its future
+    supply; a node's system sees its own nodes'."""
     row = session.get(SkuRow, sku)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown sku {sku}")
@@ -49,13 +50,18 @@ def inventory(sku: Id, session: SessionDep) -> InventoryView:
             atp=p.atp,
         )
         for p in ledger.positions(session, sku)
+        if caller.reads("node", p.node_id)
     ]
     return InventoryView(
         sku=sku,
         name=row.name,
         atp=sum(n.atp for n in nodes),
         nodes=nodes,
-        supply=read_supply(session, [sku]).get(sku, []),
+        supply=[
+            line
+            for line in read_supply(session, [sku]).get(sku, [])
+            if caller.reads("node", line.node_id)
+        ],
     )
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel
 
-from api.deps import Admin, NodeReader, SessionDep, TemporalDep
+from api.deps import Admin, CallerDep, NodeReader, SessionDep, TemporalDep
 from api.order_gateway import signal_workflow
 from db import transfers
 from domain.ids import Id
@@ -29,20 +29,31 @@ class TransferList(BaseModel):
 @router.get("", response_model=TransferList, dependencies=[NodeReader])
 def list_transfers(
     session: SessionDep,
+    caller: CallerDep,
     node_id: Id | None = None,
     status_: Annotated[TransferStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> TransferList:
-    """Transfers to or from a node, newest first."""
+    """Transfers to or from a node, newest first. A node's system lists its own node's."""
+    if caller.partner_id:
+        if node_id is None and len(caller.ids) == 1:
+            [node_id] = caller.ids
+        if node_id is None:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT, "name one of your nodes: node_id"
+            )
+        caller.check("node", node_id)
     found = transfers.listing(session, node_id, status_.value if status_ else None, limit)
     return TransferList(transfers=found)
 
 
 @router.get("/{transfer_id}", response_model=TransferDetail, dependencies=[NodeReader])
-def get_transfer(transfer_id: Id, session: SessionDep) -> TransferDetail:
-    """A transfer, line by line (planned, picked, shipped, received, lost), and its story."""
+def get_transfer(transfer_id: Id, caller: CallerDep, session: SessionDep) -> TransferDetail:
+    """A transfer, line by line (planned, picked, shipped, received, lost), and its story;
+    a node's system reads those that leave from or go to its nodes."""
     found = transfers.read(session, transfer_id)
-    if found is None:
+    ends = (found[0].source_node_id, found[0].destination_node_id) if found else ()
+    if found is None or not any(caller.reads("node", end) for end in ends):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no transfer {transfer_id}")
     transfer, timeline = found
     return TransferDetail(transfer=transfer, timeline=timeline)

@@ -24,7 +24,7 @@ def balanced(api: Api) -> bool:
 
 
 async def test_inventory_shows_each_node_with_its_atp(api: Api):
-    response = await api.get("/v1/inventory/SKU-3", role="warehouse")
+    response = await api.get("/v1/inventory/SKU-3", role="support")
     assert response.status_code == 200
     body = response.json()
     lille = next(n for n in body["nodes"] if n["node_id"] == "STORE-LILLE")

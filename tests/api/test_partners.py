@@ -272,3 +272,21 @@ async def test_one_partners_event_ids_never_use_up_anothers(api: Api):
     assert (first.status_code, second.status_code) == (200, 200), second.text
     assert second.json()["applied"] is True
     assert (on_hand(api, "DC-PARIS"), on_hand(api, "DC-LYON")) == (49, 29)
+
+
+async def test_a_node_system_reads_about_its_own_nodes_only(api: Api):
+    lyon_wms = await create(api, "lyon-wms", "node", ["DC-LYON"])
+    as_lyon = {"Authorization": f"Bearer {lyon_wms.key}"}
+
+    stock = (await api.http.get("/v1/inventory/SKU-1", headers=as_lyon)).json()
+    own = await api.http.get("/v1/nodes/DC-LYON/performance", headers=as_lyon)
+    other = await api.http.get("/v1/nodes/DC-PARIS/performance", headers=as_lyon)
+    transfers_own = await api.http.get("/v1/transfers", headers=as_lyon)
+    transfers_other = await api.http.get("/v1/transfers?node_id=DC-PARIS", headers=as_lyon)
+
+    assert [n["node_id"] for n in stock["nodes"]] == ["DC-LYON"] and stock["atp"] == 30
+    assert (own.status_code, other.status_code) == (200, 403)
+    assert (transfers_own.status_code, transfers_other.status_code) == (200, 403)
+    # The retailer's own staff read every node.
+    everyone = (await api.get("/v1/inventory/SKU-1")).json()
+    assert {n["node_id"] for n in everyone["nodes"]} == {"DC-LYON", "DC-PARIS"}
