@@ -28,7 +28,7 @@ from api.routes import (
     transfers,
 )
 from api.temporal import TemporalGateway
-from config import Settings, get_settings
+from config import Settings, get_settings, tracing
 from db.engine import make_engine
 
 log = logging.getLogger("oms.api")
@@ -48,6 +48,8 @@ def create_app(
         yield
         if own_engine:
             app.state.engine.dispose()
+        metrics.process_ends()
+        tracing.flush()
 
     app = FastAPI(
         title="OMS",
@@ -67,6 +69,7 @@ def create_app(
     app.state.engine = engine or make_engine(settings.sqlalchemy_url)
     app.state.temporal = TemporalGateway(settings, temporal_client)
     app.state.supply_chain = SupplyChainCache(app.state.engine, clock=app.state.clock)
+    tracing.instrument_engine(app.state.engine)  # each a no-op unless tracing is on
 
     # Keys and body sizes, before any body is read.
     app.add_middleware(Door, settings=settings, engine=app.state.engine, clock=app.state.clock)
@@ -88,7 +91,15 @@ def create_app(
         partners,
     ):
         app.include_router(module.router, responses=errors.DOCUMENTED)
+    tracing.instrument_app(app)
     return app
+
+
+def serve_app(settings: Settings | None = None) -> FastAPI:
+    """The app of an API process (`oms api`; uvicorn calls it in each of its workers):
+    tracing started first when the OTEL_* settings ask, as oms-api."""
+    tracing.start("oms-api")
+    return create_app(settings)
 
 
 def _wall_clock() -> datetime:

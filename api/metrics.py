@@ -1,9 +1,22 @@
-"""Counters the API process keeps itself (Prometheus)."""
+"""Counters the API keeps itself (Prometheus): per request, so per process.
 
+Several API processes behind one port (`OMS_API_WORKERS` > 1) each count their own
+requests, and a scrape lands on one of them. With `PROMETHEUS_MULTIPROC_DIR` set (`oms api`
+sets it for its workers), prometheus_client keeps every process's counts in files there
+and a scrape of any process sums them all (its multiprocess mode). The figures read from
+the database at scrape time (api/routes/reports.py) are not kept here: every process
+would tell the same ones.
+"""
+
+import os
 from time import perf_counter
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, Histogram, generate_latest, multiprocess
+
+# prometheus_client chooses where values live (memory or the shared files) from the same
+# variable, once, when it is imported: the process's choice for its whole life.
+MULTIPROCESS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
 
 REGISTRY = CollectorRegistry()
 
@@ -51,3 +64,20 @@ class RequestMetrics:
             HTTP_SECONDS.labels(scope["method"], route, str(status)).observe(
                 perf_counter() - started
             )
+
+
+def exposition() -> bytes:
+    """This process's counts, or in multiprocess mode every API process's, summed (a dead
+    process's counts stay in the sum: a counter does not go back because a worker died)."""
+    if not MULTIPROCESS_DIR:
+        return generate_latest(REGISTRY)
+    merged = CollectorRegistry()
+    multiprocess.MultiProcessCollector(merged, path=MULTIPROCESS_DIR)
+    return generate_latest(merged)
+
+
+def process_ends() -> None:
+    """A process leaving the shared files: only live gauges would need forgetting (none
+    is kept here today); its counters stay, on purpose."""
+    if MULTIPROCESS_DIR:
+        multiprocess.mark_process_dead(os.getpid(), MULTIPROCESS_DIR)

@@ -237,7 +237,6 @@ def _log_format() -> LogFormat:
 def run_api(settings: Settings) -> None:
     import uvicorn
 
-    from api.app import create_app
     from db.migrate import upgrade_at_start
 
     upgrade_at_start(settings.sqlalchemy_url, settings.skip_migrations)
@@ -245,8 +244,11 @@ def run_api(settings: Settings) -> None:
     # signal again to die by it; a stop asked for is a clean one: exit 0, as the worker.
     signal.signal(signal.SIGTERM, lambda *_: None)
     if settings.api_workers > 1:
+        # Before any worker imports prometheus_client: each then counts into the shared
+        # folder, and a scrape of any of them tells them all (api/metrics.py).
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(api_metrics_dir(settings))
         uvicorn.run(
-            "api.app:create_app",
+            "api.app:serve_app",
             factory=True,
             host=settings.api_host,
             port=settings.api_port,
@@ -255,13 +257,28 @@ def run_api(settings: Settings) -> None:
             log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
         )
     else:
+        from api.app import serve_app
+
         uvicorn.run(
-            create_app(settings),
+            serve_app(settings),
             host=settings.api_host,
             port=settings.api_port,
             # JSON logs: uvicorn's own lines go through the process's handler too.
             log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
         )
+
+
+def api_metrics_dir(settings: Settings) -> Path:
+    """Where the API's worker processes keep their counts: PROMETHEUS_MULTIPROC_DIR if the
+    operator set it, else a folder of the data dir for this port. Emptied at each start,
+    as prometheus_client asks: a previous run's files (or a reused pid's) would be added in,
+    and Prometheus takes a counter starting again from zero for what it is, a restart."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+    path = Path(given) if given else settings.data_dir / f"api-metrics-{settings.api_port}"
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
+    return path
 
 
 # Development secrets: the setting each fills, and how a new one is made.

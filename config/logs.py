@@ -1,7 +1,8 @@
 """Logs: plain lines for a terminal, or one JSON object per line for a log pipeline
 (`OMS_LOG_FORMAT=json`). Every line written inside a workflow or an activity says which
 one: workflow id and run id, the order (or transfer) it is about, the activity and its
-attempt, so an operator can follow one order through every process."""
+attempt, so an operator can follow one order through every process. With tracing on
+(config/tracing.py), the trace and span ids too: from a log line to its trace."""
 
 import json
 import logging
@@ -9,6 +10,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from temporalio import activity, workflow
+
+from config import tracing
 
 LogFormat = Literal["text", "json"]
 TEXT = "%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -25,6 +28,8 @@ CONTEXT = (
     "activity",
     "attempt",
     "task_queue",
+    "trace_id",
+    "span_id",
 )
 
 
@@ -51,6 +56,7 @@ class TemporalContext(logging.Filter):
                 "workflow_type": winfo.workflow_type,
                 "task_queue": winfo.task_queue,
             }
+        context |= tracing.log_context()  # {} unless tracing is on
         workflow_id = context.get("workflow_id") or ""
         for prefix, key in SUBJECTS.items():
             if workflow_id.startswith(prefix):

@@ -19,6 +19,7 @@ from temporalio.envconfig import ClientConfigProfile
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import GrpcCompression
 
+from config import tracing
 from config.payload_codec import EncryptionCodec, parse_payload_keys
 from config.settings import Settings
 
@@ -83,4 +84,7 @@ async def connect_temporal(settings: Settings) -> Client:
         grpc_compression=GrpcCompression.GZIP
         if settings.temporal_compression == "gzip"
         else GrpcCompression.NONE,
+        # With tracing on, the client's spans, and its workers' (a worker takes the
+        # interceptors of the client it is built on): none otherwise.
+        interceptors=tracing.temporal_interceptors(),
     )

@@ -42,7 +42,7 @@ from activities.replenishment import (
     ReplenishmentRunInput,
     WorkflowStarts,
 )
-from config import Settings, get_settings
+from config import Settings, get_settings, tracing
 from config.logs import configure_logging
 from config.temporal import connect_temporal
 from db.engine import make_engine
@@ -142,6 +142,9 @@ def build_worker(
     max_cached_workflows: int = 1000,
     sandboxed: bool = True,
 ) -> Worker:
+    # The activities' SQL as spans under their RunActivity span, when tracing is on; the
+    # Temporal spans come with the client's interceptors (config/temporal.py).
+    tracing.instrument_engine(engine)
     return Worker(
         client,
         task_queue=task_queue,
@@ -159,6 +162,7 @@ def build_worker(
 
 async def run_worker(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
+    tracing.start("oms-worker")  # when the OTEL_* settings ask; before the client connects
     # The sandbox imports the workflow modules again for every order it starts: compiled
     # once to bytecode, they are not parsed each time (even with PYTHONDONTWRITEBYTECODE).
     sys.dont_write_bytecode = False
@@ -198,6 +202,7 @@ async def run_worker(settings: Settings | None = None) -> None:
         await running
     finally:
         relay.cancel()
+        tracing.flush()  # `oms worker` leaves with os._exit: no atexit sends the last spans
     log.info("worker stopped")
 
 

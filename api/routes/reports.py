@@ -5,7 +5,9 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response, status
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from api import metrics
 from api.deps import NowDep, SessionDep, SettingsDep, Support
@@ -68,33 +70,52 @@ def scraper(settings: SettingsDep, authorization: Annotated[str, Header()] = "")
 @router.get("/metrics", include_in_schema=False, dependencies=[Depends(scraper)])
 def prometheus(session: SessionDep) -> Response:
     """Prometheus: orders by status, exceptions and reroutes (from the read model), and the
-    promise latency."""
-    registry = CollectorRegistry()
-    by_status = Gauge("oms_orders", "Orders by status", ["status"], registry=registry)
+    promise and request latencies (api/metrics.py: every API process's, summed)."""
     counts = orders_by_status(session)
+    by_status = GaugeMetricFamily("oms_orders", "Orders by status", labels=["status"])
     for value in OrderStatus:
-        by_status.labels(status=value.value).set(counts.get(value.value, 0))
-    Gauge("oms_exceptions", "Orders waiting for a person", registry=registry).set(
-        counts.get(OrderStatus.EXCEPTION.value, 0)
-    )
-    Gauge(
-        "oms_reroutes",
-        "Shipments moved off a failing node or carrier, all orders",
-        registry=registry,
-    ).set(total_reroutes(session))
-    Gauge(
-        "oms_reconciled_orders",
-        "Orders whose workflow ended without closing them, closed by the reconciliation",
-        registry=registry,
-    ).set(reconciled_orders(session))
-    transfers = Gauge("oms_transfers", "Transfer orders by status", ["status"], registry=registry)
+        by_status.add_metric([value.value], counts.get(value.value, 0))
     moved = transfers_by_status(session)
+    transfers = GaugeMetricFamily("oms_transfers", "Transfer orders by status", labels=["status"])
     for kind in TransferStatus:
-        transfers.labels(status=kind.value).set(moved.get(kind.value, 0))
-    Gauge(
-        "oms_replenishment_proposals_waiting",
-        "Store replenishment proposals waiting for an approval",
-        registry=registry,
-    ).set(proposals_waiting(session))
-    body = generate_latest(registry) + generate_latest(metrics.REGISTRY)
+        transfers.add_metric([kind.value], moved.get(kind.value, 0))
+    # Families, not Gauge objects: in multiprocess mode a Gauge would write itself into the
+    # shared files, and the database's figures would be told once more per process.
+    families: list[Metric] = [
+        by_status,
+        GaugeMetricFamily(
+            "oms_exceptions",
+            "Orders waiting for a person",
+            value=counts.get(OrderStatus.EXCEPTION.value, 0),
+        ),
+        GaugeMetricFamily(
+            "oms_reroutes",
+            "Shipments moved off a failing node or carrier, all orders",
+            value=total_reroutes(session),
+        ),
+        GaugeMetricFamily(
+            "oms_reconciled_orders",
+            "Orders whose workflow ended without closing them, closed by the reconciliation",
+            value=reconciled_orders(session),
+        ),
+        transfers,
+        GaugeMetricFamily(
+            "oms_replenishment_proposals_waiting",
+            "Store replenishment proposals waiting for an approval",
+            value=proposals_waiting(session),
+        ),
+    ]
+    registry = CollectorRegistry()
+    registry.register(_Told(families))
+    body = generate_latest(registry) + metrics.exposition()
     return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+class _Told(Collector):
+    """Metric families read once, for one scrape."""
+
+    def __init__(self, families: list[Metric]):
+        self.families = families
+
+    def collect(self) -> list[Metric]:
+        return self.families
