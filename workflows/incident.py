@@ -268,28 +268,17 @@ class IncidentWorkflow:
         return self.report()
 
     async def _tell_all(self, orders: list[str], touched: Touched) -> None:
-        me = workflow.info().workflow_id
-        for start in range(0, len(orders), SIGNAL_BATCH):
-            batch = orders[start : start + SIGNAL_BATCH]
-            sent = await asyncio.gather(
-                *(
-                    self._tell(
-                        order_id,
-                        touched.shipments.get(order_id, []),
-                        touched.lost.get(order_id, {}),
-                        me,
-                    )
-                    for order_id in batch
-                ),
-                return_exceptions=True,
-            )
-            for order_id, result in zip(batch, sent, strict=True):
-                if isinstance(result, BaseException):
-                    self.outcome(
-                        IncidentOutcome(
-                            order_id=order_id, outcome="unaffected", detail="order already closed"
-                        )
-                    )
+        # Told as one page is: the same signals in the same batches as before the patch.
+        await self._tell_page(
+            [
+                TouchedOrder(
+                    order_id=order_id,
+                    shipment_ids=touched.shipments.get(order_id, []),
+                    lost=touched.lost.get(order_id, {}),
+                )
+                for order_id in orders
+            ]
+        )
         try:
             await workflow.wait_condition(
                 lambda: len(self._outcomes) >= len(orders), timeout=OUTCOMES_WAIT
