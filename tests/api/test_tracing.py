@@ -123,6 +123,9 @@ async def test_one_trace_from_the_order_request_to_the_activities_sql(
     assert {"RunActivity:source_order", "RunActivity:reserve_stock"} <= names
     assert "RunActivity:book_carrier" in names
     assert request.resource.attributes["service.name"] == "oms-test"
+    # Ids and SQL with placeholders: the customer's email and address stay out of traces.
+    told = json.dumps([dict(s.attributes or {}) for s in finished], default=str)
+    assert "anna@example.com" not in told and "69001" not in told and "45.76" not in told
 
 
 def test_tracing_is_off_without_otel_settings_and_imports_no_sdk(tmp_path):
