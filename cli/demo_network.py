@@ -42,7 +42,7 @@ PRODUCTS = [
 
 
 def demo_network(seed: int = 24) -> dict:
-    """A deterministic network document (DESIGN.md format) with 50 SKUs."""
+    """A deterministic network document (docs/network.md) with 50 SKUs."""
     rng = random.Random(seed)
     nodes = [
         {

@@ -35,21 +35,26 @@ class Settings(BaseSettings):
     # SecretStr (shown as **********): they stay out of logs, reprs and terminals.
     model_config = SettingsConfigDict(env_prefix="OMS_", extra="ignore", hide_input_in_errors=True)
 
-    # "prod" turns on the safety checks below. A closed set: "production" or " prod" is
-    # refused at start, never taken for a development setup.
+    # "prod" refuses unsafe settings at start (docs/operations.md). A closed set:
+    # "production" or " prod" is refused too, never taken for a development setup.
     env: Literal["dev", "prod"] = "dev"
+    # Local state: the SQLite database, the dev server's history, development secrets.
     data_dir: Path = DEFAULT_DATA_DIR
-    database_url: str = ""  # empty: SQLite in data_dir
+    # Empty: SQLite in OMS_DATA_DIR. PostgreSQL: postgresql+psycopg://user@host/db.
+    database_url: str = ""
+    # Temporal's frontend, host:port. Set, it wins over Temporal's own TEMPORAL_ADDRESS
+    # and temporal.toml profile (config/temporal.py).
     temporal_address: str = "127.0.0.1:7233"
-    temporal_namespace: str = "default"
+    temporal_namespace: str = "default"  # set, it wins over TEMPORAL_NAMESPACE
     temporal_ui_port: int = 8233  # the dev server's Web UI, under `oms run`
     # Where this process serves the Temporal SDK's metrics for Prometheus ("host:port";
     # empty: not served). One address per process.
     temporal_metrics_address: str = ""
     # gzip saves bandwidth to a remote cluster; next to the server it only costs CPU.
     temporal_compression: Literal["gzip", "none"] = "gzip"
-    task_queue: str = "oms-orders"
-    # "checkout:KEY,support:KEY,..." — several keys per role are allowed.
+    task_queue: str = "oms-orders"  # the workers poll it; the API starts orders on it
+    # "checkout:KEY,support:KEY,admin:KEY" — several keys per role are allowed;
+    # "checkout@app:KEY" places, reads, lists and cancels only channel app's orders.
     api_keys: SecretStr = SecretStr("")
     # One secret per job: a webhook receiver, which holds the webhook secret, can forge
     # neither field events nor option ids.
@@ -60,15 +65,17 @@ class Settings(BaseSettings):
     # Partners' signing secrets are derived from it (never stored); empty: derived from
     # OMS_SIGNING_SECRET (development). Changing it changes every partner's secret.
     partner_secret: SecretStr = SecretStr("")
+    # How far a field event's X-OMS-Timestamp may be from now: beyond, a 401.
     signature_tolerance_seconds: int = 300
     # Where customer, node and carrier notifications are POSTed; empty: log sink only.
     webhook_url: str = ""
     # The endpoint's Standard Webhooks secret ("whsec_" + base64): it signs every
     # notification (webhook-id, webhook-timestamp, webhook-signature).
     webhook_secret: SecretStr = SecretStr("")
+    # The customer's time zone: whose day an order is placed, promised and judged on.
     default_timezone: str = "Europe/Paris"
-    api_host: str = "127.0.0.1"
-    api_port: int = 8000
+    api_host: str = "127.0.0.1"  # where `oms api` listens (a TLS proxy in front in production)
+    api_port: int = 8000  # the port `oms api` listens on
     api_workers: int = 1  # API processes; each keeps its own promise cache
     # Orders a worker keeps in memory; beyond that, each event replays the order's history.
     worker_cached_workflows: int = 1000

@@ -10,7 +10,7 @@ from domain.ids import Day, Id
 
 
 class OrderStatus(StrEnum):
-    """The statuses field systems and support tools rely on (DESIGN.md)."""
+    """The statuses field systems and support tools rely on (docs/api.md, "The order")."""
 
     PLACED = "placed"
     RELEASED = "released"

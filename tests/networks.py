@@ -1,4 +1,4 @@
-"""Small networks the tests build orders on, in the DESIGN.md network format."""
+"""Small networks the tests build orders on, in the network format of docs/network.md."""
 
 from datetime import UTC, date, datetime, timedelta
 from typing import Any

@@ -3,6 +3,7 @@
 import copy
 import json
 from datetime import date, time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,23 +15,9 @@ from domain.network import NetworkDocument, Peak
 from domain.order import PlaceOrder
 from tests.networks import PROMISED, order_body, small_network
 
-# The example of DESIGN.md, "Network file", verbatim.
-DESIGN_EXAMPLE = """
-{"nodes": [{"id": "DC-PARIS", "type": "warehouse", "name": "Paris DC", "lat": 48.9, "lon": 2.4,
-            "timezone": "Europe/Paris", "pick_capacity_per_day": 5000, "cutoff": "15:00",
-            "open_days": ["mon","tue","wed","thu","fri","sat"], "carriers": ["COLISSIMO", "DPD"],
-            "ship_from_store": false, "click_and_collect": false, "protection_qty": 0}],
- "carriers": [{"id": "DPD", "services": [{"id": "DPD-STD", "kind": "standard",
-               "bands": [{"max_km": 300, "days": 1}, {"max_km": 1200, "days": 2}],
-               "cost": 6.5, "pickup_days": ["mon","tue","wed","thu","fri"]}]}],
- "skus": [{"sku": "SKU-1", "name": "Gift box", "weight_kg": 0.4}],
- "stock": [{"sku": "SKU-1", "node_id": "DC-PARIS", "on_hand": 120, "safety_stock": 5}],
- "supply": [{"id": "PO-77", "kind": "purchase_order", "sku": "SKU-1", "node_id": "DC-PARIS",
-             "qty": 500, "eta": "2026-12-10"}],
- "calendar": {"holidays": ["2026-12-25"],
-              "peaks": [{"name": "christmas", "from": "2026-11-20", "to": "2026-12-24",
-                         "guarantee_by": "2026-12-24"}]}}
-"""
+# The example of docs/network.md, as a reader copies it: the page must stay loadable.
+NETWORK_PAGE = Path(__file__).resolve().parents[2] / "docs" / "network.md"
+DOCS_EXAMPLE = NETWORK_PAGE.read_text().split("```json\n", 1)[1].split("```", 1)[0]
 
 
 def network(**changes) -> dict:
@@ -48,22 +35,27 @@ def references_problem(doc: dict) -> str:
 # --- network document ---------------------------------------------------------------
 
 
-def test_the_design_example_parses():
-    doc = NetworkDocument.model_validate_json(DESIGN_EXAMPLE)
+def test_the_documented_example_parses_and_is_consistent():
+    doc = NetworkDocument.model_validate_json(DOCS_EXAMPLE)
+    doc.check_references()
 
-    [paris] = doc.nodes
+    paris, lyon = doc.nodes
     assert paris.cutoff == time(15, 0)
-    assert paris.carriers == ["COLISSIMO", "DPD"]
+    assert paris.carriers == ["DPD"]
+    assert lyon.timezone == "Europe/Paris" and lyon.open_days[-1] == "sat"
     assert doc.carriers[0].services[0].transit_days(250) == 1
+    assert doc.carriers[0].services[1].pickup_days == ["mon", "tue", "wed", "thu", "fri"]
     assert doc.supply[0].eta == date(2026, 12, 10)
     assert doc.calendar.holidays == [date(2026, 12, 25)]
     [christmas] = doc.calendar.peaks
     assert (christmas.from_, christmas.to) == (date(2026, 11, 20), date(2026, 12, 24))
 
 
-def test_the_design_example_names_a_carrier_it_does_not_define():
-    # The example is an excerpt: its node uses COLISSIMO, but only DPD is defined.
-    problem = references_problem(json.loads(DESIGN_EXAMPLE))
+def test_a_node_naming_a_carrier_the_document_does_not_define_is_reported():
+    doc = json.loads(DOCS_EXAMPLE)
+    doc["nodes"][0]["carriers"].append("COLISSIMO")
+
+    problem = references_problem(doc)
     assert problem == "node DC-PARIS uses unknown carrier COLISSIMO"
 
 
