@@ -15,7 +15,7 @@ def simulate_command(args: argparse.Namespace) -> int:
 
     from domain.policy import PRESETS
     from simulator.compare import comparison_table
-    from simulator.run import TEST_SERVER, label, simulate
+    from simulator.run import TEST_SERVER, RehearsalStalled, label, simulate
     from simulator.scenario import load_scenario
 
     if not TEST_SERVER.exists():
@@ -52,15 +52,21 @@ def simulate_command(args: argparse.Namespace) -> int:
         folder = (
             args.out / "policies" / run.replace(", ", "-").replace(" ", "-") if args.out else None
         )
-        report = asyncio.run(
-            simulate(
-                scenario,
-                name,
-                show=lambda line: print(line, flush=True),
-                logs=folder / "logs" if folder else None,
-                replenish=replenish,
+        try:
+            report = asyncio.run(
+                simulate(
+                    scenario,
+                    name,
+                    show=lambda line: print(line, flush=True),
+                    logs=folder / "logs" if folder else None,
+                    replenish=replenish,
+                )
             )
-        )
+        except RehearsalStalled as exc:
+            # Its workers and test server are stopped by now: the report would be of half a
+            # run, so there is none.
+            print(f"rehearsal stalled ({run}): {exc}", file=sys.stderr, flush=True)
+            return 3
         reports.append(report)
         print(summary(report), flush=True)
         if folder:

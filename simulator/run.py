@@ -8,6 +8,7 @@ import asyncio
 import os
 import secrets
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
@@ -26,7 +27,7 @@ from sqlmodel import Session
 from temporalio.api.testservice.v1 import SleepRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.service import GrpcCompression
+from temporalio.service import GrpcCompression, RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
@@ -43,6 +44,7 @@ from simulator.field import Field
 from simulator.oms_client import OmsClient
 from simulator.report import build_report
 from simulator.scenario import Scenario, weeks_until
+from simulator.stall import Waiting, waiting_on
 from simulator.stores import Stores
 from simulator.supply import SupplyField
 from workflows import search_attributes
@@ -55,11 +57,30 @@ CONCURRENCY = 24  # API calls in flight at once, as many checkouts and field sys
 OPEN = [s.value for s in OrderStatus if s not in CLOSED_STATUSES]
 
 
+STALL_AFTER = timedelta(seconds=60)  # wall time with virtual time frozen: say what holds it
+CONFIRM_AFTER = timedelta(seconds=30)  # then, nothing outstanding moved either: stop
+STEP_RPC_TIMEOUT = timedelta(minutes=5)  # one call; the watchdog, not this, judges a stall
+WATCH_EVERY = 5.0  # seconds between two reads of the virtual clock while a step runs
+
+
+class RehearsalStalled(RuntimeError):
+    """Virtual time stopped for good: something the test server counts as running never ends."""
+
+
 class VirtualClock:
     """The test server's clock, read without a call: between steps it runs at wall speed."""
 
-    def __init__(self, client: Client):
+    def __init__(
+        self,
+        client: Client,
+        show: Callable[[str], None] = lambda _: None,
+        stall_after: timedelta = STALL_AFTER,
+        confirm_after: timedelta = CONFIRM_AFTER,
+    ):
         self.client = client
+        self.show = show
+        self.stall_after = stall_after.total_seconds()
+        self.confirm_after = confirm_after.total_seconds()
         self._base = datetime.min
         self._wall = 0.0
 
@@ -73,16 +94,83 @@ class VirtualClock:
         return self._base + timedelta(seconds=time.monotonic() - self._wall)
 
     async def advance_to(self, target: datetime) -> None:
-        """Let virtual time run to `target`; it only moves while no activity is running, so
-        a busy peak hour can take minutes of wall time."""
+        """Let virtual time run to `target`; it only moves while no activity or workflow task
+        is outstanding, so a busy peak hour can take minutes of wall time. Raises
+        RehearsalStalled when it stops moving for good (see _watch)."""
         now = await self.sync()
-        if target > now:
-            request = SleepRequest()
-            request.duration.FromTimedelta(target - now)
-            await self.client.test_service.unlock_time_skipping_with_sleep(
-                request, timeout=timedelta(minutes=30)
+        if target <= now:
+            return
+        request = SleepRequest()
+        request.duration.FromTimedelta(target - now)
+        sleep = asyncio.ensure_future(
+            self.client.test_service.unlock_time_skipping_with_sleep(
+                request, timeout=STEP_RPC_TIMEOUT
             )
+        )
+        try:
+            await self._watch(sleep, target)
+        finally:
+            # On a stall: the server's own timer still takes the lock back at `target`.
+            sleep.cancel()
         await self.sync()
+
+    async def _watch(self, sleep: asyncio.Future, target: datetime) -> None:
+        """Wait for the step, reading the clock meanwhile. While held, the server's clock
+        runs at wall speed; a skip ahead of wall time is progress. Frozen for `stall_after`:
+        say which workflows hold it; frozen `confirm_after` more with nothing outstanding
+        changed (no attempt, heartbeat or history event): stop, since nothing will."""
+        seen, seen_wall = self._base, self._wall
+        suspect: Waiting | None = None
+        suspected_at = 0.0
+        gave_up = False  # the call timed out: the server's sleep goes on, watch its clock
+        while True:
+            if gave_up:
+                await asyncio.sleep(WATCH_EVERY)
+            else:
+                await asyncio.wait({sleep}, timeout=WATCH_EVERY)
+                if sleep.done():
+                    error = sleep.exception()
+                    if error is None:
+                        return
+                    if not (
+                        isinstance(error, RPCError)
+                        and error.status == RPCStatusCode.DEADLINE_EXCEEDED
+                    ):
+                        raise error
+                    gave_up = True
+            now = await self.sync()
+            if gave_up and now >= target:  # the server's sleep re-locks at `target`
+                return await self._settled()
+            if (now - seen).total_seconds() - (self._wall - seen_wall) > 1:
+                seen, seen_wall, suspect = now, self._wall, None
+                continue
+            frozen = time.monotonic() - seen_wall
+            if suspect is None and frozen >= self.stall_after:
+                suspect, suspected_at = await waiting_on(self.client), time.monotonic()
+                self.show(
+                    f"{seen:%a %d %b %H:%M} stall? virtual time has not moved for "
+                    f"{frozen:.0f} s of wall time (stepping to {target:%H:%M}): "
+                    f"{suspect.describe()}"
+                )
+            elif suspect is not None and time.monotonic() - suspected_at >= self.confirm_after:
+                again = await waiting_on(self.client)
+                if again.fingerprint() == suspect.fingerprint():
+                    raise RehearsalStalled(
+                        f"virtual time stopped at {seen:%a %d %b %H:%M:%S} (stepping to "
+                        f"{target:%a %d %b %H:%M}) for {frozen:.0f} s of wall time, and "
+                        f"nothing outstanding moved for {self.confirm_after:.0f} s: "
+                        f"{again.describe()}"
+                    )
+                self.show(f"{seen:%a %d %b %H:%M} still frozen, but work moves: {again.describe()}")
+                suspect, suspected_at = again, time.monotonic()
+
+    async def _settled(self) -> None:
+        """Until the server's clock runs at wall speed again: its lock is back."""
+        while True:
+            before, wall = await self.sync(), self._wall
+            await asyncio.sleep(0.5)
+            if (await self.sync() - before).total_seconds() - (self._wall - wall) < 0.1:
+                return
 
 
 @dataclass
@@ -163,7 +251,7 @@ def scratch_database(folder: Path, postgres: str | None) -> Iterator[str]:
 async def _run(
     scenario, policy_name, show, engine, client, started, logs, replenish
 ) -> dict[str, Any]:
-    clock = VirtualClock(client)
+    clock = VirtualClock(client, show)
     shift = weeks_until(scenario.period.start, await clock.sync())
     if shift:
         show(f"the scenario starts in the past: moved {shift} days later, same weekdays")
@@ -255,6 +343,8 @@ def start_workers(client: Client, url: str, logs: Path) -> list[subprocess.Popen
 def stop(workers: list[subprocess.Popen]) -> None:
     for worker in workers:
         worker.terminate()
+        # A frozen worker (SIGSTOP) would only act on SIGTERM once continued.
+        worker.send_signal(signal.SIGCONT)
     for worker in workers:
         try:
             worker.wait(timeout=20)
