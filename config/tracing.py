@@ -45,10 +45,6 @@ def wanted(environ: Mapping[str, str] = os.environ) -> bool:
     )
 
 
-def on() -> bool:
-    return _provider is not None
-
-
 def start(service: str, exporter: SpanExporter | None = None) -> bool:
     """Turn tracing on for this process if the settings ask (or with this exporter, which
     a test gives). `service` names the process unless OTEL_SERVICE_NAME does."""
