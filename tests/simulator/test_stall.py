@@ -54,11 +54,15 @@ async def test_a_rehearsal_whose_workers_freeze_says_what_it_waits_for_and_stops
 
     assert frozen, ("no order was placed", lines)
     [(said_at, said)] = [(at, line) for at, line in lines if "stall?" in line]
-    # Said within about a minute of the clock's last move, naming who holds it.
-    assert said_at - frozen_at < STALL_AFTER.total_seconds() + 30, said
+    # Said about a minute after the clock's last move (it may still move a while after the
+    # freeze: activities of the frozen workers time out and are tried again), naming who
+    # holds it.
+    frozen_for = float(said.split("has not moved for ")[1].split(" s")[0])
+    assert frozen_for < STALL_AFTER.total_seconds() + 10, said
+    assert said_at - frozen_at < 180, said
     assert "order-" in said and "holding the clock" in said, said
     assert "never completed" in said or "no worker has taken it" in said or "activity" in said
-    assert stopped_at - frozen_at < 150
+    assert stopped_at - said_at < 45
     assert "order-" in str(stalled.value) and "stopped at" in str(stalled.value)
     # The workers (frozen ones too) and the test server end with the rehearsal.
     deadline = time.monotonic() + 30
