@@ -7,6 +7,7 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 import anyio.to_thread
 from fastapi import HTTPException, Request, status
@@ -44,8 +45,14 @@ def _role_key(settings: Settings, key: str) -> Caller | None:
     # Compare against every key, in constant time, so timing reveals nothing.
     for known, known_role in settings.key_roles.items():
         if hmac.compare_digest(known.encode(), key.encode()):
-            caller = Caller(role=known_role, channel=settings.key_channels.get(known))
+            caller = _role_caller(known_role, settings.key_channels.get(known))
     return caller
+
+
+@lru_cache(maxsize=64)
+def _role_caller(role: str, channel: str | None) -> Caller:
+    """One Caller per role key, made once: the promise asks on every cart change."""
+    return Caller(role=role, channel=channel)
 
 
 async def identify(

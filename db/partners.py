@@ -11,7 +11,6 @@ import hmac
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from db.network import read_network
@@ -73,8 +72,8 @@ def rotate(
     if partner.revoked_at is not None:
         raise PartnerConflict(f"partner {partner_id} is revoked: create a new partner")
     ends = now + grace
-    for older in _live(session, partner_id, now):
-        if older.expires_at is None or older.expires_at > ends:
+    for older in _credentials(session, partner_id):
+        if _is_live(older, now) and (older.expires_at is None or older.expires_at > ends):
             older.expires_at = ends
     issued = _issue(session, partner_id, partner_secret, now)
     return issued.model_copy(update={"previous_expire_at": ends})
@@ -92,7 +91,9 @@ def revoke(session: Session, partner_id: str, now: datetime) -> PartnerView:
     return view(session, partner, now)
 
 
-def caller_of(session: Session, key: str, partner_secret: str, now: datetime):
+def caller_of(
+    session: Session, key: str, partner_secret: str, now: datetime
+) -> tuple[Caller, str] | None:
     """The partner a key belongs to, and the secret its events are signed with, if the
     key is live; None otherwise (unknown, expired, revoked)."""
     credential = session.exec(
@@ -181,21 +182,6 @@ def _credentials(session: Session, partner_id: str) -> list[PartnerCredentialRow
             select(PartnerCredentialRow)
             .where(PartnerCredentialRow.partner_id == partner_id)
             .order_by(col(PartnerCredentialRow.created_at), col(PartnerCredentialRow.credential_id))
-        ).all()
-    )
-
-
-def _live(session: Session, partner_id: str, now: datetime) -> list[PartnerCredentialRow]:
-    return list(
-        session.exec(
-            select(PartnerCredentialRow).where(
-                PartnerCredentialRow.partner_id == partner_id,
-                col(PartnerCredentialRow.revoked_at).is_(None),
-                or_(
-                    col(PartnerCredentialRow.expires_at).is_(None),
-                    col(PartnerCredentialRow.expires_at) > now,
-                ),
-            )
         ).all()
     )
 

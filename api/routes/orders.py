@@ -4,6 +4,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
+from sqlmodel import Session
+from temporalio.client import Client
 
 from api import checkout, order_gateway
 from api.deps import (
@@ -179,7 +181,7 @@ async def resolve_exception(
     return DecisionAnswer(order_id=order_id, status=result.status, detail=result.detail)
 
 
-async def _own_channel(caller: Caller, order_id: str, session, client) -> None:
+async def _own_channel(caller: Caller, order_id: str, session: Session, client: Client) -> None:
     """An order of another channel does not exist for a channel's checkout (404): it
     learns nothing of other channels' orders. Other callers pay no lookup."""
     if caller.channel is None:
